@@ -1,0 +1,1 @@
+"""Locate the reasoning threshold: segmented regressions of accuracy on log2(total model bits)."""
