@@ -1,0 +1,65 @@
+"""Seeded, pure-Python generators of reasoning items for the kbit lm-eval tasks.
+
+`generate(family, subtask, level, n, seed=0, split="eval")` returns n distinct items, each
+a dict with question, choices, gold, family, subtask, level and chance. The same arguments
+give byte-identical items on any machine. `split="train"` draws from a lexicon disjoint
+from the "eval" one, so training text never contains evaluation item text.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+
+from . import causal, inductive, logical
+from .base import Subtask, build
+from .lexicon import check_split
+
+FAMILIES = ("logical", "causal", "inductive")
+_REGISTRY: dict[tuple[str, str], Subtask] = {
+    s.key: s for module in (logical, causal, inductive) for s in module.SUBTASKS
+}
+# (family, subtask, levels) for everything that exists, in a stable order.
+SUBTASKS: tuple[tuple[str, str, tuple[int, ...]], ...] = tuple(
+    (s.family, s.name, s.levels) for s in _REGISTRY.values()
+)
+MAX_N = 10_000
+
+
+def task_name(family: str, subtask: str, level: int) -> str:
+    return f"kbit_{family}_{subtask}_l{level}"
+
+
+def get_subtask(family: str, subtask: str) -> Subtask:
+    if family not in FAMILIES:
+        raise ValueError(f"family={family!r} is not valid; choose one of {FAMILIES}")
+    names = tuple(name for fam, name in _REGISTRY if fam == family)
+    if (family, subtask) not in _REGISTRY:
+        raise ValueError(f"subtask={subtask!r} is not valid for family {family!r}; choose one of {names}")
+    return _REGISTRY[(family, subtask)]
+
+
+def check_n_seed(n, seed) -> tuple[int, int]:
+    """Validate the item count and seed (they also arrive as strings from `--metadata`)."""
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N:
+        raise ValueError(f"n={n!r} is not valid; use an integer from 1 to {MAX_N}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed={seed!r} is not valid; use an integer >= 0")
+    return n, seed
+
+
+def generate(family: str, subtask: str, level: int, n: int, seed: int = 0, split: str = "eval") -> list[dict]:
+    """n distinct items of one (family, subtask, level), balanced over the gold positions."""
+    sub = get_subtask(family, subtask)
+    if level not in sub.levels:
+        raise ValueError(f"level={level!r} is not valid for {family}/{subtask}; choose one of {sub.levels}")
+    n, seed = check_n_seed(n, seed)
+    return build(sub, level, n, seed, check_split(split))
+
+
+def content_hash(items: list[dict]) -> str:
+    """sha256 of the items as canonical JSON (sorted keys, no whitespace, UTF-8)."""
+    text = json.dumps(items, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+__all__ = ["FAMILIES", "SUBTASKS", "generate", "content_hash", "task_name", "get_subtask"]

@@ -1,0 +1,75 @@
+"""The shared item loop: seeding, balanced gold labels, no duplicates, the split filter."""
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from .lexicon import SPLITS
+
+# make(rng, level, split, target) -> (question, choices, gold) with gold == target, or None to retry.
+Maker = Callable[[random.Random, int, str, int], Optional[tuple[str, list[str], int]]]
+
+MAX_ATTEMPTS = 2000
+
+
+@dataclass(frozen=True)
+class Subtask:
+    """One kind of item: its family, name, difficulty levels and number of answer choices."""
+
+    family: str
+    name: str
+    levels: tuple[int, ...]
+    n_choices: int
+    make: Maker
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.family, self.name)
+
+
+def question_split(question: str) -> str:
+    """Which split a question text may appear in: keeps eval and train text disjoint even for
+    items made only of numbers, where the lexicons cannot."""
+    return SPLITS[hashlib.sha256(question.encode()).digest()[0] & 1]
+
+
+def build(sub: Subtask, level: int, n: int, seed: int, split: str) -> list[dict]:
+    """n distinct items. Gold labels are drawn in shuffled blocks of one per choice position, so
+    every prefix (what `--limit` keeps) is balanced to within one block."""
+    # random.Random seeded by a string is stable across processes and machines (sha512 of it).
+    rng = random.Random(f"kbit/{sub.family}/{sub.name}/l{level}/seed{seed}/{split}")
+    items: list[dict] = []
+    seen: set[str] = set()
+    while len(items) < n:
+        block = list(range(sub.n_choices))
+        rng.shuffle(block)
+        for target in block[: n - len(items)]:
+            items.append(_one(sub, rng, level, split, target, seen, len(items)))
+    return items
+
+
+def _one(sub, rng, level, split, target, seen, index) -> dict:
+    for _ in range(MAX_ATTEMPTS):
+        made = sub.make(rng, level, split, target)
+        if made is None:
+            continue
+        question, choices, gold = made
+        if question in seen or question_split(question) != split:
+            continue
+        assert gold == target and len(choices) == sub.n_choices and len(set(choices)) == len(choices)
+        seen.add(question)
+        return {
+            "question": question,
+            "choices": list(choices),
+            "gold": gold,
+            "family": sub.family,
+            "subtask": sub.name,
+            "level": level,
+            "chance": 1.0 / len(choices),
+        }
+    raise ValueError(
+        f"could not make item {index + 1} of kbit_{sub.family}_{sub.name}_l{level}: "
+        f"only {index} distinct items found; ask for fewer (n <= {index})"
+    )
