@@ -1,0 +1,83 @@
+"""Cell records -> the tidy results table of shared/ARCHITECTURE.md (the sweep/fitting contract)."""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from kbit_tasks.sweep.store import cell_records
+
+log = logging.getLogger("kbit.sweep")
+
+COLUMNS = ["model", "params", "bits", "dtype", "blocksize", "bits_per_param", "total_bits", "log2_total_bits",
+           "task", "group", "level", "metric", "value", "stderr", "n", "successes", "chance",
+           # beyond the contract: what tells two precisions with equal (bits, dtype, blocksize) apart
+           "precision", "outliers"]
+COUNT_METRICS = ("acc", "acc_norm")  # proportions of n items; the others are means of continuous scores
+FORMATS = (".csv", ".parquet")
+TASK_NAME = re.compile(r"kbit_(?P<group>[a-z]+)_.+_l(?P<level>\d+)")
+
+
+def _number(value) -> float:
+    return float(value) if isinstance(value, (int, float)) else math.nan  # lm-eval writes "N/A"
+
+
+def cell_rows(record: dict) -> list[dict]:
+    """One row per (task, metric) of a finished cell."""
+    report, quant, evaluation = record["quant_report"], record["quant"], record["lm_eval"]
+    params = record["model"].get("params") or report["params_total"]
+    # A parameter-count override rescales total bits at the measured bits per parameter.
+    total_bits = params * report["bits_per_param"] if record["model"].get("params") else report["total_bits"]
+    common = {"model": record["model"]["name"], "params": params, "bits": quant["bits"], "dtype": quant["dtype"],
+              "blocksize": quant["blocksize"] if quant["bits"] < 16 else None, "bits_per_param": report["bits_per_param"],
+              "total_bits": total_bits, "log2_total_bits": math.log2(total_bits),
+              "precision": report.get("label") or record["cell"].split("__")[-1], "outliers": quant.get("outliers")}
+    rows = []
+    for task, result in evaluation["results"].items():
+        name = TASK_NAME.fullmatch(task)
+        n = evaluation["n-samples"][task]["effective"]
+        for key, value in result.items():
+            metric, _, filt = key.partition(",")
+            if not filt or metric.endswith("_stderr"):
+                continue  # alias, sample_len, and the stderr columns read below
+            value = _number(value)
+            rows.append({**common, "task": task, "group": name["group"] if name else None,
+                         "level": int(name["level"]) if name else None, "metric": metric, "value": value,
+                         "stderr": _number(result.get(f"{metric}_stderr,{filt}")), "n": n,
+                         "successes": round(value * n) if metric in COUNT_METRICS and not math.isnan(value) else None,
+                         "chance": record.get("chance", {}).get(task)})
+    return rows
+
+
+def collect(folders: list[str | Path]) -> pd.DataFrame:
+    """The tidy table of every finished cell in the folders. Failed cells are reported, not
+    tabled; a cell found in two folders is kept once (the most recently finished)."""
+    records = [(path, rec) for folder in folders for path, rec in cell_records(Path(folder))]
+    for path, rec in records:
+        if rec.get("status") != "done":
+            last = (rec.get("traceback") or "").strip().splitlines()[-1:] or ["?"]
+            log.warning("skipping failed cell %s: %s", path, last[0])
+    done = sorted((rec for _, rec in records if rec.get("status") == "done"), key=lambda r: r["finished_at"])
+    table = pd.DataFrame([row for rec in done for row in cell_rows(rec)], columns=COLUMNS)
+    key = ["model", "precision", "task", "metric"]
+    duplicated = table.duplicated(key, keep="last")
+    if duplicated.any():
+        log.warning("%d rows found in more than one folder; keeping the most recent", int(duplicated.sum()))
+    table = table[~duplicated].sort_values(["model", "total_bits", "precision", "task", "metric"])
+    return table.astype({"n": "Int64", "successes": "Int64", "level": "Int64"}).reset_index(drop=True)
+
+
+def write_table(table: pd.DataFrame, out: str | Path) -> Path:
+    """CSV or parquet by suffix, written to a temporary name and renamed (never a half table)."""
+    out = Path(out)
+    if out.suffix not in FORMATS:
+        raise ValueError(f"output {str(out)!r}: unsupported suffix {out.suffix!r}; use one of {', '.join(FORMATS)}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    table.to_csv(tmp, index=False) if out.suffix == ".csv" else table.to_parquet(tmp, index=False)
+    os.replace(tmp, out)
+    return out

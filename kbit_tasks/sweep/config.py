@@ -1,0 +1,231 @@
+"""The sweep config: read a YAML file, expand it and validate all of it before any model loads.
+
+Every problem a user can fix by editing the config (an unknown key, a missing local
+folder, a task pattern that matches nothing, an unwritable output folder, a bad
+precision) is one ValueError naming the bad value and the valid choices, raised here,
+so a multi-day sweep never dies an hour in on a typo.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+TOP_KEYS = ("models", "precisions", "tasks", "num_fewshot", "batch_size", "limit", "device",
+            "torch_dtype", "seed", "output", "metadata", "bootstrap_iters")
+MODEL_KEYS = ("path", "name", "params", "parallelize")
+PRECISION_KEYS = ("bits", "dtype", "blocksize", "outliers", "quantize_embeddings", "quantize_head")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+TORCH_DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model of the family: where it comes from, how it is named in the results."""
+
+    path: str
+    name: str
+    params: int | None = None  # overrides the counted parameters (e.g. a paper's "70M" convention)
+    parallelize: bool = False  # spread over every GPU this process owns (device_map="auto")
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    models: tuple[ModelSpec, ...]
+    precisions: tuple  # of kbit_tasks.quant.QuantConfig
+    tasks: tuple[str, ...]  # concrete task names the patterns matched
+    output: Path
+    task_patterns: tuple[str, ...] = ("kbit_*",)
+    num_fewshot: int = 0
+    batch_size: int | str = 1
+    limit: int | float | None = None
+    device: str = "auto"
+    torch_dtype: str = "float32"
+    seed: int = 0
+    metadata: dict = field(default_factory=dict)  # lm-eval --metadata, e.g. {"n": 50} items per task
+    bootstrap_iters: int = 1000
+
+    def evaluation_spec(self) -> dict:
+        """The settings that change a cell's numbers; a finished cell is reused only if they match."""
+        return {"tasks": list(self.tasks), "num_fewshot": self.num_fewshot, "limit": self.limit,
+                "torch_dtype": self.torch_dtype, "seed": self.seed, "metadata": self.metadata}
+
+
+def _check_keys(entry: dict, valid: tuple[str, ...], where: str) -> None:
+    for key in entry:
+        if key not in valid:
+            raise ValueError(f"{where}: unknown key {key!r}; valid keys are {', '.join(valid)}")
+
+
+def _looks_local(path: str) -> bool:
+    return path.startswith(("/", "./", "../", "~")) or os.path.isdir(os.path.expanduser(path))
+
+
+def _check_model_source(spec: ModelSpec, where: str) -> None:
+    """A local folder must exist; a hub id must be cached when the hub is off (HF_HUB_OFFLINE=1)."""
+    if _looks_local(spec.path):
+        if not os.path.isdir(os.path.expanduser(spec.path)):
+            raise ValueError(f"{where}: local model folder {spec.path!r} does not exist")
+        return
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+        from huggingface_hub import try_to_load_from_cache
+
+        if not isinstance(try_to_load_from_cache(spec.path, "config.json"), str):
+            raise ValueError(f"{where}: model {spec.path!r} is neither a local folder nor in the "
+                             "Hugging Face cache, and HF_HUB_OFFLINE=1 forbids downloading it")
+
+
+def parse_models(raw: Any) -> tuple[ModelSpec, ...]:
+    """Models as hub ids / folders, or mappings {path, name, params, parallelize}; names must be unique."""
+    if not isinstance(raw, list) or not raw:
+        raise ValueError(f"models must be a non-empty list of paths or mappings, got {raw!r}")
+    specs = []
+    for i, entry in enumerate(raw):
+        where = f"models[{i}]"
+        entry = {"path": entry} if isinstance(entry, str) else entry
+        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+            raise ValueError(f"{where}: expected a path string or a mapping with 'path', got {entry!r}")
+        _check_keys(entry, MODEL_KEYS, where)
+        params = entry.get("params")
+        if params is not None and (not isinstance(params, int) or params <= 0):
+            raise ValueError(f"{where}: params={params!r} must be a positive integer")
+        name = entry.get("name") or Path(entry["path"].rstrip("/")).name
+        spec = ModelSpec(path=entry["path"], name=str(name), params=params,
+                         parallelize=bool(entry.get("parallelize", False)))
+        _check_model_source(spec, where)
+        specs.append(spec)
+    names = [s.name for s in specs]
+    for name in names:
+        if names.count(name) > 1:
+            raise ValueError(f"models: name {name!r} is used twice; give each model a distinct 'name'")
+    return tuple(specs)
+
+
+def expand_precisions(raw: Any) -> list[dict]:
+    """Cartesian shorthand: in each entry, a list value means "each of these", e.g.
+    {bits: [3, 4], blocksize: [64, 128]} is four precisions. A lone mapping is a one-entry list."""
+    entries = [raw] if isinstance(raw, dict) else raw
+    if not isinstance(entries, list) or not entries:
+        raise ValueError(f"precisions must be a mapping or a non-empty list of mappings, got {raw!r}")
+    expanded = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise ValueError(f"precisions[{i}]: expected a mapping like {{bits: 4}}, got {entry!r}")
+        _check_keys(entry, PRECISION_KEYS, f"precisions[{i}]")
+        keys = list(entry)
+        values = [v if isinstance(v, list) else [v] for v in entry.values()]
+        expanded += [dict(zip(keys, combo)) for combo in itertools.product(*values)]
+    return expanded
+
+
+def parse_precisions(raw: Any) -> tuple:
+    """QuantConfig per expanded entry (its own validation names bad values), one per label:
+    the label names everything that changes the weights, so {bits: [4, 16], dtype: [fp, int]}
+    is fp4, int4 and one 16-bit baseline."""
+    from kbit_tasks.quant import QuantConfig
+
+    configs = {}
+    for i, entry in enumerate(expand_precisions(raw)):
+        try:
+            cfg = QuantConfig(**entry)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"precisions (expanded entry {i}: {entry}): {err}") from None
+        configs.setdefault(cfg.label, cfg)
+    return tuple(configs.values())
+
+
+def resolve_tasks(patterns: Any) -> tuple[str, ...]:
+    """Expand lm-eval patterns over kbit's task names (not groups or tags, so no task runs twice)."""
+    from lm_eval.tasks import TaskManager
+    from lm_eval.utils import pattern_match
+
+    from kbit_tasks import tasks_dir
+
+    patterns = [patterns] if isinstance(patterns, str) else patterns
+    if not isinstance(patterns, list) or not patterns or not all(isinstance(p, str) for p in patterns):
+        raise ValueError(f"tasks must be a pattern or a list of patterns like 'kbit_*', got {patterns!r}")
+    available = TaskManager(include_path=tasks_dir(), include_defaults=False).all_subtasks
+    for pattern in patterns:
+        if not pattern_match([pattern], available):
+            raise ValueError(f"tasks: pattern {pattern!r} matches no task; available tasks: "
+                             f"{', '.join(available[:12])}{' ...' if len(available) > 12 else ''}")
+    return tuple(pattern_match(patterns, available))
+
+
+def check_writable(output: Path) -> Path:
+    """Create the output folder and prove a file can be written there."""
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=output, prefix=".probe-"):
+            pass
+    except OSError as err:
+        raise ValueError(f"output folder {str(output)!r} is not writable: {err.strerror or err}") from None
+    return output
+
+
+def _choice(raw: dict, key: str, choices: tuple[str, ...], default: str) -> str:
+    value = raw.get(key, default)
+    if value not in choices:
+        raise ValueError(f"{key}={value!r} is not supported; choose one of {', '.join(choices)}")
+    return value
+
+
+def _number(raw: dict, key: str, default, ok, what: str):
+    value = raw.get(key, default)
+    if not ok(value):
+        raise ValueError(f"{key}={value!r} must be {what}")
+    return value
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def parse_config(raw: Any, output: str | Path | None = None) -> SweepConfig:
+    """Validate a config mapping (as read from YAML) into a SweepConfig; `output` overrides the file's."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"a sweep config must be a mapping with keys {', '.join(TOP_KEYS)}")
+    _check_keys(raw, TOP_KEYS, "config")
+    for key in ("models", "precisions", "output"):
+        if key not in raw and not (key == "output" and output):
+            raise ValueError(f"config: missing required key {key!r}")
+    batch_size = _number(raw, "batch_size", 1,
+                         lambda v: (_is_int(v) and v > 0) or (isinstance(v, str) and re.fullmatch(r"auto(:\d+)?", v)),
+                         "a positive integer, 'auto' or 'auto:N'")
+    limit = _number(raw, "limit", None,
+                    lambda v: v is None or (_is_int(v) and v > 0) or (isinstance(v, float) and 0 < v < 1),
+                    "empty, a positive number of items, or a fraction in (0, 1)")
+    metadata = raw.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise ValueError(f"metadata={metadata!r} must be a mapping such as {{n: 50}}")
+    patterns = raw.get("tasks", "kbit_*")
+    return SweepConfig(
+        num_fewshot=_number(raw, "num_fewshot", 0, lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+        batch_size=batch_size,
+        limit=limit,
+        device=_choice(raw, "device", DEVICES, "auto"),
+        torch_dtype=_choice(raw, "torch_dtype", TORCH_DTYPES, "float32"),
+        seed=_number(raw, "seed", 0, _is_int, "an integer"),
+        bootstrap_iters=_number(raw, "bootstrap_iters", 1000, lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+        metadata=metadata,
+        precisions=parse_precisions(raw["precisions"]),
+        task_patterns=tuple([patterns] if isinstance(patterns, str) else patterns or ()),
+        tasks=resolve_tasks(patterns),
+        models=parse_models(raw["models"]),
+        output=check_writable(Path(os.path.expanduser(str(output or raw["output"])))),
+    )
+
+
+def load_config(path: str | Path, output: str | Path | None = None) -> SweepConfig:
+    """Read and validate a sweep YAML file; relative paths inside it are relative to the working directory."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"sweep config {str(path)!r} does not exist")
+    with open(path) as fh:
+        return parse_config(yaml.safe_load(fh), output=output)

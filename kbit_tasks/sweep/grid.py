@@ -1,0 +1,83 @@
+"""The grid of cells (model x precision), its deterministic split across nodes and processes,
+and where each process runs.
+
+Whole cells are the unit of parallelism: a process loads a model once and evaluates its
+precisions on its own device, which beats lm-eval's data parallelism (a model copy on
+every GPU, items split) whenever the model fits one GPU.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+from kbit_tasks.sweep.config import ModelSpec, SweepConfig
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (model, precision): loaded once, evaluated on every task, saved as one JSON file."""
+
+    model: ModelSpec
+    quant: object  # kbit_tasks.quant.QuantConfig
+
+    @property
+    def id(self) -> str:
+        return f"{re.sub(r'[^A-Za-z0-9._-]+', '-', self.model.name)}__{self.quant.label}"
+
+
+def build_grid(config: SweepConfig) -> list[Cell]:
+    """Model-major order, as written in the config; the order every shard is cut from."""
+    return [Cell(model, quant) for model in config.models for quant in config.precisions]
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'I/N' with 0 <= I < N (SLURM: --array=0-(N-1), --shard $SLURM_ARRAY_TASK_ID/N)."""
+    match = re.fullmatch(r"(\d+)/(\d+)", text.strip())
+    if not match or not 0 <= int(match[1]) < int(match[2]):
+        raise ValueError(f"--shard {text!r} must be I/N with 0 <= I < N, e.g. 0/4")
+    return int(match[1]), int(match[2])
+
+
+def select(cells: list[Cell], shard: tuple[int, int] = (0, 1), rank: int = 0, world: int = 1) -> list[Cell]:
+    """This process's cells: shard I/N takes cells i % N == I, then rank r of the launch takes
+    every world-th of those. Over all (I, r) this is an exact partition of the grid."""
+    index, count = shard
+    mine = cells[index::count]
+    return mine[rank::world]
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where this process sits in an `accelerate launch` / torchrun job (env RANK, WORLD_SIZE,
+    LOCAL_RANK, LOCAL_WORLD_SIZE); a plain run is rank 0 of 1."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    local_world: int = 1
+
+    @classmethod
+    def from_env(cls) -> "Placement":
+        env = os.environ
+        world = int(env.get("WORLD_SIZE", 1))
+        return cls(rank=int(env.get("RANK", 0)), world=world, local_rank=int(env.get("LOCAL_RANK", 0)),
+                   local_world=int(env.get("LOCAL_WORLD_SIZE", world)))
+
+    def gpus(self) -> list[int]:
+        """The GPUs this process owns: an equal, disjoint slice of the node's visible GPUs."""
+        import torch
+
+        count = torch.cuda.device_count()
+        per = max(count // self.local_world, 1)
+        return list(range(self.local_rank * per, min((self.local_rank + 1) * per, count)))
+
+    def device(self, wanted: str) -> str:
+        """'auto'/'cuda' -> this process's first GPU (or cpu without one); anything else as given."""
+        import torch
+
+        if wanted in ("auto", "cuda") and torch.cuda.is_available():
+            return f"cuda:{self.gpus()[0]}"
+        if wanted == "cuda":
+            raise ValueError("device='cuda' but torch sees no GPU; use device: cpu or auto")
+        return "cpu" if wanted == "auto" else wanted

@@ -1,0 +1,96 @@
+"""kbit-sweep without a model: config validation, the precision shorthand, sharding, atomic writes."""
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from kbit_tasks.quant import QuantConfig
+from kbit_tasks.sweep import build_grid, expand_precisions, parse_config, parse_shard, select
+from kbit_tasks.sweep.config import ModelSpec, SweepConfig
+from kbit_tasks.sweep.store import atomic_write_json, read_record
+
+
+def test_cartesian_shorthand_expands_every_list():
+    entries = expand_precisions([{"bits": [3, 4], "blocksize": [64, 128], "dtype": "int"}, {"bits": 16}])
+    assert entries == [{"bits": 3, "blocksize": 64, "dtype": "int"}, {"bits": 3, "blocksize": 128, "dtype": "int"},
+                       {"bits": 4, "blocksize": 64, "dtype": "int"}, {"bits": 4, "blocksize": 128, "dtype": "int"},
+                       {"bits": 16}]
+
+
+def test_precisions_are_one_per_label(tmp_path, tiny_model_dir):
+    # dtype means nothing at 16 bit: the grid holds one baseline, not two.
+    cfg = parse_config({"models": [str(tiny_model_dir)], "output": str(tmp_path),
+                        "precisions": {"bits": [4, 16], "dtype": ["fp", "int"]}})
+    assert [q.label for q in cfg.precisions] == ["fp4-b64", "int4-b64", "16bit"]
+
+
+def _base(tmp_path, model_dir):
+    return {"models": [str(model_dir)], "precisions": [{"bits": 4}], "output": str(tmp_path / "out")}
+
+
+@pytest.mark.parametrize("change, bad", [
+    ({"modles": []}, "'modles'"),
+    ({"models": [{"path": "MODEL", "size": 3}]}, "'size'"),
+    ({"models": ["./no/such/folder"]}, "./no/such/folder"),
+    ({"models": ["nobody-org/no-such-model"]}, "nobody-org/no-such-model"),
+    ({"tasks": ["kbit_*", "kbit_nonsense_*"]}, "kbit_nonsense_*"),
+    ({"precisions": [{"bits": 7}]}, "bits=7"),
+    ({"precisions": [{"bits": 4, "block": 64}]}, "'block'"),
+    ({"device": "tpu"}, "'tpu'"),
+    ({"limit": 0}, "limit=0"),
+    ({"output": "FILE/sub"}, "FILE/sub"),
+])
+def test_bad_config_is_one_clear_error(tmp_path, tiny_model_dir, monkeypatch, change, bad):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    (tmp_path / "FILE").write_text("a file, not a folder")
+    raw = _base(tmp_path, tiny_model_dir) | json.loads(json.dumps(change).replace("FILE", str(tmp_path / "FILE"))
+                                                      .replace("MODEL", str(tiny_model_dir)))
+    with pytest.raises(ValueError) as err:
+        parse_config(raw)
+    assert bad.replace("FILE", str(tmp_path / "FILE")) in str(err.value)
+
+
+def test_duplicate_model_names_are_rejected(tmp_path, tiny_model_dir):
+    raw = _base(tmp_path, tiny_model_dir) | {"models": [str(tiny_model_dir), {"path": str(tiny_model_dir)}]}
+    with pytest.raises(ValueError, match="used twice"):
+        parse_config(raw)
+
+
+def _grid(n_models=3, bits=(2, 3, 4, 5, 6, 8, 16)):
+    cfg = SweepConfig(models=tuple(ModelSpec(path=f"/m{i}", name=f"m{i}") for i in range(n_models)),
+                      precisions=tuple(QuantConfig(bits=b) for b in bits), tasks=("t",), output=Path("."))
+    return build_grid(cfg)
+
+
+@pytest.mark.parametrize("shards", [1, 2, 3, 5, 8, 30])
+@pytest.mark.parametrize("world", [1, 2, 4])
+def test_shards_and_ranks_partition_the_grid_exactly(shards, world):
+    grid = _grid()
+    parts = [select(grid, (i, shards), r, world) for i in range(shards) for r in range(world)]
+    ids = [c.id for part in parts for c in part]
+    assert sorted(ids) == sorted(c.id for c in grid)  # union is the grid, no cell twice
+    assert len(set(ids)) == len(grid) == 21
+    assert parts == [select(_grid(), (i, shards), r, world) for i in range(shards) for r in range(world)]
+
+
+@pytest.mark.parametrize("text", ["2/2", "-1/3", "1", "a/b", "0/0"])
+def test_bad_shard_is_rejected(text):
+    with pytest.raises(ValueError, match="--shard"):
+        parse_shard(text)
+
+
+def test_atomic_write_keeps_old_file_when_writing_fails(tmp_path, monkeypatch):
+    path = tmp_path / "cell.json"
+    atomic_write_json(path, {"status": "done", "v": 1})
+
+    def torn_dump(obj, fh, **kwargs):
+        fh.write('{"status": "do')  # half a record, then the process "dies"
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(json, "dump", torn_dump)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_json(path, {"status": "done", "v": 2})
+    monkeypatch.undo()
+    assert read_record(path) == {"status": "done", "v": 1}
+    assert os.listdir(tmp_path) == ["cell.json"]
