@@ -1,0 +1,122 @@
+"""Build a whole family into one folder, cached and resumable.
+
+Layout of `out/`: `tokenizer/`, one Hugging Face folder per size (`d64-l2/`:
+config, safetensors, tokenizer, `family.json`), and `manifest.json`, written
+last. Every folder is written under a temporary name and renamed into place, so
+a killed build never leaves a half model that looks finished; the next build
+keeps the finished sizes and trains the rest. A complete `manifest.json` whose
+recipe fingerprint matches is a cache hit and returns at once.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from kbit_tasks.family.presets import Preset, get_preset
+
+MANIFEST = "manifest.json"
+MEMBER_FILE = "family.json"
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2)
+    os.replace(tmp, path)
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def _publish(tmp_dir: Path, final: Path) -> None:
+    """Move a finished temporary folder into place, replacing a stale one."""
+    tmp_dir.chmod(0o755)  # mkdtemp makes it private; the family is meant to be shared
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp_dir, final)
+
+
+def cached_manifest(preset: Preset, out: Path) -> dict | None:
+    """The manifest if `out` holds this exact recipe's finished family, else None."""
+    manifest = _read_json(out / MANIFEST)
+    if not manifest or manifest.get("fingerprint") != preset.fingerprint():
+        return None
+    if not all((out / m["name"] / MEMBER_FILE).exists() for m in manifest["models"]):
+        return None
+    return manifest
+
+
+def _tokenizer(preset: Preset, docs: list[str], out: Path):
+    """The family's one tokenizer: reused from `out/tokenizer` when this recipe made it."""
+    from transformers import AutoTokenizer
+
+    from kbit_tasks.tiny import train_tokenizer
+
+    tok_dir = out / "tokenizer"
+    stamp = _read_json(tok_dir / MEMBER_FILE)
+    if stamp and stamp.get("fingerprint") == preset.fingerprint():
+        return AutoTokenizer.from_pretrained(tok_dir)
+    tok = train_tokenizer(docs, vocab_size=preset.vocab_size)
+    tmp = Path(tempfile.mkdtemp(dir=out, prefix=".tokenizer."))
+    tok.save_pretrained(tmp)
+    _write_json_atomic(tmp / MEMBER_FILE, {"fingerprint": preset.fingerprint()})
+    _publish(tmp, tok_dir)
+    return tok
+
+
+def build_family(preset: str | Preset, out_dir: str | Path, progress: bool = True) -> dict:
+    """Train (or reuse) every size of `preset` under `out_dir`; return the manifest."""
+    import torch
+
+    from kbit_tasks.family.corpus import build_corpus, corpus_hash
+    from kbit_tasks.family.train import batch_order, pack, train_model
+
+    preset = get_preset(preset) if isinstance(preset, str) else preset
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out={str(out)!r} is a file; give a folder for the family")
+    out.mkdir(parents=True, exist_ok=True)
+    hit = cached_manifest(preset, out)
+    if hit:
+        return hit
+
+    docs = build_corpus(preset)
+    tokenizer = _tokenizer(preset, docs, out)
+    blocks = pack(docs, tokenizer, preset.seq_len)
+    order = batch_order(len(blocks), preset)
+    fingerprint = preset.fingerprint()
+    members = []
+    for size in preset.sizes:
+        final = out / size.name
+        done = _read_json(final / MEMBER_FILE)
+        if done and done.get("fingerprint") == fingerprint:
+            members.append(done["model"])
+            continue
+        model, entry = train_model(size, blocks, order, tokenizer, preset, progress=progress)
+        tmp = Path(tempfile.mkdtemp(dir=out, prefix=f".{size.name}."))
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        _write_json_atomic(tmp / MEMBER_FILE, {"fingerprint": fingerprint, "model": entry})
+        _publish(tmp, final)
+        members.append(entry)
+        if progress:
+            print(f"{size.name}: {entry['params']:,} params, loss {entry['final_loss']:.3f}, "
+                  f"{entry['seconds']:.0f} s", flush=True)
+
+    manifest = {
+        "preset": preset.name, "fingerprint": fingerprint,
+        "recipe": {k: v for k, v in vars(preset).items() if k != "sizes"},
+        "tokens_per_model": preset.tokens_per_model,
+        "corpus": {"documents": len(docs), "tokens": int(blocks.numel()), "sha256": corpus_hash(docs)},
+        "torch_threads": torch.get_num_threads(),
+        "models": [{**m, "path": m["name"]} for m in members],
+    }
+    _write_json_atomic(out / MANIFEST, manifest)
+    return manifest

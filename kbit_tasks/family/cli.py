@@ -1,0 +1,33 @@
+"""`kbit-family build [--preset default|ci] --out DIR`: train or reuse the reference family."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from kbit_tasks.family.presets import PRESETS
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kbit-family", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    build = sub.add_parser("build", help="train every size of a preset (a cache hit returns at once)")
+    build.add_argument("--preset", default="default", choices=sorted(PRESETS))
+    build.add_argument("--out", required=True, help="folder for the family (one HF folder per size)")
+    build.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    build.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"threads={args.threads} must be a positive integer")
+        import torch
+
+        torch.set_num_threads(args.threads)
+    from kbit_tasks.family.build import build_family
+
+    manifest = build_family(args.preset, args.out, progress=not args.quiet)
+    print(json.dumps({m["name"]: {k: m[k] for k in ("params", "tokens_seen", "final_loss", "seconds")}
+                      for m in manifest["models"]}, indent=2))
