@@ -1,0 +1,186 @@
+"""`fit_threshold`: the one entry point. Validates everything, then fits each group."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from fitting.binomial import FloorHinge
+from fitting.data import Cells, Spec, cells, prepare
+from fitting.ols import SegmentedLS
+from fitting.profile import Grid, locate, locate_two, lr_test
+from fitting.results import ThresholdFit, ThresholdFits
+
+MIN_DISTINCT_X = 5
+
+
+def fit_threshold(data, x: str = "log2_total_bits", successes: str = "successes", trials: str | None = None,
+                  chance=None, n_breakpoints: int = 1, method: str = "binomial", by=None, *, y: str = "value",
+                  weights: str | None = None, metric: str | None = None, precision: str | None = None,
+                  alpha: float = 0.05, n_boot: int = 199, boot_ci: int = 0, grid_size: int = 40, seed: int = 0):
+    """Fit a segmented regression of a metric on x and locate the threshold.
+
+    method: "binomial" (successes of trials above a chance floor), "ols" or "wls" (a continuous
+    metric `y`, weighted by the column `weights` for wls). trials defaults to "n", else "trials";
+    chance to the "chance" column (binomial only; a number or a column name also work).
+    by: columns to group by, giving a ThresholdFits. precision: a column (e.g. "bits") for
+    per-precision intercept terms and the shared-breakpoint test. n_boot: bootstrap replicates of
+    the existence test (binomial); boot_ci: replicates for a bootstrap interval (0 = none).
+    """
+    if n_breakpoints not in (1, 2):
+        raise ValueError(f"n_breakpoints={n_breakpoints!r} is not one of: 1, 2")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha={alpha!r} must lie strictly between 0 and 1")
+    for name, v, low in (("n_boot", n_boot, 0), ("boot_ci", boot_ci, 0), ("grid_size", grid_size, 10)):
+        if int(v) != v or v < low:
+            raise ValueError(f"{name}={v!r} must be a whole number >= {low}")
+    by = [by] if isinstance(by, str) else list(by or [])
+    if not isinstance(data, (pd.DataFrame, dict)):
+        raise ValueError(f"data must be a pandas DataFrame or a dict of columns, not {type(data).__name__}")
+    df0 = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
+    if trials is None:
+        trials = "n" if "n" in df0.columns or "trials" not in df0.columns else "trials"
+    if chance is None and method == "binomial":
+        if "chance" not in df0.columns:
+            raise ValueError("chance not given and the table has no 'chance' column: pass chance=0.5 (a number) "
+                             "or the name of a column")
+        chance = "chance"
+    spec = Spec(x=x, method=method, successes=successes, trials=trials, chance=chance, y=y, weights=weights,
+                precision=precision)
+    df = prepare(df0, spec, metric, by)
+    opts = dict(n_breakpoints=n_breakpoints, alpha=alpha, n_boot=int(n_boot), boot_ci=int(boot_ci),
+                grid_size=int(grid_size), seed=seed)
+    if not by:
+        return fit_cells(cells(df, spec), x_name=x, **opts)
+    fits = {}
+    for key, part in df.groupby(by, sort=True, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        fits[key] = fit_cells(cells(part, spec), x_name=x, label=dict(zip(by, key)), **opts)
+    return ThresholdFits(by, fits)
+
+
+def _no_threshold(c: Cells, method, x_name, alpha, reason, label, test="not run") -> ThresholdFit:
+    return ThresholdFit(method=method, x_name=x_name, breakpoints=np.array([np.nan]), cis=[(np.nan, np.nan)],
+                        ci_open=False, p_value=np.nan, test=test, alpha=alpha, reason=reason, notes=c.notes,
+                        label=label or {}, cells=c, n_obs=len(c.x))
+
+
+def _refusal(c: Cells) -> str:
+    """Why these cells cannot show a threshold at all, or '' if they can be fitted."""
+    if len(c.x) == 0:
+        return "no usable rows (all missing or with zero trials)"
+    k = len(np.unique(c.x))
+    if k < MIN_DISTINCT_X:
+        return f"only {k} distinct x value(s); at least {MIN_DISTINCT_X} are needed"
+    if c.s is not None:
+        above = stats.binom.sf(c.s - 1, c.n, c.c) < 0.05  # P(S >= s) under chance
+        if not above.any():
+            return "every cell is at chance level (no cell is above chance at the 5% level)"
+    elif np.ptp(c.y) == 0:
+        return "the metric is constant"
+    return ""
+
+
+def _model(c: Cells, method: str, with_precision: bool):
+    extra, names = None, []
+    if with_precision and c.precision is not None:
+        levels = sorted(pd.unique(c.precision), key=lambda v: (str(type(v)), v))
+        ref = levels[-1]  # the highest precision is the reference
+        names = [f"prec[{v}]" for v in levels if v != ref]
+        extra = np.stack([(c.precision == v).astype(float) for v in levels if v != ref], axis=-1) if names else None
+    if method == "binomial":
+        return FloorHinge(c.x, c.s, c.n, c.c, extra, names)
+    return SegmentedLS(c.x, c.y, c.w, extra, names)
+
+
+def fit_cells(c: Cells, x_name: str, n_breakpoints=1, alpha=0.05, n_boot=199, boot_ci=0, grid_size=40, seed=0,
+              label=None) -> ThresholdFit:
+    """Fit one group of cleaned cells (see `fit_threshold` for the options)."""
+    method = "binomial" if c.s is not None else ("wls" if c.w is not None and np.ptp(c.w) > 0 else "ols")
+    why = _refusal(c)
+    if why:
+        return _no_threshold(c, method, x_name, alpha, why, label)
+    rng = np.random.default_rng(seed)
+    model = _model(c, method, with_precision=True)
+    grid = Grid.over(c.x, grid_size)
+    q = stats.chi2.ppf(1 - alpha, 1)
+    first = locate(model, grid)
+    disp = model.dispersion([first.psi]) if np.isfinite(first.psi) else 1.0
+    if method == "binomial":
+        stat, p = model.sup_lr_pvalue(grid, n_boot, rng)
+        test = f"sup-LR, parametric bootstrap (B={n_boot})"
+    else:
+        stat, p = model.davies_pvalue(grid)
+        test = "Davies (k=10)"
+    if n_breakpoints == 1:
+        loc = locate(model, grid, crit=q * disp) if np.isfinite(first.psi) else first
+        psis, cis, ll, reason, ci_open = np.array([loc.psi]), [loc.ci], loc.loglik, loc.reason, loc.ci_open
+    else:
+        psis, ll, cis, reason = locate_two(model, grid, q * disp)
+        ci_open = False
+        if reason:
+            psis, cis = np.full(2, np.nan), [(np.nan, np.nan)] * 2
+    fit = ThresholdFit(method=method, x_name=x_name, breakpoints=psis, cis=cis, ci_open=ci_open, p_value=p,
+                       test=test, alpha=alpha, loglik=ll, n_obs=model.n_obs, dispersion=disp,
+                       notes=list(c.notes), label=label or {}, cells=c, model=model)
+    if np.all(np.isfinite(psis)):
+        slopes = ["slope_change"] + [f"slope_change{j + 2}" for j in range(len(psis) - 1)]
+        final = model.statsmodels_fit(psis, ["const", "slope", *slopes, *model.extra_names,
+                                             *[f"psi{'' if j == 0 else j + 1}" for j in range(len(psis))]])
+        fit.params, fit.bse, fit.cov = final.params, final.bse.copy(), final.cov
+        # The likelihood has kinks in psi at every data point, so a Hessian-based standard error
+        # for psi can be far off; report the one implied by the profile interval instead.
+        z = stats.norm.ppf(1 - alpha / 2)
+        for j, name in enumerate(n for n in fit.bse.index if n.startswith("psi")):
+            fit.bse[name] = (cis[j][1] - cis[j][0]) / (2 * z)
+        fit.models = _compare(model, grid, q * disp, psis, ll, n_breakpoints)
+        if boot_ci and method == "binomial" and n_breakpoints == 1:
+            draws = model.bootstrap_psi(psis[0], grid, boot_ci, rng)
+            fit.boot_ci = tuple(np.percentile(draws, [100 * alpha / 2, 100 * (1 - alpha / 2)]))
+    fit.reason = reason or (f"existence test p = {p:.3g} >= alpha = {alpha:g}" if not p < alpha else "")
+    if c.precision is not None and len(pd.unique(c.precision)) > 1:
+        fit.precision_tests = _precision_tests(c, method, model, grid, ll)
+    return fit
+
+
+def _compare(model, grid, crit, psis, ll, n_breakpoints) -> pd.DataFrame:
+    """No break (linear, sigmoid), one and two breakpoints, by AIC and BIC. k counts the mean's
+    parameters, each breakpoint included; a failed alternative is left out."""
+    q = 0 if model.extra is None else model.extra.shape[1]
+    rows = [("linear", 2 + q, model.linear_alternative()), ("sigmoid", 2 + q + (model.method != "binomial") * 2,
+                                                              model.sigmoid_alternative())]
+    if n_breakpoints == 1:
+        rows.append(("one break", 4 + q, ll))
+        two = locate_two(model, grid, crit)
+        rows.append(("two breaks", 6 + q, two[1] if not two[3] else None))
+    else:
+        one = locate(model, grid)
+        rows.append(("one break", 4 + q, one.loglik if not one.reason else None))
+        rows.append(("two breaks", 6 + q, ll))
+    m = model.n_obs
+    out = pd.DataFrame([(name, k, v) for name, k, v in rows if v is not None and np.isfinite(v)],
+                       columns=["model", "k", "loglik"])
+    out["aic"] = 2 * out["k"] - 2 * out["loglik"]
+    out["bic"] = np.log(m) * out["k"] - 2 * out["loglik"]
+    return out
+
+
+def _precision_tests(c: Cells, method, model, grid, ll_with) -> dict:
+    """Does total bits alone explain the metric? (per-precision shifts, chi2 LR test), and is
+    one breakpoint shared by every precision? (separate hinge fits per precision vs one psi)."""
+    out = {}
+    plain = _model(c, method, with_precision=False)
+    levels = list(pd.unique(c.precision))
+    ll_without = locate(plain, grid).loglik
+    out["precision_terms"] = lr_test(ll_with, ll_without, len(levels) - 1)
+    subsets = [plain.subset(c.precision == v) for v in levels]
+    if min(len(np.unique(s.x)) for s in subsets) < 4:
+        out["shared_psi"] = {"lr": np.nan, "df": len(levels) - 1, "p_value": np.nan,
+                             "note": "a precision has fewer than 4 distinct x: not tested"}
+        return out
+    inner = grid.points[grid.interior][:, None]
+    prof = np.stack([s.loglik_grid(inner) for s in subsets])  # (precisions, grid points)
+    t = lr_test(prof.max(axis=1).sum(), prof.sum(axis=0).max(), len(levels) - 1)
+    t["note"] = "chi2 reference, approximate"
+    out["shared_psi"] = t
+    return out

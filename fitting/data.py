@@ -1,0 +1,140 @@
+"""Reading the tidy results table: one clear ValueError per malformed input, before any fitting."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+METHODS = ("binomial", "ols", "wls")
+BINOMIAL_METRICS = ("acc", "acc_norm")
+
+
+@dataclass
+class Spec:
+    """Which columns mean what; validated once for the whole table."""
+
+    x: str
+    method: str
+    successes: str | None = None
+    trials: str | None = None
+    chance: str | float | None = None
+    y: str | None = None
+    weights: str | None = None
+    precision: str | None = None
+
+
+@dataclass
+class Cells:
+    """The rows of one fit, cleaned: arrays plus notes on what was dropped and why."""
+
+    x: np.ndarray
+    s: np.ndarray | None
+    n: np.ndarray | None
+    c: np.ndarray | None
+    y: np.ndarray | None
+    w: np.ndarray | None
+    precision: np.ndarray | None
+    notes: list[str] = field(default_factory=list)
+
+
+def _need(df: pd.DataFrame, col: str, role: str) -> None:
+    if col not in df.columns:
+        raise ValueError(f"column {col!r} ({role}) is not in the table; columns are: {', '.join(map(str, df.columns))}")
+
+
+def prepare(data, spec: Spec, metric: str | None, by: list[str] | None) -> pd.DataFrame:
+    """Validate the table against the spec and return the rows to fit (one metric)."""
+    if spec.method not in METHODS:
+        raise ValueError(f"method={spec.method!r} is not one of: {', '.join(METHODS)}")
+    df = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
+    if "metric" in df.columns:
+        metrics = sorted(df["metric"].dropna().astype(str).unique())
+        if metric is None and len(metrics) > 1:
+            raise ValueError(f"the table holds several metrics; choose one with metric=: {', '.join(metrics)}")
+        if metric is not None and metric not in metrics:
+            raise ValueError(f"metric={metric!r} is not in the table; metrics are: {', '.join(metrics)}")
+        df = df[df["metric"].astype(str) == (metric or metrics[0])]
+    elif metric is not None:
+        raise ValueError(f"metric={metric!r} given but the table has no 'metric' column")
+    _need(df, spec.x, "x")
+    for col in by or []:
+        _need(df, col, "by")
+    if spec.precision is not None:
+        _need(df, spec.precision, "precision")
+    if spec.method == "binomial":
+        _need(df, spec.successes, "successes")
+        _need(df, spec.trials, "trials")
+        if isinstance(spec.chance, str):
+            _need(df, spec.chance, "chance")
+        if df[spec.successes].isna().all() and len(df):
+            name = metric or "this metric"
+            raise ValueError(f"{name!r} has no successes (a continuous metric?): use method='ols' for it, "
+                             f"or a binomial metric: {', '.join(BINOMIAL_METRICS)}")
+    else:
+        _need(df, spec.y, "y")
+        if spec.method == "wls":
+            _need(df, spec.weights, "weights")
+    for col in _numeric_columns(spec):
+        bad = pd.to_numeric(df[col], errors="coerce").isna() & df[col].notna()
+        if bad.any():
+            raise ValueError(f"column {col!r} has non-numeric value {df[col][bad].iloc[0]!r}")
+    if spec.method == "binomial":
+        _check_counts(df, spec)
+    return df
+
+
+def _numeric_columns(spec: Spec) -> list[str]:
+    cols = [spec.x, spec.successes, spec.trials, spec.y, spec.weights]
+    cols += [spec.chance] if isinstance(spec.chance, str) else []
+    return [c for c in cols if c is not None]
+
+
+def _check_counts(df: pd.DataFrame, spec: Spec) -> None:
+    s = pd.to_numeric(df[spec.successes], errors="coerce")
+    n = pd.to_numeric(df[spec.trials], errors="coerce")
+    for name, v, ok in ((spec.trials, n, n >= 0), (spec.successes, s, s >= 0), (spec.successes, s, s <= n),
+                        (spec.successes, s, s == np.round(s))):
+        bad = v.notna() & n.notna() & ~ok
+        if bad.any():
+            i = bad.idxmax()
+            raise ValueError(f"column {name!r} has invalid value {v[i]!r} (successes {s[i]!r} of trials {n[i]!r}): "
+                             "successes must be whole numbers with 0 <= successes <= trials")
+    c = chance_values(df, spec)
+    bad = np.isfinite(c) & ((c < 0) | (c >= 1))
+    if bad.any():
+        raise ValueError(f"chance {c[bad][0]!r} is outside [0, 1): the chance rate is 1 / number of choices")
+
+
+def chance_values(df: pd.DataFrame, spec: Spec) -> np.ndarray:
+    if spec.chance is None:
+        return np.zeros(len(df))
+    if isinstance(spec.chance, str):
+        return pd.to_numeric(df[spec.chance], errors="coerce").to_numpy(dtype=float)
+    return np.full(len(df), float(spec.chance))
+
+
+def cells(df: pd.DataFrame, spec: Spec) -> Cells:
+    """Arrays for one fit; rows with missing values or zero trials are dropped and noted."""
+    num = lambda col: pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)  # noqa: E731
+    x = num(spec.x)
+    if spec.method == "binomial":
+        s, n, c, y, w = num(spec.successes), num(spec.trials), chance_values(df, spec), None, None
+        cols = [x, s, n, c]
+    else:
+        s = n = c = None
+        y = num(spec.y)
+        w = num(spec.weights) if spec.method == "wls" else np.ones_like(x)
+        cols = [x, y, w]
+    ok = np.all([np.isfinite(a) for a in cols], axis=0)
+    notes = []
+    if (~ok).any():
+        notes.append(f"dropped {int((~ok).sum())} row(s) with a missing (NaN) value")
+    if n is not None and np.any(ok & (n == 0)):
+        notes.append(f"dropped {int(np.sum(ok & (n == 0)))} row(s) with zero trials")
+        ok &= n > 0
+    if w is not None and np.any(ok & (w <= 0)):
+        raise ValueError(f"weights must be positive; got {w[ok & (w <= 0)][0]!r}")
+    prec = df[spec.precision].to_numpy()[ok] if spec.precision else None
+    pick = lambda a: None if a is None else a[ok]  # noqa: E731
+    return Cells(x[ok], pick(s), pick(n), pick(c), pick(y), pick(w), prec, notes)

@@ -1,0 +1,97 @@
+"""Batched maximum likelihood for binomial cells above a chance floor.
+
+Model: p = c + (1 - c) * expit(X @ beta), s ~ Binomial(n, p).
+
+Hand-written (Fisher scoring with step halving) because statsmodels fits one model
+at a time, and profiling a breakpoint over a grid inside a parametric bootstrap needs
+tens of thousands of three-parameter fits: here they are one numpy computation whose
+leading axes are (bootstrap replicate, grid point). statsmodels still fits the final
+model (see `fitting.binomial`) for its standard errors and results machinery.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit, gammaln, xlogy
+
+_ETA_MAX = 30.0  # expit(30) = 1 - 1e-13: beyond this the likelihood is flat
+_RIDGE = 1e-8  # keeps a design column that is all zero (a hinge beyond the data) solvable
+_MAX_STEP = 5.0  # a logit step larger than this is never needed and can run away on flat data
+
+
+def probability(X: np.ndarray, beta: np.ndarray, c) -> np.ndarray:
+    """p for design X (..., m, k) and coefficients beta (..., k)."""
+    eta = np.clip(np.einsum("...mk,...k->...m", X, beta), -_ETA_MAX, _ETA_MAX)
+    return c + (1.0 - c) * expit(eta)
+
+
+def cell_loglik(p, s, n) -> np.ndarray:
+    """Binomial log-likelihood of each cell, binomial coefficient included (so AICs compare)."""
+    p = np.clip(p, 1e-300, 1 - 1e-15)
+    const = gammaln(n + 1) - gammaln(s + 1) - gammaln(n - s + 1)
+    return const + xlogy(s, p) + xlogy(n - s, 1 - p)
+
+
+def loglik(X, beta, s, n, c) -> np.ndarray:
+    """Log-likelihood summed over cells."""
+    return np.sum(cell_loglik(probability(X, beta, c), s, n), axis=-1)
+
+
+def fit(X, s, n, c, beta0=None, max_iter: int = 60, tol: float = 1e-8):
+    """Fisher scoring for every model in the batch at once.
+
+    Returns (beta, loglik, converged), with batch shape = broadcast of X[..., 0, 0] and s[..., 0].
+    The expected information is used because the observed one is not positive definite
+    near the floor (log(c + (1 - c) expit(eta)) is convex in eta for eta << 0). Models
+    that have converged drop out of the batch, so a few slow ones cost little.
+    """
+    X, s, n, c = (np.asarray(a, dtype=float) for a in (X, s, n, c))
+    m, k = X.shape[-2:]
+    batch = np.broadcast_shapes(X.shape[:-2], s.shape[:-1], n.shape[:-1], np.shape(c)[:-1])
+    flat = lambda a, tail: np.broadcast_to(a, batch + tail).reshape((-1,) + tail)  # noqa: E731
+    Xf, sf, nf, cf = flat(X, (m, k)), flat(s, (m,)), flat(n, (m,)), flat(np.broadcast_to(c, s.shape[:-1] + (m,)), (m,))
+    beta = np.zeros((Xf.shape[0], k)) if beta0 is None else flat(beta0, (k,)).copy()
+    ll = _kernel(Xf, beta, sf, nf, cf)
+    active = np.arange(len(beta))
+    for _ in range(max_iter):
+        if active.size == 0:
+            break
+        Xa, sa, na, ca, ba = Xf[active], sf[active], nf[active], cf[active], beta[active]
+        sig = expit(np.clip(np.einsum("imk,ik->im", Xa, ba), -_ETA_MAX, _ETA_MAX))
+        p = np.clip(ca + (1 - ca) * sig, 1e-12, 1 - 1e-12)
+        dp = (1 - ca) * sig * (1 - sig)
+        v = p * (1 - p)
+        score = np.einsum("imk,im->ik", Xa, (sa - na * p) * dp / v)
+        info = np.matmul(np.swapaxes(Xa, 1, 2), Xa * (na * dp**2 / v)[..., None]) + _RIDGE * np.eye(k)
+        step = np.clip(np.linalg.solve(info, score[..., None])[..., 0], -_MAX_STEP, _MAX_STEP)
+        gain = np.zeros(active.size)
+        todo = np.arange(active.size)
+        t = 1.0
+        for _ in range(12):  # step halving, only for the models whose likelihood fell
+            new = ba[todo] + t * step[todo]
+            ll_new = _kernel(Xa[todo], new, sa[todo], na[todo], ca[todo])
+            ok = ll_new >= ll[active[todo]] - 1e-9 * (1 + np.abs(ll[active[todo]]))
+            idx = active[todo[ok]]
+            gain[todo[ok]] = ll_new[ok] - ll[idx]
+            beta[idx], ll[idx] = new[ok], ll_new[ok]
+            todo = todo[~ok]
+            if todo.size == 0:
+                break
+            t /= 2
+        active = active[gain > tol]
+    const = np.sum(gammaln(nf + 1) - gammaln(sf + 1) - gammaln(nf - sf + 1), axis=-1)
+    return beta.reshape(batch + (k,)), (ll + const).reshape(batch), active.size == 0
+
+
+def _kernel(X, beta, s, n, c):
+    """Log-likelihood without the binomial coefficient (constant in beta)."""
+    p = np.clip(probability(X, beta, c), 1e-300, 1 - 1e-15)
+    return np.sum(xlogy(s, p) + xlogy(n - s, 1 - p), axis=-1)
+
+
+def pearson_dispersion(p, s, n, n_params: int) -> float:
+    """Pearson chi2 / residual df: > 1 means more spread than binomial (items are shared)."""
+    df = len(s) - n_params
+    if df <= 0:
+        return 1.0
+    chi2 = np.sum((s - n * p) ** 2 / np.maximum(n * p * (1 - p), 1e-12))
+    return float(chi2 / df)

@@ -1,0 +1,57 @@
+"""The threshold figure: cells, fitted curve, psi with its interval, chance; x in total bits."""
+from __future__ import annotations
+
+import numpy as np
+
+from fitting.units import si
+
+
+def plot_fit(fit, ax=None):
+    """Draw `fit` (a ThresholdFit) on ax (a new figure if None); returns the axes."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullLocator
+
+    from fitting.results import binomial_bars
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 4.2))
+    c = fit.cells
+    log2 = fit.x_name.startswith("log2")
+    to_x = (lambda v: 2.0 ** np.asarray(v)) if log2 else np.asarray  # noqa: E731
+    groups = sorted(set(c.precision), key=lambda v: (str(type(v)), v)) if c.precision is not None else [None]
+    for g in groups:
+        sel = np.ones(len(c.x), bool) if g is None else c.precision == g
+        label = None if g is None else f"{g}-bit"
+        if c.s is not None:
+            acc = c.s[sel] / c.n[sel]
+            lo, hi = binomial_bars(c.s[sel], c.n[sel])
+            ax.errorbar(to_x(c.x[sel]), acc, yerr=[acc - lo, hi - acc], fmt="o", ms=4, capsize=2, label=label)
+        else:
+            ax.plot(to_x(c.x[sel]), c.y[sel], "o", ms=4, label=label)
+    if c.c is not None:
+        ax.axhline(float(np.mean(c.c)), color="grey", ls=":", lw=1, label="chance")
+    psis = fit.breakpoints
+    if fit.model is not None and np.all(np.isfinite(psis)):
+        xs = np.linspace(c.x.min(), c.x.max(), 300)
+        ax.plot(to_x(xs), fit.model.predict(psis, xs), color="black", lw=1.5, label="fit")
+        lo, hi = fit.ci
+        style = dict(color="tab:red") if fit.detected else dict(color="grey", ls="--")
+        ax.axvline(to_x(fit.breakpoint), lw=1.2, **style,
+                   label=f"psi = {fit.readable}" + ("" if fit.detected else " (not significant)"))
+        if np.isfinite(lo) and np.isfinite(hi):
+            ax.axvspan(to_x(lo), to_x(hi), color=style["color"], alpha=0.15, label="95% CI")
+    if log2:
+        ax.set_xscale("log", base=2)
+        powers = np.arange(np.floor(c.x.min()), np.ceil(c.x.max()) + 1)
+        ax.set_xticks(2.0 ** powers[:: max(1, len(powers) // 6)])
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: si(v, "bit")))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xlabel("total model bits")
+    else:
+        ax.set_xlabel(fit.x_name)
+    ax.set_ylabel("accuracy" if c.s is not None else "metric")
+    title = ", ".join(f"{k}={v}" for k, v in fit.label.items())
+    p = f"p = {fit.p_value:.3g}" if np.isfinite(fit.p_value) else "no threshold detectable"
+    ax.set_title(f"{title}  ({p})" if title else p, fontsize=10)
+    ax.legend(fontsize=7, loc="best")
+    return ax

@@ -1,0 +1,131 @@
+"""Breakpoints by profiling: the likelihood maximised over everything but psi, on a grid.
+
+Shared by the binomial and the least-squares models, which supply `loglik_grid(psis)`
+(batched over grid points) and `loglik_at(psi)`. A grid over the whole data range finds
+the global optimum that an iterative fit from one start can miss, and the same curve
+gives the profile-likelihood interval.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+
+def hinge_design(x: np.ndarray, psis: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
+    """Columns [1, x, (x - psi_1)+, ..., extra] for psis of shape (..., n_breakpoints)."""
+    psis = np.asarray(psis, dtype=float)
+    lead = psis.shape[:-1]
+    m = len(x)
+    cols = [np.ones(lead + (m,)), np.broadcast_to(x, lead + (m,))]
+    cols += [np.maximum(x - psis[..., j, None], 0.0) for j in range(psis.shape[-1])]
+    if extra is not None:
+        cols += [np.broadcast_to(e, lead + (m,)) for e in extra.T]
+    return np.stack(cols, axis=-1)
+
+
+@dataclass
+class Grid:
+    """Candidate breakpoints over the data range; `interior` leaves two distinct x on each side."""
+
+    points: np.ndarray
+    interior: np.ndarray
+
+    @classmethod
+    def over(cls, x: np.ndarray, size: int) -> Grid:
+        xs = np.unique(x)
+        points = np.linspace(xs[0], xs[-1], size)
+        return cls(points, (points >= xs[1]) & (points <= xs[-2]))
+
+
+@dataclass
+class FinalFit:
+    """Estimates with standard errors from the statsmodels fit at the located breakpoints."""
+
+    params: pd.Series
+    bse: pd.Series
+    llf: float
+    cov: pd.DataFrame  # covariance of the estimates (at least of the coefficients)
+    raw: object  # the statsmodels results object, for users who want more
+
+
+@dataclass
+class Located:
+    """One breakpoint from a profile: estimate, its log-likelihood, the interval, or why not."""
+
+    psi: float
+    loglik: float
+    ci: tuple[float, float]
+    ci_open: bool
+    reason: str
+
+
+def locate(model, grid: Grid, crit: float | None = None) -> Located:
+    """Best psi (grid argmax, then bounded refinement) and its profile interval at `crit`.
+
+    `crit` is the deviance cut-off (chi2_1 quantile times the dispersion); None skips the interval.
+    A best psi outside the interior of the data is not an estimate: it comes back as NaN with a reason.
+    """
+    ll = model.loglik_grid(grid.points[:, None])
+    i = int(np.nanargmax(ll))
+    pts = grid.points
+    inner = np.flatnonzero(grid.interior)
+    if inner.size == 0 or i <= inner[0] or i >= inner[-1]:
+        return Located(np.nan, float(ll[i]), (np.nan, np.nan), False,
+                       f"best breakpoint at the edge of the data (x = {pts[i]:.3g}; "
+                       f"data span {pts[0]:.3g}..{pts[-1]:.3g})")
+    res = optimize.minimize_scalar(lambda p: -model.loglik_at([p]), bounds=(pts[i - 1], pts[i + 1]),
+                                   method="bounded", options={"xatol": 1e-6 * (pts[-1] - pts[0])})
+    psi, best = (float(res.x), -float(res.fun)) if -res.fun >= ll[i] else (float(pts[i]), float(ll[i]))
+    if crit is None:
+        return Located(psi, best, (np.nan, np.nan), False, "")
+    dev = 2 * (best - ll) - crit
+    lo, lo_open = _crossing(model, pts, dev, i, -1, best, crit)
+    hi, hi_open = _crossing(model, pts, dev, i, +1, best, crit)
+    return Located(psi, best, (min(lo, psi), max(hi, psi)), lo_open or hi_open, "")
+
+
+def _crossing(model, pts, dev, i, direction, best, crit):
+    """Outer end of the interval from grid point i: the outermost grid point inside the
+    cut-off, then the exact crossing beyond it. The set {deviance <= crit} may have holes;
+    its hull is reported, which keeps the interval honest. Returns (bound, open)."""
+    side = np.arange(i, len(pts)) if direction > 0 else np.arange(i, -1, -1)
+    j = side[dev[side] <= 0][-1] if np.any(dev[side] <= 0) else i
+    if j == side[-1]:
+        return float(pts[j]), True
+    f = lambda p: 2 * (best - model.loglik_at([p])) - crit  # noqa: E731
+    a, b = sorted((pts[j], pts[j + direction]))
+    if f(a) * f(b) > 0:
+        return float(pts[j]), False
+    return float(optimize.brentq(f, a, b, xtol=1e-6)), False
+
+
+def locate_two(model, grid: Grid, crit: float) -> tuple[np.ndarray, float, list[tuple[float, float]], str]:
+    """Two breakpoints psi1 < psi2: grid search over pairs, Nelder-Mead refinement, and for
+    each psi the interval of its profile (the pair likelihood maximised over the other psi)."""
+    inner = grid.points[grid.interior]
+    a, b = np.meshgrid(np.arange(len(inner)), np.arange(len(inner)), indexing="ij")
+    keep = b > a
+    pairs = np.stack([inner[a[keep]], inner[b[keep]]], axis=-1)
+    if len(pairs) == 0:
+        return np.full(2, np.nan), np.nan, [(np.nan, np.nan)] * 2, "too few distinct x for two breakpoints"
+    ll = model.loglik_grid(pairs)
+    start = pairs[int(np.argmax(ll))]
+    res = optimize.minimize(lambda p: -model.loglik_at(np.sort(p)), start, method="Nelder-Mead",
+                            options={"xatol": 1e-5, "fatol": 1e-8})
+    psis, best = (np.sort(res.x), -res.fun) if -res.fun >= ll.max() else (start, float(ll.max()))
+    cis = []
+    for j in range(2):
+        prof = np.array([ll[pairs[:, j] == v].max() if np.any(pairs[:, j] == v) else -np.inf for v in inner])
+        ok = inner[2 * (best - prof) <= crit]
+        cis.append((float(min(ok.min(), psis[j])), float(max(ok.max(), psis[j]))) if ok.size else (np.nan, np.nan))
+    reason = "" if inner[0] < psis[0] < psis[1] < inner[-1] else "a breakpoint at the edge of the data"
+    return psis, float(best), cis, reason
+
+
+def lr_test(ll_big: float, ll_small: float, df: int) -> dict:
+    """Likelihood-ratio test with a chi2 reference (valid when every parameter is identified under both)."""
+    lr = max(0.0, 2 * (ll_big - ll_small))
+    return {"lr": lr, "df": int(df), "p_value": float(stats.chi2.sf(lr, df)) if df > 0 else np.nan}
