@@ -10,7 +10,7 @@ from .lexicon import names, sample
 
 # --- sequences ------------------------------------------------------------------------------
 def _arithmetic(rng):
-    a, d = rng.randint(1, 30), rng.choice([x for x in range(-9, 10) if x])
+    a, d = rng.randint(1, 60), rng.choice([x for x in range(-9, 10) if x])
     return lambda i: a + d * i
 
 

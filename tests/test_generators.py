@@ -1,0 +1,99 @@
+"""The generator contract: validated arguments, determinism across processes, balanced gold
+labels, no duplicates, and evaluation text kept out of the training split."""
+import json
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+
+from kbit_tasks.generators import SUBTASKS, content_hash, generate
+from kbit_tasks.generators.lexicon import words
+
+ALL = [(f, s, lv) for f, s, levels in SUBTASKS for lv in levels]
+KEYS = {"question", "choices", "gold", "family", "subtask", "level", "chance"}
+
+
+def test_at_least_three_subtasks_of_three_levels_per_family():
+    per_family = Counter(f for f, _, levels in SUBTASKS if len(levels) >= 3)
+    assert per_family == {"logical": 3, "causal": 3, "inductive": 3}
+
+
+@pytest.mark.parametrize("family,subtask,level", ALL)
+def test_items_balanced_distinct_and_well_formed(family, subtask, level):
+    items = generate(family, subtask, level, 120)
+    assert len(items) == 120
+    assert len({it["question"] for it in items}) == 120
+    k = len(items[0]["choices"])
+    assert 2 <= k <= 5
+    for it in items:
+        assert set(it) == KEYS and (it["family"], it["subtask"], it["level"]) == (family, subtask, level)
+        assert len(it["choices"]) == k and len(set(it["choices"])) == k and it["chance"] == 1 / k
+    counts = Counter(it["gold"] for it in items)
+    assert max(counts.values()) - min(counts.values()) <= 1 and len(counts) == k
+    # a prefix (what --limit keeps) is balanced too: gold positions come in shuffled blocks
+    first = Counter(it["gold"] for it in items[: 4 * k])
+    assert set(first.values()) == {4}
+
+
+HASH_SCRIPT = """
+import json
+from kbit_tasks.generators import SUBTASKS, content_hash, generate
+print(json.dumps({f"{f}/{s}/{lv}": content_hash(generate(f, s, lv, 30, seed=7))
+                  for f, s, levels in SUBTASKS for lv in levels}))
+"""
+
+
+def test_same_seed_same_bytes_in_other_processes():
+    hashes = []
+    for hashseed in ("1", "4242"):
+        env = {**os.environ, "PYTHONHASHSEED": hashseed}
+        out = subprocess.run([sys.executable, "-c", HASH_SCRIPT], env=env, capture_output=True, text=True, check=True)
+        hashes.append(json.loads(out.stdout))
+    here = {f"{f}/{s}/{lv}": content_hash(generate(f, s, lv, 30, seed=7)) for f, s, lv in ALL}
+    assert hashes[0] == hashes[1] == here
+
+
+def test_seed_changes_items_and_hash_is_canonical():
+    a = generate("logical", "rules", 1, 20, seed=0)
+    b = generate("logical", "rules", 1, 20, seed=1)
+    assert content_hash(a) != content_hash(b)
+    reordered = [dict(reversed(list(it.items()))) for it in a]
+    assert content_hash(reordered) == content_hash(a)
+    assert re.fullmatch(r"[0-9a-f]{64}", content_hash(a))
+
+
+def test_train_split_shares_no_word_or_question_with_eval():
+    assert not set(words("eval")) & set(words("train"))
+    eval_words = set(words("eval"))
+    for family, subtask, level in ALL:
+        train = generate(family, subtask, level, 60, split="train")
+        evals = generate(family, subtask, level, 60)
+        assert not {it["question"] for it in train} & {it["question"] for it in evals}
+        train_tokens = {w.lower().rstrip("s") for it in train for w in re.findall(r"[A-Za-z]+", it["question"])}
+        assert not train_tokens & eval_words, (family, subtask)
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"family": "deductive"}, r"family='deductive'.*logical"),
+        ({"subtask": "nope"}, r"subtask='nope'.*syllogism"),
+        ({"level": 9}, r"level=9.*\(1, 2, 3\)"),
+        ({"n": 0}, r"n=0.*1 to 10000"),
+        ({"n": "50"}, r"n='50'"),
+        ({"seed": -1}, r"seed=-1"),
+        ({"split": "test"}, r"split='test'.*'eval', 'train'"),
+    ],
+)
+def test_bad_arguments_name_the_value_and_the_choices(kwargs, message):
+    args = {"family": "logical", "subtask": "syllogism", "level": 1, "n": 5, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        generate(**args)
+
+
+def test_too_many_items_for_a_small_space_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"only \d+ distinct items"):
+        generate("inductive", "sequence", 1, 10_000)
