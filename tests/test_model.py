@@ -1,0 +1,71 @@
+"""The lm-eval model kbit-hf: validation before loading, requantize, and a real simple_evaluate run."""
+from pathlib import Path
+
+import pytest
+import torch
+
+import kbit_tasks.model  # noqa: F401  (registers kbit-hf)
+from kbit_tasks.model import KbitHFLM
+from kbit_tasks.quant import QuantConfig
+
+TASK_DIR = Path(__file__).parent / "model_task"
+
+
+def test_registered_under_kbit_hf():
+    from lm_eval.api.registry import get_model
+
+    assert get_model("kbit-hf") is KbitHFLM
+
+
+def test_bad_quant_args_fail_before_loading_weights(monkeypatch):
+    from lm_eval.models.huggingface import HFLM
+
+    def never(*args, **kwargs):
+        raise AssertionError("HFLM.__init__ ran before validation")
+
+    monkeypatch.setattr(HFLM, "__init__", never)
+    with pytest.raises(ValueError, match=r"blocksize=48 .*choose"):
+        KbitHFLM(pretrained="/nonexistent", bits=4, blocksize=48)
+    with pytest.raises(ValueError, match=r"dtype='float'.*choose"):
+        KbitHFLM(pretrained="/nonexistent", bits=4, dtype="float")
+
+
+def test_in_memory_model_requantize_from_pristine(tiny_llama_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama_dir)
+    original = {n: p.clone() for n, p in model.named_parameters()}
+    lm = KbitHFLM(pretrained=model, tokenizer=AutoTokenizer.from_pretrained(tiny_llama_dir), bits=3, dtype="nf",
+                  batch_size=1)
+    assert lm.quant_report.config.label == "nf3-b64"
+    w = "model.layers.0.self_attn.q_proj.weight"
+    three_bit = lm.model.get_parameter(w).clone()
+    assert not torch.equal(three_bit, original[w])
+    lm.requantize(QuantConfig(bits=4, dtype="int"))
+    lm.requantize(QuantConfig(bits=3, dtype="nf"))
+    assert torch.equal(lm.model.get_parameter(w), three_bit)  # from pristine, never re-quantized
+    report = lm.requantize(QuantConfig(bits=16))
+    assert all(torch.equal(p, original[n]) for n, p in lm.model.named_parameters())
+    assert report.total_bits == 32 * report.params_total
+    with pytest.raises(ValueError, match="QuantConfig"):
+        lm.requantize({"bits": 4})
+
+
+def test_simple_evaluate_carries_total_bits(tiny_model_dir):
+    from lm_eval import simple_evaluate
+    from lm_eval.tasks import TaskManager
+
+    results = simple_evaluate(
+        model="kbit-hf",
+        model_args=f"pretrained={tiny_model_dir},bits=3,dtype=nf,blocksize=64,device=cpu",
+        tasks=["kbit_model_test_mc"],
+        task_manager=TaskManager(include_path=str(TASK_DIR), include_defaults=False),
+        batch_size=2,
+    )
+    config = results["config"]
+    report = config["quant_report"]
+    assert config["quant"]["label"] == "nf3-b64" and config["total_bits"] == report["total_bits"]
+    assert report["params_quantized"] == 98304  # the tiny GPT-2's eight Conv1D matrices
+    assert config["bits_per_param"] == pytest.approx(config["total_bits"] / config["params"])
+    assert 0.0 <= results["results"]["kbit_model_test_mc"]["acc,none"] <= 1.0
+    assert results["results"]["kbit_model_test_mc"]["sample_len"] == 4
