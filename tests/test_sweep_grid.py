@@ -35,7 +35,7 @@ def _base(tmp_path, model_dir):
     ({"models": ["./no/such/folder"]}, "./no/such/folder"),
     ({"models": ["nobody-org/no-such-model"]}, "nobody-org/no-such-model"),
     ({"tasks": ["kbit_*", "kbit_nonsense_*"]}, "kbit_nonsense_*"),
-    ({"precisions": [{"bits": 7}]}, "bits=7"),
+    ({"precisions": [{"bits": 9}]}, "bits=9"),
     ({"precisions": [{"bits": 4, "block": 64}]}, "'block'"),
     ({"device": "tpu"}, "'tpu'"),
     ({"limit": 0}, "limit=0"),

@@ -108,7 +108,9 @@ def _write_config(path, raw):
 def test_two_processes_give_the_same_table_as_one(swept, tiny_model_dir, tmp_path):
     config, _ = swept
     cfg = _write_config(tmp_path / "sweep.yaml", _raw(tiny_model_dir, tmp_path / "out"))
-    subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
+    # The GPU-node launch itself (accelerate's --multi_gpu is torchrun), with device: cpu in the
+    # config; accelerate's --cpu flag would start one process (several need MPI).
+    subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
                     "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
                     "-m", "kbit_tasks.sweep", "run", cfg], check=True, env=_env(), timeout=300)
     records = [r for _, r in cell_records(tmp_path / "out")]
@@ -129,7 +131,7 @@ def test_kill_minus_nine_then_rerun_completes_without_duplicates(swept, tiny_mod
     proc.wait()
     finished = {r["cell"] for _, r in cell_records(out)}
     assert 1 <= len(finished) < N_CELLS, "the kill must land mid-sweep"
-    subprocess.run(cmd, check=True, env=_env(), timeout=300)
+    assert run(parse_config(_raw(tiny_model_dir, out))).skipped == sorted(finished)  # the restart
     records = {r["cell"]: r for _, r in cell_records(out)}
     assert len(records) == N_CELLS and all(r["status"] == "done" for r in records.values())
     table = collect([out])
