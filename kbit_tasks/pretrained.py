@@ -44,9 +44,9 @@ def smollm2_folder(cache_dir: str | Path | None = None) -> Path:
     out = Path(cache_dir or default_cache_dir()) / FOLDER_NAME
     if (out / "config.json").exists():
         return out
+    gguf = smollm2_gguf()
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    gguf = smollm2_gguf()
     kwargs = dict(gguf_file=gguf.name)
     config = AutoConfig.from_pretrained(gguf.parent, **kwargs)
     loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, dtype="float32", **kwargs)
@@ -57,6 +57,7 @@ def smollm2_folder(cache_dir: str | Path | None = None) -> Path:
     try:
         model.save_pretrained(tmp)
         AutoTokenizer.from_pretrained(gguf.parent, **kwargs).save_pretrained(tmp)
+        tmp.chmod(0o755)  # mkdtemp makes it private; the cache may be shared
         os.replace(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
