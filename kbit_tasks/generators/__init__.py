@@ -23,6 +23,7 @@ SUBTASKS: tuple[tuple[str, str, tuple[int, ...]], ...] = tuple(
     (s.family, s.name, s.levels) for s in _REGISTRY.values()
 )
 MAX_N = 10_000
+DEFAULT_N = 200  # items per task unless `--metadata '{"n": ...}'` says otherwise
 
 
 def task_name(family: str, subtask: str, level: int) -> str:
@@ -62,4 +63,4 @@ def content_hash(items: list[dict]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-__all__ = ["FAMILIES", "SUBTASKS", "generate", "content_hash", "task_name", "get_subtask"]
+__all__ = ["FAMILIES", "SUBTASKS", "DEFAULT_N", "generate", "content_hash", "check_n_seed", "task_name", "get_subtask"]

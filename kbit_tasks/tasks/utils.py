@@ -1,0 +1,40 @@
+"""lm-eval hooks for the kbit tasks: the dataset loader, and a task class that records the
+items' content hash and adds the gold-choice log-probability to lm-eval's own metrics."""
+from __future__ import annotations
+
+import datasets
+import numpy as np
+from lm_eval.api.task import ConfigurableTask
+
+from kbit_tasks.generators import DEFAULT_N, check_n_seed, content_hash, generate
+
+
+def load(family: str, subtask: str, level: int, n: int = DEFAULT_N, seed: int = 0, **_ignored) -> datasets.DatasetDict:
+    """`custom_dataset` hook: lm-eval calls it with the task's metadata (YAML metadata, model_args,
+    `--metadata`) and dataset_kwargs; everything but n and seed is not ours and is ignored."""
+    n, seed = check_n_seed(n, seed)
+    return datasets.DatasetDict({"test": datasets.Dataset.from_list(generate(family, subtask, level, n, seed))})
+
+
+def gold_logprob(items):
+    """Aggregation input passthrough (lm-eval needs a callable per metric; the value is made in
+    `KbitTask.process_results`)."""
+    return items
+
+
+class KbitTask(ConfigurableTask):
+    """A multiple-choice task whose results carry metadata.content_hash (sha256 of the items)."""
+
+    def __init__(self, config: dict | None = None, **kwargs):
+        config = {k: v for k, v in (config or {}).items() if k != "class"}
+        super().__init__(config=config, **kwargs)
+        items = list(self.dataset[self.config.test_split])
+        self.config.metadata = {**(self.config.metadata or {}), "content_hash": content_hash(items)}
+
+    def process_results(self, doc, results):
+        """lm-eval's acc, acc_norm and brier_score, plus log p(gold) normalised over the choices:
+        the smooth metric that a threshold claim must be checked against (Schaeffer et al. 2023)."""
+        out = super().process_results(doc, results)
+        lls = np.array([ll for ll, _ in results], dtype=float)
+        out["gold_logprob"] = float(lls[doc["gold"]] - np.logaddexp.reduce(lls))
+        return out

@@ -1,0 +1,75 @@
+"""The lm-eval task folder: YAMLs in sync with the generators, `kbit_*` selecting every task
+exactly once, lm-eval validation, --metadata handling, and a real simple_evaluate run."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+import yaml
+
+import kbit_tasks
+from kbit_tasks.generators import SUBTASKS, content_hash, generate, task_name
+
+TASKS = sorted(task_name(f, s, lv) for f, s, levels in SUBTASKS for lv in levels)
+METRICS = ("acc", "acc_norm", "brier_score", "gold_logprob")
+
+
+def task_manager(**kwargs):
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager(include_path=kbit_tasks.tasks_dir(), include_defaults=False, **kwargs)
+
+
+def test_yaml_files_match_the_generator_script():
+    spec = importlib.util.spec_from_file_location("gen", Path(kbit_tasks.tasks_dir()) / "_generate_configs.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    on_disk = {p.name for p in Path(kbit_tasks.tasks_dir()).glob("*.yaml")}
+    assert on_disk == set(gen.configs())
+    for name, cfg in gen.configs().items():
+        text = (Path(kbit_tasks.tasks_dir()) / name).read_text()
+        assert yaml.safe_load(text) == cfg, f"{name} is stale: rerun _generate_configs.py"
+
+
+def test_kbit_star_selects_every_task_exactly_once():
+    tm = task_manager(metadata={"n": 3})
+    assert tm.match_tasks(["kbit_*"]) == TASKS  # no group or tag matches the pattern
+    assert sorted(tm.load(["kbit"])["tasks"]) == TASKS
+
+
+def test_metadata_sets_n_and_seed_and_the_hash_is_recorded():
+    tasks = task_manager(metadata={"n": 12, "seed": 5}).load(["kbit_causal_dsep_l2"])["tasks"]
+    (task,) = tasks.values()
+    docs = list(task.test_docs())
+    assert len(docs) == 12
+    expected = generate("causal", "dsep", 2, 12, seed=5)
+    assert docs == expected
+    assert task.dump_config()["metadata"]["content_hash"] == content_hash(expected)
+
+
+@pytest.mark.parametrize("metadata,message", [({"n": 0}, "n=0.*1 to 10000"), ({"seed": "x"}, "seed='x'")])
+def test_bad_metadata_is_one_clear_error(metadata, message):
+    with pytest.raises(ValueError, match=message):
+        task_manager(metadata=metadata).load(["kbit_logical_ordering_l1"])
+
+
+def test_simple_evaluate_runs_every_task_with_all_metrics(tiny_model_dir):
+    import lm_eval
+
+    tm = task_manager(metadata={"n": 8})
+    out = lm_eval.simple_evaluate(
+        model="hf", model_args=f"pretrained={tiny_model_dir}", tasks=["kbit"], task_manager=tm,
+        limit=2, device="cpu", batch_size=16,
+    )
+    results = out["results"]
+    assert sorted(k for k in results if k.startswith("kbit_")) == TASKS
+    for name in TASKS:
+        row = results[name]
+        assert row["sample_len"] == 2
+        for metric in METRICS:
+            assert isinstance(row[f"{metric},none"], float), (name, metric)
+        assert 0.0 <= row["acc,none"] <= 1.0 and row["gold_logprob,none"] <= 0.0
+        family, subtask, level = name.split("_")[1:]
+        items = generate(family, subtask, int(level[1:]), 8)
+        assert out["configs"][name]["metadata"]["content_hash"] == content_hash(items)
+    for group in ("kbit", "kbit-logical", "kbit-causal", "kbit-inductive"):
+        assert all(f"{m},none" in out["results"][group] for m in METRICS)
