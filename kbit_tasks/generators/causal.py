@@ -56,7 +56,8 @@ def d_separated(edges, x, y, given) -> bool:
 def _describe(rng, edges, labels) -> str:
     lines = [f"{labels[i]} directly causes {labels[j]}." for i, j in edges]
     rng.shuffle(lines)
-    shown = sorted(labels, key=lambda _: rng.random())
+    shown = list(labels)
+    rng.shuffle(shown)
     return (
         f"A system has the variables {', '.join(shown)}. These are all of its direct causal links:\n"
         + "\n".join(lines)

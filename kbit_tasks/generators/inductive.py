@@ -3,6 +3,7 @@ induction (bAbI task 16 style). Level = rule complexity or story size."""
 from __future__ import annotations
 
 import itertools
+from fractions import Fraction
 from functools import lru_cache
 
 from .base import Subtask
@@ -15,7 +16,7 @@ def _arithmetic(rng):
 
 
 def _geometric(rng):
-    a, r = rng.randint(1, 5), rng.choice((2, 3))
+    a, r = rng.randint(1, 20), rng.choice((2, 3, -2))
     return lambda i: a * r**i
 
 
@@ -53,8 +54,9 @@ def next_candidates(terms):
     second = [b - a for a, b in zip(diffs, diffs[1:])]
     if len(set(second)) == 1:
         preds.add(terms[-1] + diffs[-1] + second[0])
-    if all(terms[:-1]) and all(b == a * terms[1] // terms[0] and b * terms[0] == a * terms[1] for a, b in zip(terms, terms[1:])):
-        preds.add(terms[-1] * terms[1] // terms[0])
+    ratio = Fraction(terms[1], terms[0]) if terms[0] else None
+    if ratio and all(b == a * ratio for a, b in zip(terms, terms[1:])) and (terms[-1] * ratio).denominator == 1:
+        preds.add(int(terms[-1] * ratio))
     if all(c == a + b for a, b, c in zip(terms, terms[1:], terms[2:])):
         preds.add(terms[-1] + terms[-2])
     evens, odds = terms[0::2], terms[1::2]

@@ -58,12 +58,12 @@ def _syllogism(rng, level, split, target):
     if syllogism_valid(premises, conclusion, n_terms) != (target == 0):
         return None
     terms = [w + "s" for w in sample(rng, split, n_terms)]
-    say = lambda st: _FORMS[st[0]].format(s=terms[st[1]], p=terms[st[2]])
+    said = {st: _FORMS[st[0]].format(s=terms[st[1]], p=terms[st[2]]) for st in premises + [conclusion]}
     rng.shuffle(premises)
     question = (
         "Assume that there is at least one of each kind of thing mentioned.\n"
-        + "\n".join(say(st) for st in premises)
-        + f"\nConclusion: {say(conclusion)}\n"
+        + "\n".join(said[st] for st in premises)
+        + f"\nConclusion: {said[conclusion]}\n"
         "Does the conclusion follow from the statements above?\nAnswer:"
     )
     return question, YES_NO, target
