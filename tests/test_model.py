@@ -1,14 +1,13 @@
 """The lm-eval model kbit-hf: validation before loading, requantize, and a real simple_evaluate run."""
-from pathlib import Path
-
 import pytest
 import torch
 
 import kbit_tasks.model  # noqa: F401  (registers kbit-hf)
 from kbit_tasks.model import KbitHFLM
+from kbit_tasks import tasks_dir
 from kbit_tasks.quant import QuantConfig
 
-TASK_DIR = Path(__file__).parent / "model_task"
+TASK = "kbit_logical_syllogism_l1"
 
 
 def test_registered_under_kbit_hf():
@@ -58,8 +57,8 @@ def test_simple_evaluate_carries_total_bits(tiny_model_dir):
     results = simple_evaluate(
         model="kbit-hf",
         model_args=f"pretrained={tiny_model_dir},bits=3,dtype=nf,blocksize=64,device=cpu",
-        tasks=["kbit_model_test_mc"],
-        task_manager=TaskManager(include_path=str(TASK_DIR), include_defaults=False),
+        tasks=[TASK],
+        task_manager=TaskManager(include_path=tasks_dir(), include_defaults=False, metadata={"n": 6}),
         batch_size=2,
     )
     config = results["config"]
@@ -67,5 +66,5 @@ def test_simple_evaluate_carries_total_bits(tiny_model_dir):
     assert config["quant"]["label"] == "nf3-b64" and config["total_bits"] == report["total_bits"]
     assert report["params_quantized"] == 98304  # the tiny GPT-2's eight Conv1D matrices
     assert config["bits_per_param"] == pytest.approx(config["total_bits"] / config["params"])
-    assert 0.0 <= results["results"]["kbit_model_test_mc"]["acc,none"] <= 1.0
-    assert results["results"]["kbit_model_test_mc"]["sample_len"] == 4
+    assert 0.0 <= results["results"][TASK]["acc,none"] <= 1.0
+    assert results["results"][TASK]["sample_len"] == 6
