@@ -104,8 +104,7 @@ def fit_cells(c: Cells, x_name: str, n_breakpoints=1, alpha=0.05, n_boot=199, bo
     model = _model(c, method, with_precision=True)
     grid = Grid.over(c.x, grid_size)
     q = stats.chi2.ppf(1 - alpha, 1)
-    first = locate(model, grid)
-    disp = model.dispersion([first.psi]) if np.isfinite(first.psi) else 1.0
+    loc, disp = profile_interval(model, grid, alpha)
     if method == "binomial":
         stat, p = model.sup_lr_pvalue(grid, n_boot, rng)
         test = f"sup-LR, parametric bootstrap (B={n_boot})"
@@ -113,7 +112,6 @@ def fit_cells(c: Cells, x_name: str, n_breakpoints=1, alpha=0.05, n_boot=199, bo
         stat, p = model.davies_pvalue(grid)
         test = "Davies (k=10)"
     if n_breakpoints == 1:
-        loc = locate(model, grid, crit=q * disp) if np.isfinite(first.psi) else first
         psis, cis, ll, reason, ci_open = np.array([loc.psi]), [loc.ci], loc.loglik, loc.reason, loc.ci_open
     else:
         psis, ll, cis, reason = locate_two(model, grid, q * disp)
@@ -137,10 +135,20 @@ def fit_cells(c: Cells, x_name: str, n_breakpoints=1, alpha=0.05, n_boot=199, bo
         if boot_ci and method == "binomial" and n_breakpoints == 1:
             draws = model.bootstrap_psi(psis[0], grid, boot_ci, rng)
             fit.boot_ci = tuple(np.percentile(draws, [100 * alpha / 2, 100 * (1 - alpha / 2)]))
-    fit.reason = reason or (f"existence test p = {p:.3g} >= alpha = {alpha:g}" if not p < alpha else "")
+    fit.reason = reason or (f"existence test p = {p:.3g} > alpha = {alpha:g}" if not p <= alpha else "")
     if c.precision is not None and len(pd.unique(c.precision)) > 1:
         fit.precision_tests = _precision_tests(c, method, model, grid, ll)
     return fit
+
+
+def profile_interval(model, grid: Grid, alpha: float = 0.05):
+    """psi and its profile-likelihood interval at level 1 - alpha, the deviance cut-off scaled by
+    the Pearson dispersion when that exceeds 1. Returns (Located, dispersion)."""
+    first = locate(model, grid)
+    if not np.isfinite(first.psi):
+        return first, 1.0
+    disp = model.dispersion([first.psi])
+    return locate(model, grid, crit=stats.chi2.ppf(1 - alpha, 1) * disp), disp
 
 
 def _compare(model, grid, crit, psis, ll, n_breakpoints) -> pd.DataFrame:

@@ -28,7 +28,8 @@ class FloorHinge:
         self.xc = self.x - self.xbar
         cols = [np.ones_like(self.xc), self.xc] + ([] if extra is None else list(extra.T))
         self.X0 = np.stack(cols, axis=-1)
-        self.beta0, self.ll0, _ = floor.fit(self.X0, self.s, self.n, self.c)
+        self.beta0, self.ll0 = self._null(self.s)
+        self._warm = {}
 
     @property
     def n_obs(self) -> int:
@@ -37,14 +38,34 @@ class FloorHinge:
     def subset(self, mask) -> FloorHinge:
         return FloorHinge(self.x[mask], self.s[mask], self.n[mask], self.c[mask])
 
-    def _start(self, nb):
-        return np.concatenate([self.beta0[:2], np.zeros(nb), self.beta0[2:]])
+    def _null(self, s):
+        """The no-break fit (batched over replicates in s), from two starts."""
+        k = self.X0.shape[1]
+        return floor.fit_multistart(self.X0, s, self.n, self.c, [np.zeros(k), floor.flat_start(s, self.n, self.c, k)])
 
-    def fit_at(self, psis, s=None):
-        """(beta, loglik) with breakpoints psis (..., nb); s may carry bootstrap replicates."""
+    def _starts(self, nb, beta0=None, s=None):
+        """Two starts: the no-break fit with zero hinge slopes (so the profile never falls below
+        the no-break likelihood) and a flat one (for when that fit sits on a saturated plateau)."""
+        beta0 = self.beta0 if beta0 is None else beta0
+        padded = np.concatenate([beta0[..., :2], np.zeros(beta0.shape[:-1] + (nb,)), beta0[..., 2:]], axis=-1)
+        return [padded, floor.flat_start(self.s if s is None else s, self.n, self.c, padded.shape[-1])]
+
+    def fit_at(self, psis, s=None, beta0=None):
+        """(beta, loglik) with breakpoints psis (..., nb); s may carry bootstrap replicates
+        (with their no-break fits in beta0, shaped to broadcast against the batch)."""
         psis = np.asarray(psis, dtype=float)
         X = hinge_design(self.xc, psis - self.xbar, self.extra)
-        beta, ll, _ = floor.fit(X, self.s if s is None else s, self.n, self.c, self._start(psis.shape[-1]))
+        single = psis.ndim == 1 and s is None
+        warm = self._warm.get(len(psis)) if single else None
+        # Refinement calls sit close together: a warm start from the last one suffices, unless it
+        # lies on the flat, saturated part of the likelihood, where scoring stalls.
+        if warm is not None and np.max(np.abs(X @ warm)) < 15:
+            beta, ll, _ = floor.fit(X, self.s, self.n, self.c, warm)
+        else:
+            beta, ll = floor.fit_multistart(X, self.s if s is None else s, self.n, self.c,
+                                            self._starts(psis.shape[-1], beta0, s))
+        if single:
+            self._warm[len(psis)] = beta
         return beta, ll
 
     def loglik_grid(self, psis):
@@ -76,8 +97,8 @@ class FloorHinge:
         exceed = 0
         for start in range(0, n_boot, 50):  # chunks bound the memory of the batched fits
             sb = rng.binomial(self.n.astype(int), p0, size=(min(50, n_boot - start), self.n_obs)).astype(float)
-            _, ll0b, _ = floor.fit(self.X0, sb, self.n, self.c, self.beta0)
-            _, ll1b = self.fit_at(inner, s=sb[:, None, :])
+            b0b, ll0b = self._null(sb)
+            _, ll1b = self.fit_at(inner, s=sb[:, None, :], beta0=b0b[:, None, :])
             exceed += int(np.sum(2 * (ll1b.max(axis=1) - ll0b) >= lr_obs - 1e-9))
         return float(lr_obs), (1 + exceed) / (1 + n_boot)
 
@@ -100,7 +121,10 @@ class FloorHinge:
             res = model.fit(start_params=start, method="bfgs", maxiter=200, disp=0, gtol=1e-6)
             if not res.llf >= model.loglike(start) - 1e-6:
                 res = model.fit(start_params=start, method="nm", maxiter=0, disp=0)
-        cov = res.cov_params() if np.all(np.isfinite(res.cov_params())) else np.full((len(names),) * 2, np.nan)
+        try:
+            cov = np.asarray(res.cov_params(), dtype=float)
+        except (ValueError, np.linalg.LinAlgError):  # singular Hessian: no Wald standard errors
+            cov = np.full((len(names),) * 2, np.nan)
         bse = np.sqrt(np.clip(np.diag(cov), 0, None))
         return FinalFit(pd.Series(res.params, index=names), pd.Series(bse, index=names), float(res.llf),
                         pd.DataFrame(cov, index=names, columns=names), res)

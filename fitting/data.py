@@ -85,8 +85,10 @@ def prepare(data, spec: Spec, metric: str | None, by: list[str] | None) -> pd.Da
 
 
 def _numeric_columns(spec: Spec) -> list[str]:
-    cols = [spec.x, spec.successes, spec.trials, spec.y, spec.weights]
-    cols += [spec.chance] if isinstance(spec.chance, str) else []
+    if spec.method == "binomial":
+        cols = [spec.x, spec.successes, spec.trials] + ([spec.chance] if isinstance(spec.chance, str) else [])
+    else:
+        cols = [spec.x, spec.y, spec.weights]
     return [c for c in cols if c is not None]
 
 
@@ -98,12 +100,12 @@ def _check_counts(df: pd.DataFrame, spec: Spec) -> None:
         bad = v.notna() & n.notna() & ~ok
         if bad.any():
             i = bad.idxmax()
-            raise ValueError(f"column {name!r} has invalid value {v[i]!r} (successes {s[i]!r} of trials {n[i]!r}): "
+            raise ValueError(f"column {name!r} has invalid value {v[i]:g} (successes {s[i]:g} of trials {n[i]:g}): "
                              "successes must be whole numbers with 0 <= successes <= trials")
     c = chance_values(df, spec)
     bad = np.isfinite(c) & ((c < 0) | (c >= 1))
     if bad.any():
-        raise ValueError(f"chance {c[bad][0]!r} is outside [0, 1): the chance rate is 1 / number of choices")
+        raise ValueError(f"chance {c[bad][0]:g} is outside [0, 1): the chance rate is 1 / number of choices")
 
 
 def chance_values(df: pd.DataFrame, spec: Spec) -> np.ndarray:

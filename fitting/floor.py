@@ -88,6 +88,29 @@ def _kernel(X, beta, s, n, c):
     return np.sum(xlogy(s, p) + xlogy(n - s, 1 - p), axis=-1)
 
 
+def flat_start(s, n, c, k: int) -> np.ndarray:
+    """Coefficients (overall mean logit, zero slopes): a start off the flat, saturated regions."""
+    s, n = np.asarray(s, dtype=float), np.asarray(n, dtype=float)
+    cbar = np.mean(c)
+    rate = np.clip((s.sum(-1) / n.sum(-1) - cbar) / (1 - cbar), 0.02, 0.98)
+    out = np.zeros(rate.shape + (k,))
+    out[..., 0] = np.log(rate / (1 - rate))
+    return out
+
+
+def fit_multistart(X, s, n, c, starts):
+    """Best of several starts, element by element: the floor likelihood can have local maxima."""
+    best = None
+    for b0 in starts:
+        beta, ll, _ = fit(X, s, n, c, b0)
+        if best is None:
+            best = [beta, ll]
+        else:
+            better = ll > best[1]
+            best = [np.where(better[..., None], beta, best[0]), np.where(better, ll, best[1])]
+    return best[0], best[1]
+
+
 def pearson_dispersion(p, s, n, n_params: int) -> float:
     """Pearson chi2 / residual df: > 1 means more spread than binomial (items are shared)."""
     df = len(s) - n_params

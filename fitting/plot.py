@@ -43,7 +43,7 @@ def plot_fit(fit, ax=None):
     if log2:
         ax.set_xscale("log", base=2)
         powers = np.arange(np.floor(c.x.min()), np.ceil(c.x.max()) + 1)
-        ax.set_xticks(2.0 ** powers[:: max(1, len(powers) // 6)])
+        ax.set_xticks(2.0 ** powers[:: max(1, int(np.ceil(len(powers) / 5)))])
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: si(v, "bit")))
         ax.xaxis.set_minor_locator(NullLocator())
         ax.set_xlabel("total model bits")

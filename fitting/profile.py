@@ -77,7 +77,7 @@ def locate(model, grid: Grid, crit: float | None = None) -> Located:
                        f"best breakpoint at the edge of the data (x = {pts[i]:.3g}; "
                        f"data span {pts[0]:.3g}..{pts[-1]:.3g})")
     res = optimize.minimize_scalar(lambda p: -model.loglik_at([p]), bounds=(pts[i - 1], pts[i + 1]),
-                                   method="bounded", options={"xatol": 1e-6 * (pts[-1] - pts[0])})
+                                   method="bounded", options={"xatol": 1e-5 * (pts[-1] - pts[0])})
     psi, best = (float(res.x), -float(res.fun)) if -res.fun >= ll[i] else (float(pts[i]), float(ll[i]))
     if crit is None:
         return Located(psi, best, (np.nan, np.nan), False, "")
@@ -99,7 +99,7 @@ def _crossing(model, pts, dev, i, direction, best, crit):
     a, b = sorted((pts[j], pts[j + direction]))
     if f(a) * f(b) > 0:
         return float(pts[j]), False
-    return float(optimize.brentq(f, a, b, xtol=1e-6)), False
+    return float(optimize.brentq(f, a, b, xtol=1e-4)), False
 
 
 def locate_two(model, grid: Grid, crit: float) -> tuple[np.ndarray, float, list[tuple[float, float]], str]:

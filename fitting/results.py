@@ -62,7 +62,7 @@ class ThresholdFit:
 
     @property
     def detected(self) -> bool:
-        return bool(np.isfinite(self.breakpoint) and self.p_value < self.alpha)
+        return bool(np.isfinite(self.breakpoint) and self.p_value <= self.alpha)
 
     @property
     def k_params(self) -> int:

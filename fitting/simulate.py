@@ -16,7 +16,7 @@ def design(sizes=SIZES, bits=BITS, blocksize: int = 64) -> pd.DataFrame:
         for k in bits:
             bpp = 16.0 if k == 16 else k + 16 / blocksize
             rows.append(dict(model=f"sim-{si_name(size)}", params=int(size), bits=k, dtype="fp" if k < 16 else "bf16",
-                             blocksize=blocksize if k < 16 else "", bits_per_param=bpp, total_bits=size * bpp,
+                             blocksize=blocksize if k < 16 else None, bits_per_param=bpp, total_bits=size * bpp,
                              log2_total_bits=float(np.log2(size * bpp))))
     return pd.DataFrame(rows)
 
@@ -68,3 +68,28 @@ def simulate_table(psi: float | None = 31.5, chance: float = 0.5, n_items: int =
                      successes=np.nan, **common)
         out += [a, g]
     return pd.concat(out, ignore_index=True)
+
+
+def _acc_model(table: pd.DataFrame):
+    from fitting.binomial import FloorHinge
+
+    a = table[table["metric"] == "acc"]
+    return FloorHinge(a["log2_total_bits"], a["successes"], a["n"], a["chance"])
+
+
+def interval_covers(seed: int, chance: float, psi: float = 31.5, alpha: float = 0.05, grid_size: int = 40) -> bool:
+    """Does the profile interval that `fit_threshold` reports cover the planted psi? (one data set)"""
+    from fitting.api import profile_interval
+    from fitting.profile import Grid
+
+    model = _acc_model(simulate_table(psi=psi, chance=chance, seed=seed))
+    loc, _ = profile_interval(model, Grid.over(model.x, grid_size), alpha)
+    return bool(loc.ci[0] <= psi <= loc.ci[1])
+
+
+def existence_p(seed: int, chance: float, psi: float | None, n_boot: int, grid_size: int = 40) -> float:
+    """The existence test's p-value on one simulated data set (psi=None: no break planted)."""
+    from fitting.profile import Grid
+
+    model = _acc_model(simulate_table(psi=psi, chance=chance, seed=seed))
+    return model.sup_lr_pvalue(Grid.over(model.x, grid_size), n_boot, np.random.default_rng(seed))[1]
