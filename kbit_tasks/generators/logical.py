@@ -1,7 +1,7 @@
 """Logical reasoning: syllogism chains, rule chaining with proof depth, transitive ordering."""
 from __future__ import annotations
 
-import itertools
+from functools import lru_cache
 
 from .base import Subtask
 from .lexicon import names, sample
@@ -20,42 +20,57 @@ _FORMS = {
 _NEGATION = {"A": "O", "E": "I", "I": "E", "O": "A"}
 
 
-def _holds_somewhere(form, s, p, regions) -> bool:
-    """Does a particular statement (I, O) have a witness among the non-empty regions?"""
-    want = 1 if form == "I" else 0
-    return any(r[s] and r[p] == want for r in regions)
-
-
-def _excluded(form, s, p, region) -> bool:
-    """Is this Venn region forced empty by a universal statement (A, E)?"""
-    return bool(region[s]) and region[p] == (1 if form == "E" else 0)
+@lru_cache(maxsize=None)
+def _term_masks(n_terms):
+    """Bitmask over the 2**n_terms Venn regions of the regions inside each term."""
+    return tuple(
+        sum(1 << r for r in range(2**n_terms) if r >> t & 1) for t in range(n_terms)
+    )
 
 
 def syllogism_valid(premises, conclusion, n_terms) -> bool:
-    """Validity with existential import, by Venn regions. A countermodel exists iff the model in
-    which every region not forced empty is non-empty satisfies all premises, the negated
-    conclusion and non-empty terms (particular statements only gain from more regions)."""
+    """Validity with existential import, by Venn regions (as bitmasks). A countermodel exists
+    iff the model in which every region not forced empty is non-empty satisfies all premises,
+    the negated conclusion and non-empty terms (particular statements only gain from more
+    regions, universal ones only forbid regions)."""
+    masks = _term_masks(n_terms)
+    full = (1 << 2**n_terms) - 1
     statements = list(premises) + [(_NEGATION[conclusion[0]],) + tuple(conclusion[1:])]
-    universal = [st for st in statements if st[0] in "AE"]
-    regions = [
-        r for r in itertools.product((0, 1), repeat=n_terms)
-        if not any(_excluded(f, s, p, r) for f, s, p in universal)
-    ]
-    countermodel = all(_holds_somewhere(f, s, p, regions) for f, s, p in statements if f in "IO")
-    countermodel = countermodel and all(any(r[t] for r in regions) for t in range(n_terms))
-    return not countermodel
+    region = {  # regions where a statement's subject is (I, E) or is not (O, A) its predicate
+        (f, s, p): masks[s] & (masks[p] if f in "IE" else full & ~masks[p]) for f, s, p in statements
+    }
+    allowed = full
+    for st in statements:
+        if st[0] in "AE":
+            allowed &= ~region[st]
+    witnessed = all(allowed & region[st] for st in statements if st[0] in "IO")
+    return not (witnessed and all(allowed & m for m in masks))
+
+
+def _premise_chain(rng, n_terms, all_a):
+    """Premise i links terms i and i+1 in either direction; only All-premises if all_a, else at
+    least one other form."""
+    while True:
+        forms = "A" * (n_terms - 1) if all_a else "".join(rng.choices("AEIO", weights=(6, 2, 1, 1), k=n_terms - 1))
+        if all_a or forms.strip("A"):
+            return [(f,) + ((i, i + 1) if rng.random() < 0.7 else (i + 1, i)) for i, f in enumerate(forms)]
 
 
 def _syllogism(rng, level, split, target):
+    # Surface cues are drawn before the label is looked at, and premises are redrawn until the
+    # label matches, so neither the conclusion's form nor "every premise says All" tells the
+    # label. Only pairings where both labels occur are drawn: a universal conclusion needs
+    # all-All premises, and all-All premises never give a negative conclusion. What the
+    # premises' forms and directions say beyond that is the logic itself.
     n_terms = level + 2
-    premises = []
-    for i in range(n_terms - 1):
-        form = rng.choices("AEIO", weights=(6, 2, 1, 1))[0]
-        s, p = (i, i + 1) if rng.random() < 0.7 else (i + 1, i)
-        premises.append((form, s, p))
+    all_a = rng.random() < 0.3
     end = (0, n_terms - 1) if rng.random() < 0.5 else (n_terms - 1, 0)
-    conclusion = (rng.choice("AEIO"),) + end
-    if syllogism_valid(premises, conclusion, n_terms) != (target == 0):
+    conclusion = (rng.choice("AI" if all_a else "EIO"),) + end
+    for _ in range(1000):
+        premises = _premise_chain(rng, n_terms, all_a)
+        if syllogism_valid(premises, conclusion, n_terms) == (target == 0):
+            break
+    else:
         return None
     terms = [w + "s" for w in sample(rng, split, n_terms)]
     said = {st: _FORMS[st[0]].format(s=terms[st[1]], p=terms[st[2]]) for st in premises + [conclusion]}
