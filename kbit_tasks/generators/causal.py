@@ -53,6 +53,13 @@ def d_separated(edges, x, y, given) -> bool:
     return y not in reached
 
 
+def _pair_hides_answer(edges, x, y) -> bool:
+    """A pair worth asking about: not directly linked (the answer would be stated outright)
+    and neither variable isolated (an isolated variable is trivially independent)."""
+    touched = {v for e in edges for v in e}
+    return x in touched and y in touched and (x, y) not in edges and (y, x) not in edges
+
+
 def _describe(rng, edges, labels) -> str:
     lines = [f"{labels[i]} directly causes {labels[j]}." for i, j in edges]
     rng.shuffle(lines)
@@ -79,7 +86,10 @@ def _graph(rng, level, split):
 def _intervention(rng, level, split, target):
     n, edges, labels = _graph(rng, level, split)
     x, y = rng.sample(range(n), 2)
-    if (y in descendants(edges, x)) != (target == 0):
+    # x must cause something and y be caused by something, whatever the label: otherwise
+    # "does x have an effect at all?" would answer most items
+    has_effect = any(i == x for i, _ in edges) and any(j == y for _, j in edges)
+    if not (has_effect and _pair_hides_answer(edges, x, y)) or (y in descendants(edges, x)) != (target == 0):
         return None
     question = (
         _describe(rng, edges, labels)
@@ -91,7 +101,7 @@ def _intervention(rng, level, split, target):
 def _dsep(rng, level, split, target):
     n, edges, labels = _graph(rng, level, split)
     x, y, *given = rng.sample(range(n), 2 + rng.choice((0, 1, 1, 2) if level > 1 else (0, 1)))
-    if (not d_separated(edges, x, y, set(given))) != (target == 0):
+    if not _pair_hides_answer(edges, x, y) or (not d_separated(edges, x, y, set(given))) != (target == 0):
         return None
     held = (
         f"Suppose we observe only the units with the same value of {' and of '.join(labels[g] for g in given)}. "
@@ -107,6 +117,8 @@ def _dsep(rng, level, split, target):
 def _correlation(rng, level, split, target):
     n, edges, labels = _graph(rng, level, split)
     x, y = rng.sample(range(n), 2)
+    if not _pair_hides_answer(edges, x, y):
+        return None
     anc_x, anc_y = ancestors(edges, x), ancestors(edges, y)
     if x in anc_y:
         relation = 0

@@ -124,7 +124,10 @@ def _rules(rng, level, split, target):
     if any((e, a, not pos) in depth for e, a, pos in depth):
         return None  # contradictory theory
     if target == 2:
-        open_ = [(e, a) for e in people for a in attrs if (e, a, True) not in depth and (e, a, False) not in depth]
+        # Unknown statements are about attributes some rule concludes, as the provable ones are,
+        # so "is this attribute ever concluded?" does not give the label away.
+        heads = {head for _, head, _ in rules}
+        open_ = [(e, a) for e in people for a in sorted(heads) if (e, a, True) not in depth and (e, a, False) not in depth]
         if not open_:
             return None
         person, attr = rng.choice(open_)
