@@ -28,10 +28,9 @@ def main(argv=None) -> None:
     for chance in (0.5, 0.25):
         t = time.perf_counter()
         cov = np.mean([interval_covers(10_000 + i, chance) for i in range(args.reps)])
-        fp = np.mean([existence_p(20_000 + i, chance, None, args.n_boot) <= args.alpha
-                      for i in range(args.boot_reps)])
-        power = np.mean([existence_p(30_000 + i, chance, 31.5, args.n_boot) <= args.alpha
-                         for i in range(args.boot_reps)])
+        seeds = np.arange(args.boot_reps)
+        fp = np.mean(existence_p(20_000 + seeds, chance, None, args.n_boot) <= args.alpha)
+        power = np.mean(existence_p(30_000 + seeds, chance, 31.5, args.n_boot) <= args.alpha)
         se = lambda p, n: np.sqrt(p * (1 - p) / n)  # noqa: E731
         print(f"| {chance} | {cov:.3f} ± {se(cov, args.reps):.3f} (n={args.reps}) | "
               f"{fp:.3f} ± {se(fp, args.boot_reps):.3f} (n={args.boot_reps}, B={args.n_boot}) | "

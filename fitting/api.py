@@ -106,7 +106,7 @@ def fit_cells(c: Cells, x_name: str, n_breakpoints=1, alpha=0.05, n_boot=199, bo
     q = stats.chi2.ppf(1 - alpha, 1)
     loc, disp = profile_interval(model, grid, alpha)
     if method == "binomial":
-        stat, p = model.sup_lr_pvalue(grid, n_boot, rng)
+        stat, p = (float(v) for v in model.sup_lr_pvalue(grid, n_boot, rng))
         test = f"sup-LR, parametric bootstrap (B={n_boot})"
     else:
         stat, p = model.davies_pvalue(grid)
@@ -126,6 +126,8 @@ def fit_cells(c: Cells, x_name: str, n_breakpoints=1, alpha=0.05, n_boot=199, bo
         final = model.statsmodels_fit(psis, ["const", "slope", *slopes, *model.extra_names,
                                              *[f"psi{'' if j == 0 else j + 1}" for j in range(len(psis))]])
         fit.params, fit.bse, fit.cov = final.params, final.bse.copy(), final.cov
+        if final.llf > ll + 1e-6:  # the polishing fit improved on the profile optimum: keep its psi
+            fit.breakpoints, fit.loglik = final.params[[n for n in final.params.index if n.startswith("psi")]].to_numpy(), final.llf
         # The likelihood has kinks in psi at every data point, so a Hessian-based standard error
         # for psi can be far off; report the one implied by the profile interval instead.
         z = stats.norm.ppf(1 - alpha / 2)

@@ -43,12 +43,14 @@ class FloorHinge:
         k = self.X0.shape[1]
         return floor.fit_multistart(self.X0, s, self.n, self.c, [np.zeros(k), floor.flat_start(s, self.n, self.c, k)])
 
-    def _starts(self, nb, beta0=None, s=None):
-        """Two starts: the no-break fit with zero hinge slopes (so the profile never falls below
-        the no-break likelihood) and a flat one (for when that fit sits on a saturated plateau)."""
+    def _start(self, nb, beta0=None, s=None):
+        """The no-break fit with zero hinge slopes, so the profile never falls below the no-break
+        likelihood; where that fit sits on a saturated plateau (scoring stalls there), a flat start."""
         beta0 = self.beta0 if beta0 is None else beta0
         padded = np.concatenate([beta0[..., :2], np.zeros(beta0.shape[:-1] + (nb,)), beta0[..., 2:]], axis=-1)
-        return [padded, floor.flat_start(self.s if s is None else s, self.n, self.c, padded.shape[-1])]
+        flat = floor.flat_start(self.s if s is None else s, self.n, self.c, padded.shape[-1])
+        saturated = np.max(np.abs(np.einsum("mk,...k->...m", self.X0, beta0)), axis=-1) > 10
+        return np.where(saturated[..., None], flat, padded)
 
     def fit_at(self, psis, s=None, beta0=None):
         """(beta, loglik) with breakpoints psis (..., nb); s may carry bootstrap replicates
@@ -57,13 +59,11 @@ class FloorHinge:
         X = hinge_design(self.xc, psis - self.xbar, self.extra)
         single = psis.ndim == 1 and s is None
         warm = self._warm.get(len(psis)) if single else None
-        # Refinement calls sit close together: a warm start from the last one suffices, unless it
-        # lies on the flat, saturated part of the likelihood, where scoring stalls.
-        if warm is not None and np.max(np.abs(X @ warm)) < 15:
-            beta, ll, _ = floor.fit(X, self.s, self.n, self.c, warm)
-        else:
-            beta, ll = floor.fit_multistart(X, self.s if s is None else s, self.n, self.c,
-                                            self._starts(psis.shape[-1], beta0, s))
+        # Refinement calls sit close together: start from the last one, unless it lies on the
+        # flat, saturated part of the likelihood.
+        if warm is None or np.max(np.abs(X @ warm)) >= 15:
+            warm = self._start(psis.shape[-1], beta0, s)
+        beta, ll, _ = floor.fit(X, self.s if s is None else s, self.n, self.c, warm)
         if single:
             self._warm[len(psis)] = beta
         return beta, ll
@@ -87,20 +87,27 @@ class FloorHinge:
     def dispersion(self, psis) -> float:
         return max(1.0, floor.pearson_dispersion(self.fitted(psis), self.s, self.n, self.X0.shape[1] + 2 * len(psis)))
 
-    def sup_lr_pvalue(self, grid: Grid, n_boot: int, rng) -> tuple[float, float]:
+    def sup_lr(self, inner, s):
+        """The sup over breakpoints `inner` of the LR against no break, for counts s (..., m)."""
+        b0, ll0 = self._null(s)
+        _, ll1 = self.fit_at(inner, s=s[..., None, :], beta0=b0[..., None, :])
+        return 2 * (ll1.max(axis=-1) - ll0), b0
+
+    def sup_lr_pvalue(self, grid: Grid, n_boot: int, rng, s=None):
         """Existence of a break: sup over the interior grid of the likelihood ratio against no
         break, referred to its parametric-bootstrap distribution under the fitted no-break
-        model (psi is not identified under the null, so chi2 would be wrong). Returns (LR, p)."""
+        model (psi is not identified under the null, so chi2 would be wrong). s: several data
+        sets on this design at once, (..., m); default this one. Returns (LR, p) arrays."""
         inner = grid.points[grid.interior][:, None]
-        lr_obs = 2 * (self.loglik_grid(inner).max() - self.ll0)
-        p0 = floor.probability(self.X0, self.beta0, self.c)
-        exceed = 0
-        for start in range(0, n_boot, 50):  # chunks bound the memory of the batched fits
-            sb = rng.binomial(self.n.astype(int), p0, size=(min(50, n_boot - start), self.n_obs)).astype(float)
-            b0b, ll0b = self._null(sb)
-            _, ll1b = self.fit_at(inner, s=sb[:, None, :], beta0=b0b[:, None, :])
-            exceed += int(np.sum(2 * (ll1b.max(axis=1) - ll0b) >= lr_obs - 1e-9))
-        return float(lr_obs), (1 + exceed) / (1 + n_boot)
+        s = self.s if s is None else np.asarray(s, dtype=float)
+        lr_obs, b0 = self.sup_lr(inner, s)
+        p0 = floor.probability(self.X0, b0, self.c)
+        per = max(1, 4000 // (inner.shape[0] * max(1, lr_obs.size)))  # chunks bound the memory
+        exceed = np.zeros(lr_obs.shape)
+        for start in range(0, n_boot, per):
+            sb = rng.binomial(self.n.astype(int), p0, size=(min(per, n_boot - start),) + p0.shape).astype(float)
+            exceed += np.sum(self.sup_lr(inner, sb)[0] >= lr_obs - 1e-9, axis=0)
+        return lr_obs, (1 + exceed) / (1 + n_boot)
 
     def bootstrap_psi(self, psi: float, grid: Grid, n_boot: int, rng) -> np.ndarray:
         """psi re-estimated (grid argmax, parabolic step) on data simulated from the fitted break."""

@@ -36,7 +36,7 @@ def loglik(X, beta, s, n, c) -> np.ndarray:
     return np.sum(cell_loglik(probability(X, beta, c), s, n), axis=-1)
 
 
-def fit(X, s, n, c, beta0=None, max_iter: int = 60, tol: float = 1e-8):
+def fit(X, s, n, c, beta0=None, max_iter: int = 60, tol: float = 1e-7):
     """Fisher scoring for every model in the batch at once.
 
     Returns (beta, loglik, converged), with batch shape = broadcast of X[..., 0, 0] and s[..., 0].

@@ -87,9 +87,13 @@ def interval_covers(seed: int, chance: float, psi: float = 31.5, alpha: float = 
     return bool(loc.ci[0] <= psi <= loc.ci[1])
 
 
-def existence_p(seed: int, chance: float, psi: float | None, n_boot: int, grid_size: int = 40) -> float:
-    """The existence test's p-value on one simulated data set (psi=None: no break planted)."""
+def existence_p(seeds, chance: float, psi: float | None, n_boot: int, grid_size: int = 40) -> np.ndarray:
+    """The existence test's p-values on simulated data sets (psi=None: no break planted),
+    all data sets tested in one batched computation."""
     from fitting.profile import Grid
 
-    model = _acc_model(simulate_table(psi=psi, chance=chance, seed=seed))
-    return model.sup_lr_pvalue(Grid.over(model.x, grid_size), n_boot, np.random.default_rng(seed))[1]
+    tables = [simulate_table(psi=psi, chance=chance, seed=seed) for seed in seeds]
+    model = _acc_model(tables[0])
+    counts = np.stack([t.loc[t["metric"] == "acc", "successes"].to_numpy(dtype=float) for t in tables])
+    rng = np.random.default_rng(int(seeds[0]))
+    return model.sup_lr_pvalue(Grid.over(model.x, grid_size), n_boot, rng, s=counts)[1]
