@@ -6,7 +6,7 @@ from .base import Subtask
 from .lexicon import names
 
 YES_NO = ["Yes", "No"]
-N_VARS = {1: 4, 2: 6, 3: 8}
+N_VARS = {1: 5, 2: 7, 3: 9}  # five is the fewest in which every answer occurs
 
 
 def random_dag(rng, n):
@@ -54,10 +54,13 @@ def d_separated(edges, x, y, given) -> bool:
 
 
 def _pair_hides_answer(edges, x, y) -> bool:
-    """A pair worth asking about: not directly linked (the answer would be stated outright)
-    and neither variable isolated (an isolated variable is trivially independent)."""
-    touched = {v for e in edges for v in e}
-    return x in touched and y in touched and (x, y) not in edges and (y, x) not in edges
+    """A pair worth asking about: not directly linked (the answer would be stated outright),
+    and each with a cause and an effect of its own, so that whether a variable is a root, a
+    leaf or isolated (a lookup on these guessed most labels) says nothing about the answer."""
+    parents = {j for _, j in edges}
+    children = {i for i, _ in edges}
+    inner = parents & children
+    return x in inner and y in inner and (x, y) not in edges and (y, x) not in edges
 
 
 def _describe(rng, edges, labels) -> str:
@@ -83,14 +86,31 @@ def _graph(rng, level, split):
     return n, edges, labels
 
 
+def _pick_pair(rng, edges, nodes, answer, target):
+    """A random ordered pair of `nodes` that hides its answer and whose answer(x, y) is
+    target, or None. Choosing among all pairs of one graph, rather than rejecting random
+    pairs, keeps rare answers (long causal paths in small graphs) affordable."""
+    pairs = [(x, y) for x in nodes for y in nodes
+             if x != y and _pair_hides_answer(edges, x, y) and answer(x, y) == target]
+    return rng.choice(pairs) if pairs else None
+
+
+def _relation(edges, x, y) -> int:
+    """0: x causes y; 1: y causes x; 2: a common cause only; 3: independent."""
+    anc_x, anc_y = ancestors(edges, x), ancestors(edges, y)
+    if x in anc_y:
+        return 0
+    if y in anc_x:
+        return 1
+    return 2 if anc_x & anc_y else 3
+
+
 def _intervention(rng, level, split, target):
     n, edges, labels = _graph(rng, level, split)
-    x, y = rng.sample(range(n), 2)
-    # x must cause something and y be caused by something, whatever the label: otherwise
-    # "does x have an effect at all?" would answer most items
-    has_effect = any(i == x for i, _ in edges) and any(j == y for _, j in edges)
-    if not (has_effect and _pair_hides_answer(edges, x, y)) or (y in descendants(edges, x)) != (target == 0):
+    pair = _pick_pair(rng, edges, range(n), lambda x, y: 0 if y in descendants(edges, x) else 1, target)
+    if pair is None:
         return None
+    x, y = pair
     question = (
         _describe(rng, edges, labels)
         + f"If someone intervenes and sets {labels[x]} to a new value, will {labels[y]} change?\nAnswer:"
@@ -99,10 +119,19 @@ def _intervention(rng, level, split, target):
 
 
 def _dsep(rng, level, split, target):
-    n, edges, labels = _graph(rng, level, split)
-    x, y, *given = rng.sample(range(n), 2 + rng.choice((0, 1, 1, 2) if level > 1 else (0, 1)))
-    if not _pair_hides_answer(edges, x, y) or (not d_separated(edges, x, y, set(given))) != (target == 0):
+    # The number of observed variables is drawn before the graphs, which are redrawn until a
+    # pair with the target answer exists: whether anything is observed says nothing about it.
+    size = rng.choice((0, 1, 1, 2) if level > 1 else (0, 1))
+    for _ in range(2000):
+        n, edges, labels = _graph(rng, level, split)
+        given = rng.sample(range(n), size)
+        rest = [v for v in range(n) if v not in given]
+        pair = _pick_pair(rng, edges, rest, lambda x, y: 1 if d_separated(edges, x, y, set(given)) else 0, target)
+        if pair is not None:
+            break
+    else:
         return None
+    x, y = pair
     held = (
         f"Suppose we observe only the units with the same value of {' and of '.join(labels[g] for g in given)}. "
         if given else "Suppose we observe all units, without selecting on anything. "
@@ -116,19 +145,10 @@ def _dsep(rng, level, split, target):
 
 def _correlation(rng, level, split, target):
     n, edges, labels = _graph(rng, level, split)
-    x, y = rng.sample(range(n), 2)
-    if not _pair_hides_answer(edges, x, y):
+    pair = _pick_pair(rng, edges, range(n), lambda x, y: _relation(edges, x, y), target)
+    if pair is None:
         return None
-    anc_x, anc_y = ancestors(edges, x), ancestors(edges, y)
-    if x in anc_y:
-        relation = 0
-    elif y in anc_x:
-        relation = 1
-    else:
-        relation = 2 if anc_x & anc_y else 3
-    if relation != target:
-        return None
-    a, b = labels[x], labels[y]
+    a, b = labels[pair[0]], labels[pair[1]]
     choices = [
         f"{a} causes {b}, directly or through other variables.",
         f"{b} causes {a}, directly or through other variables.",

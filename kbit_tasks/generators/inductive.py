@@ -144,13 +144,13 @@ def _listfn(rng, level, split, target):
 
 # --- property induction (bAbI 16) --------------------------------------------------------------
 COLORS = ("red", "blue", "green", "yellow", "white", "black", "gray", "purple")
-_KINDS = {1: 2, 2: 4, 3: 6}
+_KINDS = {1: 4, 2: 6, 3: 8}  # at least four, so every wrong choice is a color the story uses
 
 
 def _property(rng, level, split, target):
     n_kinds = _KINDS[level]
     kinds = sample(rng, split, n_kinds)
-    colors = rng.sample(COLORS, max(4, n_kinds))
+    colors = rng.sample(COLORS, n_kinds)
     people = names(rng, split, 2 * n_kinds + 1)
     lines = []
     for k in range(n_kinds):
