@@ -31,11 +31,6 @@ def cell_loglik(p, s, n) -> np.ndarray:
     return const + xlogy(s, p) + xlogy(n - s, 1 - p)
 
 
-def loglik(X, beta, s, n, c) -> np.ndarray:
-    """Log-likelihood summed over cells."""
-    return np.sum(cell_loglik(probability(X, beta, c), s, n), axis=-1)
-
-
 def fit(X, s, n, c, beta0=None, max_iter: int = 60, tol: float = 1e-7):
     """Fisher scoring for every model in the batch at once.
 
