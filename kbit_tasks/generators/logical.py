@@ -59,7 +59,7 @@ def _premise_chain(rng, n_terms, all_a):
 def _syllogism(rng, level, split, target):
     # Surface cues are drawn before the label is looked at, and premises are redrawn until the
     # label matches, so neither the conclusion's form nor "every premise says All" tells the
-    # label. Only pairings where both labels occur are drawn: a universal conclusion needs
+    # label. Only pairings where both labels occur are drawn: an All-conclusion needs
     # all-All premises, and all-All premises never give a negative conclusion. What the
     # premises' forms and directions say beyond that is the logic itself.
     n_terms = level + 2
