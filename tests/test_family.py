@@ -54,17 +54,38 @@ def test_ci_family_builds_five_sizes_spanning_50x(ci_family):
     assert json.loads((out / "manifest.json").read_text()) == manifest
 
 
-def test_ci_family_member_loads_through_lm_eval(ci_family):
-    """A real loglikelihood request through lm-eval's HF model class, offline."""
-    from lm_eval.models.huggingface import HFLM
+@pytest.mark.parametrize("member", [0, -1], ids=["smallest", "largest"])
+def test_ci_family_member_evaluates_through_kbit_hf(ci_family, member):
+    """A real lm-eval run of a kbit task on a 4-bit family member, offline."""
+    import kbit_tasks.model  # noqa: F401  (registers kbit-hf)
+    from lm_eval import simple_evaluate
+    from lm_eval.tasks import TaskManager
+
+    from kbit_tasks import tasks_dir
 
     out, manifest = ci_family
-    lm = HFLM(pretrained=str(out / manifest["models"][-1]["path"]), device="cpu", batch_size=2)
-    from lm_eval.api.instance import Instance
+    m = manifest["models"][member]
+    results = simple_evaluate(
+        model="kbit-hf", model_args=f"pretrained={out / m['path']},bits=4,device=cpu",
+        tasks=["kbit_logical_ordering_l1"], metadata={"n": 6}, batch_size=6,
+        task_manager=TaskManager(include_path=tasks_dir(), include_defaults=False),
+    )
+    assert results["config"]["params"] == m["params"]
+    assert results["config"]["quant_report"]["params_quantized"] > 0
+    assert 0.0 <= results["results"]["kbit_logical_ordering_l1"]["acc,none"] <= 1.0
 
-    req = Instance("loglikelihood", {}, ("All wugs are daxes.\nAnswer:", " yes"), 0)
-    (logprob, _greedy), = lm.loglikelihood([req])
-    assert logprob < 0
+
+def test_render_matches_the_text_lm_eval_scores():
+    """Training text is exactly lm-eval's context + target_delimiter + gold choice for a kbit task."""
+    from lm_eval.tasks import TaskManager
+
+    from kbit_tasks import tasks_dir
+
+    manager = TaskManager(include_path=tasks_dir(), include_defaults=False)
+    task = manager.load_task_or_group(["kbit_inductive_property_l1"])["kbit_inductive_property_l1"]
+    doc = next(iter(task.test_docs()))
+    gold = task.doc_to_choice(doc)[task.doc_to_target(doc)]
+    assert render(doc) == task.doc_to_text(doc) + task.config.target_delimiter + gold
 
 
 def test_second_build_is_a_cache_hit(ci_family, monkeypatch):

@@ -71,14 +71,23 @@ def _tokenizer(preset: Preset, docs: list[str], out: Path):
     return tok
 
 
-def build_family(preset: str | Preset, out_dir: str | Path, progress: bool = True) -> dict:
-    """Train (or reuse) every size of `preset` under `out_dir`; return the manifest."""
+def build_family(preset: str | Preset, out_dir: str | Path, progress: bool = True,
+                 only: list[str] | None = None) -> dict | None:
+    """Train (or reuse) every size of `preset` under `out_dir`; return the manifest.
+
+    `only` trains just the named sizes (one process or machine per size, say) and returns
+    None; a later full build reuses them and writes the manifest.
+    """
     import torch
 
     from kbit_tasks.family.corpus import build_corpus, corpus_hash
     from kbit_tasks.family.train import batch_order, pack, train_model
 
     preset = get_preset(preset) if isinstance(preset, str) else preset
+    names = [s.name for s in preset.sizes]
+    bad = sorted(set(only or ()) - set(names))
+    if bad:
+        raise ValueError(f"sizes {bad} are not in preset {preset.name!r}; choose from {names}")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"out={str(out)!r} is a file; give a folder for the family")
@@ -94,6 +103,8 @@ def build_family(preset: str | Preset, out_dir: str | Path, progress: bool = Tru
     fingerprint = preset.fingerprint()
     members = []
     for size in preset.sizes:
+        if only and size.name not in only:
+            continue
         final = out / size.name
         done = _read_json(final / MEMBER_FILE)
         if done and done.get("fingerprint") == fingerprint:
@@ -109,6 +120,8 @@ def build_family(preset: str | Preset, out_dir: str | Path, progress: bool = Tru
         if progress:
             print(f"{size.name}: {entry['params']:,} params, loss {entry['final_loss']:.3f}, "
                   f"{entry['seconds']:.0f} s", flush=True)
+    if only:
+        return None
 
     manifest = {
         "preset": preset.name, "fingerprint": fingerprint,

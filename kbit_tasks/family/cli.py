@@ -13,6 +13,8 @@ def _parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build", help="train every size of a preset (a cache hit returns at once)")
     build.add_argument("--preset", default="default", choices=sorted(PRESETS))
     build.add_argument("--out", required=True, help="folder for the family (one HF folder per size)")
+    build.add_argument("--only", nargs="+", metavar="SIZE",
+                       help="train just these sizes (e.g. one per process); a later full build reuses them")
     build.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     build.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
@@ -28,6 +30,8 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     from kbit_tasks.family.build import build_family
 
-    manifest = build_family(args.preset, args.out, progress=not args.quiet)
+    manifest = build_family(args.preset, args.out, progress=not args.quiet, only=args.only)
+    if manifest is None:
+        return
     print(json.dumps({m["name"]: {k: m[k] for k in ("params", "tokens_seen", "final_loss", "seconds")}
                       for m in manifest["models"]}, indent=2))

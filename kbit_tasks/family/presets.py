@@ -61,9 +61,9 @@ def _size(hidden: int, layers: int, lr: float) -> Size:
 PRESETS: dict[str, Preset] = {
     "default": Preset(
         name="default",
-        sizes=(_size(8, 1, 3e-3), _size(32, 1, 3e-3), _size(64, 2, 2e-3), _size(128, 2, 1.5e-3),
-               _size(192, 3, 1e-3)),
-        items_per_task=400, steps=600, batch_size=16, seq_len=128, vocab_size=1024, warmup_steps=30,
+        sizes=(_size(8, 1, 3e-3), _size(32, 1, 3e-3), _size(64, 2, 3e-3), _size(96, 2, 2.5e-3),
+               _size(128, 2, 2e-3)),
+        items_per_task=300, steps=250, batch_size=16, seq_len=128, vocab_size=512, warmup_steps=25,
     ),
     # Same five-size shape, as small as still means something: for tests and CI.
     "ci": Preset(
