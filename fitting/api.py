@@ -134,6 +134,10 @@ def fit_cells(c: Cells, x_name: str, n_breakpoints=1, alpha=0.05, n_boot=199, bo
         for j, name in enumerate(n for n in fit.bse.index if n.startswith("psi")):
             fit.bse[name] = (cis[j][1] - cis[j][0]) / (2 * z)
         fit.models = _compare(model, grid, q * disp, psis, ll, n_breakpoints)
+        best = fit.models.loc[fit.models["bic"].idxmin(), "model"]
+        if best in ("linear", "sigmoid"):
+            fit.notes.append(f"BIC prefers the no-break '{best}' model: the metric may bend smoothly rather than "
+                             "break (the existence test's null is the no-break model of this method, see docs)")
         if boot_ci and method == "binomial" and n_breakpoints == 1:
             draws = model.bootstrap_psi(psis[0], grid, boot_ci, rng)
             fit.boot_ci = tuple(np.percentile(draws, [100 * alpha / 2, 100 * (1 - alpha / 2)]))

@@ -13,14 +13,14 @@ def markdown(fits: dict, plots: dict, command: str, metric: str) -> str:
     lines = [f"# Threshold fits: {metric}", "", f"Command: `{command}`", "",
              "psi is the breakpoint in log2(total model bits); the interval is the 95% profile-likelihood "
              "interval (dispersion-scaled); p tests \"no break\" against one break.", "",
-             "| group | psi | size | 95% CI | p | detected | best by BIC | reason |", "|---|---|---|---|---|---|---|---|"]
+             "| group | psi | size | 95% CI | p | detected | best by BIC | reason, notes |", "|---|---|---|---|---|---|---|---|"]
     for fit in fits.values():
         row = fit.to_frame().iloc[0]
         group = ", ".join(f"{k}={v}" for k, v in fit.label.items()) or "all"
         ci = f"{_cell(row['ci_low'])}..{_cell(row['ci_high'])}" if np.isfinite(row["breakpoint"]) else ""
         lines.append(f"| {group} | {_cell(row['breakpoint'])} | {row['readable']} | {ci} | "
                      f"{_cell(row['p_value'], '{:.3g}')} | {'yes' if row['detected'] else 'no'} | "
-                     f"{row.get('best_by_bic', '')} | {row['reason']} |")
+                     f"{row.get('best_by_bic', '')} | {'; '.join(t for t in (row['reason'], row['notes']) if t)} |")
     for key, fit in fits.items():
         title = ", ".join(f"{k}={v}" for k, v in fit.label.items()) or "all cells"
         lines += ["", f"## {title}", "", f"![{title}]({plots[key]})", "", "```", fit.summary(), "```"]
