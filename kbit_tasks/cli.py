@@ -31,7 +31,8 @@ def eval_main(argv: list[str] | None = None) -> None:
     parser = HarnessCLI()
     args = parser.parse_args()
     metadata = getattr(args, "metadata", None) or {}
-    check_n_seed(metadata.get("n", DEFAULT_N), metadata.get("seed", 0))
+    if "kbit" in str(getattr(args, "tasks", "")):  # n and seed mean something else to other tasks
+        check_n_seed(metadata.get("n", DEFAULT_N), metadata.get("seed", 0))
     parser.execute(args)
 
 
