@@ -87,8 +87,9 @@ def test_honest_refusals(table, why):
 
 
 def test_missing_values_and_zero_trials_are_dropped_and_noted(planted):
-    t = planted[planted.metric == "acc"].copy()
-    t.loc[t.index[0], "successes"] = np.nan
+    # the sweep's collector writes nullable Int64 counts
+    t = planted[planted.metric == "acc"].astype({"n": "Int64", "successes": "Int64"})
+    t.loc[t.index[0], "successes"] = pd.NA
     t.loc[t.index[1], ["successes", "n"]] = 0
     f = fit_threshold(t, n_boot=19)
     assert f.n_obs == len(t) - 2
