@@ -2,7 +2,7 @@
 
 Prints params/s and the time ratio to a clone measured in the same run (goal: every dtype
 within 20x a clone), and the peak extra memory of one call in units of the weight's size.
-CPU peak memory is the rise of the process's max RSS in a fresh subprocess per dtype;
+CPU peak memory is the rise of the peak RSS (VmHWM, reset first) in a fresh subprocess per dtype;
 CUDA uses torch.cuda.max_memory_allocated.
 
     python benchmarks/quant_speed.py                          # CPU, one 4096^2 fp32 weight
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -56,14 +55,27 @@ def peak_extra_cuda(fn, tensor: torch.Tensor) -> float:
     return extra / (tensor.numel() * tensor.element_size())
 
 
+def _status_bytes(field: str) -> int:
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise KeyError(field)
+
+
 def peak_extra_cpu_child(dtype: str, bits: int, blocksize, torch_dtype: str) -> float:
-    """Run in a fresh process: max-RSS rise of one call beyond its output, per weight size."""
-    t = torch.randn(4096, 4096, dtype=getattr(torch, torch_dtype))
+    """Run in a fresh process: peak RSS rise of one call beyond its output, per weight size (Linux).
+
+    Writing 5 to /proc/self/clear_refs resets the peak (VmHWM) to the current RSS, so earlier
+    peaks (imports, the weight's own creation) cannot hide this call's.
+    """
+    t = torch.empty(4096, 4096, dtype=getattr(torch, torch_dtype)).normal_()
     quantize_dequantize(torch.randn(64, 64), bits, dtype, 64)  # warm up lazy initialisation
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    before = _status_bytes("VmRSS")
     out = quantize_dequantize(t, bits, dtype, blocksize)
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return (after - before - out.numel() * out.element_size()) / (t.numel() * t.element_size())
+    peak = _status_bytes("VmHWM")
+    return (peak - before - out.numel() * out.element_size()) / (t.numel() * t.element_size())
 
 
 def peak_extra_cpu(dtype: str, bits: int, blocksize, torch_dtype: str) -> float:
@@ -81,7 +93,7 @@ def main(argv=None) -> None:
     p.add_argument("--dtypes", nargs="+", default=list(DTYPES), choices=DTYPES)
     p.add_argument("--bits", nargs="+", type=int, default=[2, 3, 4, 5, 6, 7, 8])
     p.add_argument("--blocksize", default=64, type=lambda s: s if s == "row" else int(s))
-    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--threads", type=int, default=1, help="CPU threads for both clone and quantization")
     p.add_argument("--json", help="also write the rows to this file")
     args = p.parse_args(argv)

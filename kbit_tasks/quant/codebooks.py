@@ -18,8 +18,9 @@ QUANT_BITS = (2, 3, 4, 5, 6, 7, 8)
 # k = 2 has room for one sign and one exponent bit and no mantissa: the map is {-1, 0, 1}.
 FP_EXPONENT_BITS = {2: 1, 3: 2, 4: 2, 5: 3, 6: 3, 7: 4, 8: 4}
 
-# torch.quantile refuses inputs above 2**24 elements; larger tensors are subsampled.
-_QUANTILE_MAX_SAMPLES = 2**24
+# Values the quantile map is estimated from: ample for at most 256 quantiles, and it bounds
+# the memory of torch.quantile's sort (which refuses inputs above 2**24 values anyway).
+QUANTILE_SAMPLES = 2**20
 
 
 def _signed(positive: torch.Tensor) -> torch.Tensor:
@@ -94,16 +95,17 @@ def create_quantile_map(values: torch.Tensor, bits: int) -> torch.Tensor:
     """NF's construction with the tensor's own empirical quantiles in place of the normal's.
 
     `values` are the absmax-normalised weights; large tensors are subsampled with a fixed
-    stride (torch.quantile's size limit), so the map is deterministic.
+    stride (bounded memory), so the map is deterministic.
     """
     flat = values.detach().flatten().float()
-    if flat.numel() > _QUANTILE_MAX_SAMPLES:
-        flat = flat[:: -(-flat.numel() // _QUANTILE_MAX_SAMPLES)]
+    if flat.numel() > QUANTILE_SAMPLES:
+        flat = flat[:: -(-flat.numel() // QUANTILE_SAMPLES)]
     positive, negative = _nf_probabilities(bits)
     levels = torch.cat([positive, 1 - negative]).to(flat.device, torch.float32)
     q = torch.quantile(flat, levels).double().cpu()
     n_pos = positive.numel()
     code = _quantile_map(q[:n_pos], q[n_pos:])
+    # An all-zero tensor has no quantiles to scale by (0 / 0); any code book rounds it to zero.
     return code if torch.isfinite(code).all() else create_normal_map(bits)
 
 

@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from kbit_tasks.quant.codebooks import create_map
+from kbit_tasks.quant.codebooks import QUANTILE_SAMPLES, create_map
 from kbit_tasks.quant.config import QuantConfig
 
 _CHUNK_ELEMENTS = 2**22  # values normalised and rounded at once; bounds temporary memory
@@ -42,37 +42,42 @@ def outlier_columns(weight: torch.Tensor, outliers: float) -> torch.Tensor:
 
 
 def _blocks(weight: torch.Tensor, blocksize: int | str) -> torch.Tensor:
-    """The weight as [n_blocks, block length] float32, zero-padded at the end."""
+    """The weight as [n_blocks, block length] in its own dtype (a view unless the end needs padding)."""
     length = block_length(weight.shape, blocksize)
-    flat = weight.reshape(-1).float()
+    flat = weight.reshape(-1)
     pad = (-flat.numel()) % length
     if pad:
         flat = torch.nn.functional.pad(flat, (0, pad))
     return flat.view(-1, length)
 
 
-def _round_blocks(blocks: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
-    """Nearest-code rounding of absmax-normalised blocks, scaled back; float32 out."""
-    midpoints = (code[1:] + code[:-1]) / 2
+def _scales(blocks: torch.Tensor) -> torch.Tensor:
+    """Each block's absmax as a column; 1 for an all-zero block (which then stays zero)."""
     absmax = blocks.abs().amax(dim=1, keepdim=True)
-    scale = torch.where(absmax > 0, absmax, torch.ones_like(absmax))
+    return torch.where(absmax > 0, absmax, torch.ones_like(absmax))
+
+
+def _round_blocks(blocks: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+    """Nearest-code rounding of absmax-normalised float32 blocks, scaled back."""
+    midpoints = (code[1:] + code[:-1]) / 2
+    scale = _scales(blocks)
     idx = torch.bucketize(blocks / scale, midpoints, out_int32=True)
     return code[idx] * scale
 
 
 def _quantize_dense(weight: torch.Tensor, bits: int, dtype: str, blocksize: int | str) -> torch.Tensor:
     blocks = _blocks(weight, blocksize)
-    if dtype == "quantile":
-        absmax = blocks.abs().amax(dim=1, keepdim=True).clamp_min(torch.finfo(torch.float32).tiny)
-        code = create_map(dtype, bits, blocks / absmax)
+    if dtype == "quantile":  # estimated from whole blocks taken at a fixed stride
+        sample = blocks[:: -(-blocks.numel() // QUANTILE_SAMPLES)].float()
+        code = create_map(dtype, bits, sample / _scales(sample))
     else:
         code = create_map(dtype, bits)
     code = code.to(weight.device)
     out = torch.empty_like(blocks)
     step = max(1, _CHUNK_ELEMENTS // blocks.shape[1])
-    for start in range(0, blocks.shape[0], step):
-        out[start:start + step] = _round_blocks(blocks[start:start + step], code)
-    return out.view(-1)[: weight.numel()].view(weight.shape).to(weight.dtype)
+    for start in range(0, blocks.shape[0], step):  # float32 temporaries for one chunk at a time
+        out[start:start + step] = _round_blocks(blocks[start:start + step].float(), code)
+    return out.view(-1)[: weight.numel()].view(weight.shape)
 
 
 def quantize_dequantize(weight: torch.Tensor, bits: int, dtype: str = "fp", blocksize: int | str = 64,
