@@ -94,3 +94,16 @@ def test_atomic_write_keeps_old_file_when_writing_fails(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert read_record(path) == {"status": "done", "v": 1}
     assert os.listdir(tmp_path) == ["cell.json"]
+
+
+def test_processes_on_a_node_own_disjoint_gpus(monkeypatch):
+    import torch
+
+    from kbit_tasks.sweep.grid import Placement
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 8)
+    owned = [Placement(rank=r, world=2, local_rank=r, local_world=2).gpus() for r in range(2)]
+    assert owned == [[0, 1, 2, 3], [4, 5, 6, 7]]  # a parallelize model spreads over 4 GPUs
+    assert [Placement(rank=r, world=8, local_rank=r, local_world=8).gpus() for r in range(8)] == [[g] for g in range(8)]
+    with pytest.raises(ValueError, match="9 processes"):
+        Placement(local_world=9).gpus()

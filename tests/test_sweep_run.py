@@ -145,3 +145,21 @@ def test_cli_collect_rejects_unknown_format(swept, tmp_path):
         main(["collect", str(config.output), "-o", str(tmp_path / "results.xlsx")])
     main(["collect", str(config.output), "-o", str(tmp_path / "results.parquet")])
     assert pd.read_parquet(tmp_path / "results.parquet").shape == collect([config.output]).shape
+
+
+def test_a_cell_matches_a_plain_lm_eval_run(swept, tiny_model_dir):
+    """The sweep's shortcuts (one model load, requantize, tasks built once) change no number."""
+    import lm_eval
+    from lm_eval.tasks import TaskManager
+
+    import kbit_tasks.model  # noqa: F401  registers kbit-hf
+    from kbit_tasks import tasks_dir
+
+    config, _ = swept
+    last = dict((r["cell"], r) for _, r in cell_records(config.output))["tiny__int4-b32"]  # third cell of the model
+    plain = lm_eval.simple_evaluate(
+        model="kbit-hf", model_args=f"pretrained={tiny_model_dir},bits=4,dtype=int,blocksize=32,device=cpu",
+        tasks=list(config.tasks), limit=8, batch_size=8, log_samples=False, bootstrap_iters=1000,
+        task_manager=TaskManager(include_path=tasks_dir(), include_defaults=False), random_seed=0,
+        numpy_random_seed=0, torch_random_seed=0, fewshot_random_seed=0)
+    assert plain["results"] == last["lm_eval"]["results"]

@@ -69,8 +69,11 @@ class Placement:
         import torch
 
         count = torch.cuda.device_count()
-        per = max(count // self.local_world, 1)
-        return list(range(self.local_rank * per, min((self.local_rank + 1) * per, count)))
+        if self.local_world > count:
+            raise ValueError(f"{self.local_world} processes on this node but only {count} visible GPUs; "
+                             f"launch at most {count} (--num_processes)")
+        per = count // self.local_world
+        return list(range(self.local_rank * per, (self.local_rank + 1) * per))
 
     def device(self, wanted: str) -> str:
         """'auto'/'cuda' -> this process's first GPU (or cpu without one); anything else as given."""

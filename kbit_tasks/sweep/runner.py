@@ -152,20 +152,17 @@ def load_lm(spec, config: SweepConfig, placement: Placement, device: str):
     return lm
 
 
-def _task_metadata(config: SweepConfig) -> dict:
-    """The sweep seed is also the item-generation seed unless the metadata sets one."""
-    return {"seed": config.seed, **config.metadata}
-
-
-def evaluate_cell(lm, cell: Cell, config: SweepConfig, task_manager) -> dict:
-    """Requantize and evaluate every task; the record holds what a reader needs to trust it."""
+def evaluate_cell(lm, cell: Cell, config: SweepConfig, manager, tasks: list) -> dict:
+    """Requantize and evaluate every task (lm-eval Task objects built once per process: their
+    items do not depend on the model, and generating them took half a cell's time on a small
+    model); the record holds what a reader needs to trust it."""
     import lm_eval
 
     started = time.perf_counter()
     report = lm.requantize(cell.quant)
     with _as_local_rank_zero(), ForwardTimer(lm) as timer:
         results = lm_eval.simple_evaluate(
-            model=lm, tasks=list(config.tasks), task_manager=task_manager, num_fewshot=config.num_fewshot,
+            model=lm, tasks=list(tasks), task_manager=manager, num_fewshot=config.num_fewshot,
             batch_size=config.batch_size, limit=config.limit, log_samples=False,
             bootstrap_iters=config.bootstrap_iters, verbosity="ERROR", random_seed=config.seed,
             numpy_random_seed=config.seed, torch_random_seed=config.seed, fewshot_random_seed=config.seed)
@@ -175,12 +172,22 @@ def evaluate_cell(lm, cell: Cell, config: SweepConfig, task_manager) -> dict:
             "seconds_forward": timer.seconds}
 
 
-def task_chance(task_manager, tasks: tuple[str, ...], limit) -> dict:
+def task_manager(config: SweepConfig):
+    """kbit's tasks only (indexing lm-eval's built-in tasks costs seconds), with the sweep's metadata."""
+    from lm_eval.tasks import TaskManager
+
+    from kbit_tasks import tasks_dir
+
+    metadata = {"seed": config.seed, **config.metadata}  # the sweep seed also seeds the items
+    return TaskManager(include_path=tasks_dir(), include_defaults=False, metadata=metadata)
+
+
+def task_chance(tasks: dict, limit) -> dict:
     """Chance accuracy per task: the mean of 1 / number of choices over the items evaluated."""
     from lm_eval.evaluator_utils import get_sample_size
 
     chance = {}
-    for name, task in task_manager.load(list(tasks))["tasks"].items():
+    for name, task in tasks.items():
         docs = list(task.eval_docs)
         docs = docs[: get_sample_size(task, limit) or len(docs)]
         chance[name] = sum(1 / len(task.doc_to_choice(doc)) for doc in docs) / len(docs)
@@ -225,24 +232,20 @@ def run(config: SweepConfig, shard: tuple[int, int] = (0, 1), force: bool = Fals
     if not todo:
         return summary
     device = placement.device(config.device)
-    from lm_eval.tasks import TaskManager
-
-    from kbit_tasks import tasks_dir
-
     where = {"rank": placement.rank, "world": placement.world, "shard": list(shard), "device": device}
     bar = tqdm(total=len(todo), unit="cell", desc=f"kbit-sweep [{placement.rank}/{placement.world}]",
                position=placement.local_rank, disable=False)
     with lm_eval_for_sweep(), logging_redirect_tqdm(), bar:
-        task_manager = TaskManager(include_path=tasks_dir(), include_defaults=False,
-                                   metadata=_task_metadata(config))
-        chance = task_chance(task_manager, config.tasks, config.limit)
+        manager = task_manager(config)
+        tasks = manager.load(list(config.tasks))["tasks"]
+        chance = task_chance(tasks, config.limit)
         for spec, group in itertools.groupby(todo, key=lambda c: c.model):
             try:
                 lm, load_failure = load_lm(spec, config, placement, device), None
             except Exception:
                 lm, load_failure = None, _failure()
             for cell in group:
-                outcome = load_failure or _evaluate_or_fail(lm, cell, config, task_manager)
+                outcome = load_failure or _evaluate_or_fail(lm, cell, config, manager, list(tasks.values()))
                 atomic_write_json(cell_path(config.output, cell.id), _record(cell, config, outcome, chance, where))
                 (summary.done if outcome["status"] == "done" else summary.failed).append(cell.id)
                 log.info("%s %s: %s in %.1f s, mean acc %s", spec.name, cell.quant.label, outcome["status"],
@@ -253,8 +256,8 @@ def run(config: SweepConfig, shard: tuple[int, int] = (0, 1), force: bool = Fals
     return summary
 
 
-def _evaluate_or_fail(lm, cell: Cell, config: SweepConfig, task_manager) -> dict:
+def _evaluate_or_fail(lm, cell: Cell, config: SweepConfig, manager, tasks: list) -> dict:
     try:
-        return evaluate_cell(lm, cell, config, task_manager)
+        return evaluate_cell(lm, cell, config, manager, tasks)
     except Exception:  # recorded with its traceback; the sweep goes on with the next cell
         return _failure()
