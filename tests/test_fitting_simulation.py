@@ -21,7 +21,7 @@ def test_profile_interval_covers_planted_psi():
 
 
 def test_existence_test_level_under_no_break():
-    # B = 19 makes an exact Monte Carlo test at alpha = 0.05 (reject only if no replicate exceeds)
+    # B = 19: p <= 0.05 exactly when no bootstrap replicate exceeds the observed statistic
     p = np.concatenate([existence_p(np.arange(100) + 20_000, c, None, n_boot=19) for c in (0.5, 0.25)])
     assert np.mean(p <= 0.05) <= 0.07
 
