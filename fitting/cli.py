@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--boot-ci", type=int, default=0, help="replicates for a bootstrap interval (0: none)")
     ap.add_argument("--alpha", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--note", default="", help="a sentence printed at the top of the report (e.g. where the models come from)")
     return ap
 
 
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     frame = pd.concat([f.to_frame() for f in fits.values()], ignore_index=True)
     _atomic_write(out / "fits.csv", lambda p: frame.to_csv(p, index=False))
     text = markdown(fits, plots, command="kbit-fit " + " ".join(sys.argv[1:] if argv is None else argv),
-                    metric=args.metric)
+                    metric=args.metric, note=args.note)
     _atomic_write(out / "report.md", lambda p: Path(p).write_text(text))
     found = int(np.sum(frame["detected"]))
     print(f"{len(frame)} fit(s), {found} threshold(s) detected; report in {out / 'report.md'}")

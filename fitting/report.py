@@ -8,9 +8,9 @@ def _cell(v, fmt="{:.3f}"):
     return fmt.format(v) if isinstance(v, (float, np.floating)) and np.isfinite(v) else ("" if v is None else str(v))
 
 
-def markdown(fits: dict, plots: dict, command: str, metric: str) -> str:
-    """fits: key -> ThresholdFit; plots: key -> relative PNG path."""
-    lines = [f"# Threshold fits: {metric}", "", f"Command: `{command}`", "",
+def markdown(fits: dict, plots: dict, command: str, metric: str, note: str = "") -> str:
+    """fits: key -> ThresholdFit; plots: key -> relative PNG path; note: the caller's caveat, shown first."""
+    lines = [f"# Threshold fits: {metric}", "", *([note, ""] if note else []), f"Command: `{command}`", "",
              "psi is the breakpoint in log2(total model bits); the interval is the 95% profile-likelihood "
              "interval (dispersion-scaled); p tests \"no break\" against one break.", "",
              "| group | psi | size | 95% CI | p | detected | best by BIC | reason, notes |", "|---|---|---|---|---|---|---|---|"]

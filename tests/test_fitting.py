@@ -144,13 +144,15 @@ def test_kbit_fit_writes_report(tmp_path, capsys):
 
     src = tmp_path / "results.parquet"
     pd.concat([simulate_table(seed=0), simulate_table(psi=None, seed=1, tasks=("kbit_sim_nobreak_l1",))]).to_parquet(src)
-    main([str(src), "--by", "task", "--metric", "acc", "--n-boot", "39", "-o", str(tmp_path / "rep")])
+    main([str(src), "--by", "task", "--metric", "acc", "--n-boot", "39", "-o", str(tmp_path / "rep"),
+          "--note", "Simulated cells with a planted threshold."])
     fits = pd.read_csv(tmp_path / "rep" / "fits.csv").set_index("task")
     hit = fits.loc["kbit_sim_threshold_l1"]
     assert hit["detected"] and hit["ci_low"] < 31.5 < hit["ci_high"]
     assert not fits.loc["kbit_sim_nobreak_l1", "detected"]
     report = (tmp_path / "rep" / "report.md").read_text()
     assert "plots/task-kbit_sim_threshold_l1.png" in report and "| task=kbit_sim_threshold_l1 |" in report
+    assert report.splitlines()[2] == "Simulated cells with a planted threshold."
     png = tmp_path / "rep" / "plots" / "task-kbit_sim_threshold_l1.png"
     assert png.read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(SystemExit):
