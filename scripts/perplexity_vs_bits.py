@@ -56,20 +56,21 @@ def main(argv=None) -> None:
     configs = [QuantConfig(bits=k, dtype=d, blocksize=args.blocksize) for d in args.dtypes for k in args.bits]
     torch.set_num_threads(args.threads)
     model, tokenizer, name = load(args.model)
-    ids = tokenizer(TEXT.read_text(), return_tensors="pt").input_ids
+    ids = tokenizer(TEXT.read_text(), return_tensors="pt").input_ids[:, : model.config.max_position_embeddings]
     pristine = pristine_weights(model)
     start = time.perf_counter()
     baseline = quantize_model(model, QuantConfig(bits=16), pristine)
     print(f"model={name} tokens={ids.shape[1]} blocksize={args.blocksize} "
           f"16-bit baseline: perplexity {perplexity(model, ids):.2f} ({baseline.bits_per_param:.2f} bits/param)")
-    table, bits_per_param = {}, {}
-    for config in configs:
-        bits_per_param[config.bits] = quantize_model(model, config, pristine).bits_per_param
-        table[config.dtype, config.bits] = perplexity(model, ids)
     print(f"\n| dtype | " + " | ".join(f"k={k}" for k in args.bits) + " |")
-    print("|---|" + "---|" * len(args.bits))
-    for dtype in args.dtypes:
-        print(f"| {dtype} | " + " | ".join(f"{table[dtype, k]:.2f}" for k in args.bits) + " |")
+    print("|---|" + "---|" * len(args.bits), flush=True)
+    bits_per_param = {}
+    for dtype in args.dtypes:  # one table row at a time, so a slow machine shows progress
+        row = []
+        for config in (c for c in configs if c.dtype == dtype):
+            bits_per_param[config.bits] = quantize_model(model, config, pristine).bits_per_param
+            row.append(perplexity(model, ids))
+        print(f"| {dtype} | " + " | ".join(f"{v:.2f}" for v in row) + " |", flush=True)
     print("| bits/param | " + " | ".join(f"{bits_per_param[k]:.2f}" for k in args.bits) + " |")
     print(f"\n({time.perf_counter() - start:.0f} s)")
 
