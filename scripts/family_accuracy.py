@@ -36,12 +36,13 @@ def evaluate_family(family_dir: Path, n: int, batch_size: int, model_name: str):
                       for p in family_dir.glob("*/family.json") if p.parent.name != "tokenizer"),
                      key=lambda m: m["params"])
     tasks = [task_name(f, s, lvl) for f, s, levels in SUBTASKS for lvl in levels]
-    manager = TaskManager(include_path=tasks_dir(), include_defaults=False)
+    # simple_evaluate ignores its own `metadata` when given a TaskManager: n goes here.
+    manager = TaskManager(include_path=tasks_dir(), include_defaults=False, metadata={"n": n})
     rows = []
     for m in members:
         out = simple_evaluate(model=model_name, model_args=f"pretrained={family_dir / m['path']},dtype=float32",
                               tasks=tasks, task_manager=manager, device="cpu", batch_size=batch_size,
-                              metadata={"n": n}, log_samples=True)
+                              log_samples=True)
         for task in tasks:
             res = out["results"][task]
             docs = out["samples"][task]
@@ -82,7 +83,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--model", default="hf", choices=("hf", "kbit-hf"), help="lm-eval model class")
     parser.add_argument("--csv", type=Path, help="also write the per-task rows here")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest on a shared machine)")
     args = parser.parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     if not any(args.family.glob("*/config.json")):
         raise ValueError(f"family={str(args.family)!r} holds no model folders; run `kbit-family build` first")
     df = evaluate_family(args.family, args.n, args.batch_size, args.model)

@@ -67,9 +67,10 @@ def test_ci_family_member_evaluates_through_kbit_hf(ci_family, member):
     m = manifest["models"][member]
     results = simple_evaluate(
         model="kbit-hf", model_args=f"pretrained={out / m['path']},bits=4,device=cpu",
-        tasks=["kbit_logical_ordering_l1"], metadata={"n": 6}, batch_size=6,
-        task_manager=TaskManager(include_path=tasks_dir(), include_defaults=False),
+        tasks=["kbit_logical_ordering_l1"], batch_size=6,
+        task_manager=TaskManager(include_path=tasks_dir(), include_defaults=False, metadata={"n": 6}),
     )
+    assert results["results"]["kbit_logical_ordering_l1"]["sample_len"] == 6
     assert results["config"]["params"] == m["params"]
     assert results["config"]["quant_report"]["params_quantized"] > 0
     assert 0.0 <= results["results"]["kbit_logical_ordering_l1"]["acc,none"] <= 1.0

@@ -31,7 +31,7 @@ def _write_json_atomic(path: Path, data: dict) -> None:
 def _read_json(path: Path) -> dict | None:
     try:
         return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+    except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
         return None
 
 
@@ -78,11 +78,6 @@ def build_family(preset: str | Preset, out_dir: str | Path, progress: bool = Tru
     `only` trains just the named sizes (one process or machine per size, say) and returns
     None; a later full build reuses them and writes the manifest.
     """
-    import torch
-
-    from kbit_tasks.family.corpus import build_corpus, corpus_hash
-    from kbit_tasks.family.train import batch_order, pack, train_model
-
     preset = get_preset(preset) if isinstance(preset, str) else preset
     names = [s.name for s in preset.sizes]
     bad = sorted(set(only or ()) - set(names))
@@ -95,6 +90,10 @@ def build_family(preset: str | Preset, out_dir: str | Path, progress: bool = Tru
     hit = cached_manifest(preset, out)
     if hit:
         return hit
+    import torch  # only now: a cache hit should not pay for importing torch and transformers
+
+    from kbit_tasks.family.corpus import build_corpus, corpus_hash
+    from kbit_tasks.family.train import batch_order, pack, train_model
 
     docs = build_corpus(preset)
     tokenizer = _tokenizer(preset, docs, out)

@@ -4,7 +4,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from kbit_tasks.family.presets import PRESETS
+from pathlib import Path
+
+from kbit_tasks.family.presets import PRESETS, get_preset
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -15,22 +17,25 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--out", required=True, help="folder for the family (one HF folder per size)")
     build.add_argument("--only", nargs="+", metavar="SIZE",
                        help="train just these sizes (e.g. one per process); a later full build reuses them")
-    build.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    build.add_argument("--threads", type=int, default=1,
+                       help="torch CPU threads (default 1: these matrices are too small to split, and on a "
+                            "busy shared machine two threads were several times slower than one)")
     build.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"threads={args.threads} must be a positive integer")
+    if args.threads < 1:
+        raise ValueError(f"threads={args.threads} must be a positive integer")
+    from kbit_tasks.family.build import build_family, cached_manifest
+
+    manifest = None if args.only else cached_manifest(get_preset(args.preset), Path(args.out))
+    if manifest is None:
         import torch
 
         torch.set_num_threads(args.threads)
-    from kbit_tasks.family.build import build_family
-
-    manifest = build_family(args.preset, args.out, progress=not args.quiet, only=args.only)
+        manifest = build_family(args.preset, args.out, progress=not args.quiet, only=args.only)
     if manifest is None:
         return
     print(json.dumps({m["name"]: {k: m[k] for k in ("params", "tokens_seen", "final_loss", "seconds")}
