@@ -30,15 +30,14 @@ def _timed(cmd: list[str], env: dict) -> float:
     return time.perf_counter() - start
 
 
-def _loop_accuracies(folder: Path) -> dict[str, float]:
-    """Mean acc per precision from the loop's lm-eval result files."""
-    out = {}
-    for path in folder.rglob("results_*.json"):
-        results = json.loads(path.read_text())
-        accs = [r["acc,none"] for task, r in results["results"].items() if task.startswith("kbit_") and
-                task.count("_") >= 3]
-        out[path.parent.parent.name] = sum(accs) / len(accs)
-    return out
+def _loop_results(folder: Path) -> dict[str, dict]:
+    """The loop's lm-eval result files, by precision label."""
+    return {path.parent.parent.name: json.loads(path.read_text()) for path in folder.rglob("results_*.json")}
+
+
+def _mean_acc(results: dict) -> float:
+    accs = [r["acc,none"] for task, r in results["results"].items() if task.startswith("kbit_")]
+    return sum(accs) / len(accs)
 
 
 def main() -> None:
@@ -75,8 +74,11 @@ def main() -> None:
         forward = sum(r["seconds_forward"] for r in records)
         in_cells = sum(r["seconds"] for r in records)
         table = collect([tmp / "sweep"])
-        loop_acc = _loop_accuracies(tmp / "loop")
+        loop = _loop_results(tmp / "loop")
+        loop_acc = {label: _mean_acc(results) for label, results in loop.items()}
         sweep_acc = table[table.metric == "acc"].groupby("precision").value.mean().to_dict()
+        same_items = all(rec["content_hashes"][task] == loop[rec["cell"].split("__")[1]]["configs"][task]["metadata"]
+                         ["content_hash"] for rec in records for task in rec["content_hashes"])
 
     n_tasks = table.task.nunique()
     print(f"grid: 1 model x {len(records)} precisions x {n_tasks} tasks, limit {args.limit}, batch {args.batch_size}, "
@@ -87,6 +89,7 @@ def main() -> None:
           f"(process start, imports, model load, task build included); goal < 15%")
     print(f"  within cells only:           {1 - forward / in_cells:7.1%} of {in_cells:.1f} s "
           f"(requantize, request building, metrics)")
+    print(f"same items (content hashes) in both: {same_items}")
     print("mean acc per precision, loop vs sweep: " + ", ".join(
         f"{label} {loop_acc.get(label, float('nan')):.4f}/{acc:.4f}" for label, acc in sweep_acc.items()))
 

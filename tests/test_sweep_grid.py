@@ -35,6 +35,7 @@ def _base(tmp_path, model_dir):
     ({"models": ["./no/such/folder"]}, "./no/such/folder"),
     ({"models": ["nobody-org/no-such-model"]}, "nobody-org/no-such-model"),
     ({"tasks": ["kbit_*", "kbit_nonsense_*"]}, "kbit_nonsense_*"),
+    ({"tasks": 5}, "got 5"),
     ({"precisions": [{"bits": 9}]}, "bits=9"),
     ({"precisions": [{"bits": 4, "block": 64}]}, "'block'"),
     ({"device": "tpu"}, "'tpu'"),

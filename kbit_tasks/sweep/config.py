@@ -205,6 +205,7 @@ def parse_config(raw: Any, output: str | Path | None = None) -> SweepConfig:
     if not isinstance(metadata, dict):
         raise ValueError(f"metadata={metadata!r} must be a mapping such as {{n: 50}}")
     patterns = raw.get("tasks", "kbit_*")
+    tasks = resolve_tasks(patterns)
     return SweepConfig(
         num_fewshot=_number(raw, "num_fewshot", 0, lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
         batch_size=batch_size,
@@ -215,8 +216,8 @@ def parse_config(raw: Any, output: str | Path | None = None) -> SweepConfig:
         bootstrap_iters=_number(raw, "bootstrap_iters", 1000, lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
         metadata=metadata,
         precisions=parse_precisions(raw["precisions"]),
-        task_patterns=tuple([patterns] if isinstance(patterns, str) else patterns or ()),
-        tasks=resolve_tasks(patterns),
+        task_patterns=tuple([patterns] if isinstance(patterns, str) else patterns),
+        tasks=tasks,
         models=parse_models(raw["models"]),
         output=check_writable(Path(os.path.expanduser(str(output or raw["output"])))),
     )
