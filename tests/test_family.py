@@ -95,6 +95,18 @@ def test_second_build_is_a_cache_hit(ci_family, monkeypatch):
     assert build_family("ci", out, progress=False) == manifest
 
 
+def test_cli_cache_hit_prints_the_family(ci_family, monkeypatch, capsys):
+    from kbit_tasks.family import main
+
+    out, manifest = ci_family
+    monkeypatch.setattr("kbit_tasks.family.corpus.build_corpus", _fail)
+    main(["build", "--preset", "ci", "--out", str(out)])
+    printed = json.loads(capsys.readouterr().out)
+    assert list(printed) == [m["name"] for m in manifest["models"]]
+    with pytest.raises(ValueError, match="threads=0"):
+        main(["build", "--preset", "ci", "--out", str(out), "--threads", "0"])
+
+
 def test_killed_build_resumes_without_a_half_model(tmp_path, monkeypatch):
     """A crash while training the third size leaves two finished sizes, no manifest, no third folder."""
     from kbit_tasks.family import train
