@@ -83,7 +83,7 @@ def test_render_matches_the_text_lm_eval_scores():
     from kbit_tasks import tasks_dir
 
     manager = TaskManager(include_path=tasks_dir(), include_defaults=False)
-    task = manager.load_task_or_group(["kbit_inductive_property_l1"])["kbit_inductive_property_l1"]
+    task = manager.load(["kbit_inductive_property_l1"])["tasks"]["kbit_inductive_property_l1"]
     doc = next(iter(task.test_docs()))
     gold = task.doc_to_choice(doc)[task.doc_to_target(doc)]
     assert render(doc) == task.doc_to_text(doc) + task.config.target_delimiter + gold
