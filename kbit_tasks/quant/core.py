@@ -62,7 +62,7 @@ def _round_blocks(blocks: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
     midpoints = (code[1:] + code[:-1]) / 2
     scale = _scales(blocks)
     idx = torch.bucketize(blocks / scale, midpoints, out_int32=True)
-    return code[idx] * scale
+    return code[idx].mul_(scale)
 
 
 def _quantize_dense(weight: torch.Tensor, bits: int, dtype: str, blocksize: int | str) -> torch.Tensor:
