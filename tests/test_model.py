@@ -50,6 +50,26 @@ def test_in_memory_model_requantize_from_pristine(tiny_llama_dir):
         lm.requantize({"bits": 4})
 
 
+def test_stored_in_bf16_computed_in_float32_counts_16_bits(tiny_llama_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama_dir, dtype=torch.bfloat16)
+    stored = {n: p.clone() for n, p in model.named_parameters()}
+    lm = KbitHFLM(pretrained=model, tokenizer=AutoTokenizer.from_pretrained(tiny_llama_dir), batch_size=1,
+                  compute_dtype="float32")
+    params = dict(lm.model.named_parameters())
+    assert all(p.dtype == torch.float32 and torch.equal(p, stored[n].float()) for n, p in params.items())
+    assert lm.quant_report.total_bits == 16 * lm.quant_report.params_total  # as stored, not as computed
+    four = lm.requantize(QuantConfig(bits=4, dtype="fp", blocksize=64))
+    w = "model.layers.0.mlp.up_proj.weight"
+    assert torch.equal(params[w], params[w].bfloat16().float())  # still bf16 values, now 4-bit ones
+    assert not torch.equal(params[w], stored[w].float())
+    q = four.params_quantized
+    assert four.total_bits == q * 4 + (q // 64) * 16 + (four.params_total - q) * 16
+    with pytest.raises(ValueError, match=r"compute_dtype='fp32'.*float32"):
+        KbitHFLM(pretrained=model, compute_dtype="fp32")
+
+
 def test_simple_evaluate_carries_total_bits(tiny_model_dir):
     from lm_eval import simple_evaluate
     from lm_eval.tasks import TaskManager

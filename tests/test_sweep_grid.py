@@ -39,6 +39,7 @@ def _base(tmp_path, model_dir):
     ({"precisions": [{"bits": 9}]}, "bits=9"),
     ({"precisions": [{"bits": 4, "block": 64}]}, "'block'"),
     ({"device": "tpu"}, "'tpu'"),
+    ({"compute_dtype": "fp32"}, "'fp32'"),
     ({"limit": 0}, "limit=0"),
     ({"output": "FILE/sub"}, "FILE/sub"),
 ])

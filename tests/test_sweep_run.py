@@ -20,7 +20,8 @@ N_CELLS = 3
 
 def _raw(model_dir, output, **extra):
     return {"models": [{"path": str(model_dir), "name": "tiny"}], "precisions": PRECISIONS, "tasks": TASKS,
-            "limit": 8, "batch_size": 8, "device": "cpu", "output": str(output), **extra}
+            "limit": 8, "batch_size": 8, "device": "cpu", "output": str(output),
+            "torch_dtype": "bfloat16", "compute_dtype": "float32", **extra}  # stored in 16 bit, run in 32
 
 
 def _env():
@@ -51,7 +52,7 @@ def test_sweep_writes_one_complete_record_per_cell(swept):
         assert rec["quant_report"]["config"]["bits"] == rec["quant"]["bits"]
         assert 0 < rec["seconds_forward"] < rec["seconds"]
     bpp = {r["cell"]: r["quant_report"]["bits_per_param"] for r in records}
-    assert bpp["tiny__int3-b32"] < bpp["tiny__int4-b32"] < bpp["tiny__16bit"]
+    assert bpp["tiny__int3-b32"] < bpp["tiny__int4-b32"] < bpp["tiny__16bit"] == 16.0
 
 
 def test_collect_gives_the_tidy_table(swept):
@@ -158,7 +159,8 @@ def test_a_cell_matches_a_plain_lm_eval_run(swept, tiny_model_dir):
     config, _ = swept
     last = dict((r["cell"], r) for _, r in cell_records(config.output))["tiny__int4-b32"]  # third cell of the model
     plain = lm_eval.simple_evaluate(
-        model="kbit-hf", model_args=f"pretrained={tiny_model_dir},bits=4,dtype=int,blocksize=32,device=cpu",
+        model="kbit-hf", model_args=f"pretrained={tiny_model_dir},bits=4,dtype=int,blocksize=32,device=cpu,"
+                                  "torch_dtype=bfloat16,compute_dtype=float32",
         tasks=list(config.tasks), limit=8, batch_size=8, log_samples=False, bootstrap_iters=1000,
         task_manager=TaskManager(include_path=tasks_dir(), include_defaults=False), random_seed=0,
         numpy_random_seed=0, torch_random_seed=0, fewshot_random_seed=0)

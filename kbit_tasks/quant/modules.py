@@ -52,6 +52,11 @@ def targets(model: nn.Module) -> list[_Target]:
     return list(found.values())
 
 
+def storage_widths(model: nn.Module) -> dict[str, int]:
+    """Each parameter's width in bits as the model holds it now (call before any upcast)."""
+    return {name: p.element_size() * 8 for name, p in model.named_parameters()}
+
+
 def pristine_weights(model: nn.Module) -> dict[str, torch.Tensor]:
     """CPU copies of every weight `quantize_model` may touch, to requantize from later."""
     return {t.name: t.param.detach().to("cpu", copy=True) for t in targets(model)}
@@ -100,11 +105,15 @@ def _quantized_bits(shape: tuple[int, int], config: QuantConfig) -> tuple[int, i
 
 @torch.no_grad()
 def quantize_model(model: nn.Module, config: QuantConfig,
-                   pristine: dict[str, torch.Tensor] | None = None) -> QuantReport:
+                   pristine: dict[str, torch.Tensor] | None = None,
+                   storage_bits: dict[str, int] | None = None) -> QuantReport:
     """Quantize `model`'s selected weight matrices in place (on their device) and report its size.
 
     With `pristine` (from `pristine_weights`), every weight is first restored from it, so a
     model is never quantized twice; bits=16 then restores the original weights bit for bit.
+    `storage_bits` (parameter name -> width, from `storage_widths`) counts a model loaded in
+    16 bit but upcast to compute in float32 at its stored width; by default the width is the
+    parameter's current element size.
     """
     modules, quantized, outlier, quantized_bits, covered = [], 0, 0, 0, set()
     for target in targets(model):
@@ -118,9 +127,10 @@ def quantize_model(model: nn.Module, config: QuantConfig,
         modules.append(target.name)
         quantized, outlier, quantized_bits = quantized + q, outlier + o, quantized_bits + b
         covered.add(id(target.param))
-    params = list(model.parameters())  # shared (tied) parameters appear once
-    total = sum(p.numel() for p in params)
-    rest_bits = sum(p.numel() * p.element_size() * 8 for p in params if id(p) not in covered)
+    params = dict(model.named_parameters())  # shared (tied) parameters appear once
+    total = sum(p.numel() for p in params.values())
+    widths = storage_bits or storage_widths(model)
+    rest_bits = sum(p.numel() * widths[name] for name, p in params.items() if id(p) not in covered)
     total_bits = quantized_bits + rest_bits
     return QuantReport(config=config, modules=modules, params_total=total, params_quantized=quantized,
                        params_outlier=outlier, params_unquantized=total - quantized - outlier,

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 TOP_KEYS = ("models", "precisions", "tasks", "num_fewshot", "batch_size", "limit", "device",
-            "torch_dtype", "seed", "output", "metadata", "bootstrap_iters")
+            "torch_dtype", "compute_dtype", "seed", "output", "metadata", "bootstrap_iters")
 MODEL_KEYS = ("path", "name", "params", "parallelize")
 PRECISION_KEYS = ("bits", "dtype", "blocksize", "outliers", "quantize_embeddings", "quantize_head")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -47,6 +47,7 @@ class SweepConfig:
     limit: int | float | None = None
     device: str = "auto"
     torch_dtype: str = "float32"
+    compute_dtype: str | None = None  # upcast after loading (bf16 storage, float32 CPU matmuls); None: as loaded
     seed: int = 0
     metadata: dict = field(default_factory=dict)  # lm-eval --metadata, e.g. {"n": 50} items per task
     bootstrap_iters: int = 1000
@@ -54,7 +55,8 @@ class SweepConfig:
     def evaluation_spec(self) -> dict:
         """The settings that change a cell's numbers; a finished cell is reused only if they match."""
         return {"tasks": list(self.tasks), "num_fewshot": self.num_fewshot, "limit": self.limit,
-                "torch_dtype": self.torch_dtype, "seed": self.seed, "metadata": self.metadata}
+                "torch_dtype": self.torch_dtype, "compute_dtype": self.compute_dtype, "seed": self.seed,
+                "metadata": self.metadata}
 
 
 def _check_keys(entry: dict, valid: tuple[str, ...], where: str) -> None:
@@ -212,6 +214,7 @@ def parse_config(raw: Any, output: str | Path | None = None) -> SweepConfig:
         limit=limit,
         device=_choice(raw, "device", DEVICES, "auto"),
         torch_dtype=_choice(raw, "torch_dtype", TORCH_DTYPES, "float32"),
+        compute_dtype=_choice(raw, "compute_dtype", TORCH_DTYPES[1:], None) if "compute_dtype" in raw else None,
         seed=_number(raw, "seed", 0, _is_int, "an integer"),
         bootstrap_iters=_number(raw, "bootstrap_iters", 1000, lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
         metadata=metadata,

@@ -147,7 +147,8 @@ def load_lm(spec, config: SweepConfig, placement: Placement, device: str):
         model.to(device)
     model.eval()
     tokenizer = AutoTokenizer.from_pretrained(spec.path)
-    lm = KbitHFLM(pretrained=model, tokenizer=tokenizer, batch_size=config.batch_size)
+    lm = KbitHFLM(pretrained=model, tokenizer=tokenizer, batch_size=config.batch_size,
+                  compute_dtype=config.compute_dtype)
     lm.loglikelihood = functools.partial(lm.loglikelihood, disable_tqdm=True)  # the sweep draws its own bar
     return lm
 
