@@ -6,7 +6,7 @@ import pytest
 
 from kbit_tasks.family import PRESETS, build_family, get_preset
 from kbit_tasks.family import build as build_mod
-from kbit_tasks.family.corpus import build_corpus, render, task_keys
+from kbit_tasks.family.corpus import build_corpus, prompt_and_answer, render, task_keys
 
 
 @pytest.fixture(scope="session")
@@ -19,8 +19,9 @@ def test_corpus_contains_no_evaluation_item_text():
     """Every eval question (default n=200, seed 0) is absent from a corpus drawn like the default one."""
     from kbit_tasks.generators import generate
 
-    preset = dataclasses.replace(PRESETS["default"], items_per_task=60)
-    corpus = "\n".join(build_corpus(preset))
+    mix = tuple((fam, 60) for fam, _ in PRESETS["default"].items_per_task)
+    preset = dataclasses.replace(PRESETS["default"], items_per_task=mix)
+    corpus = "\n".join(q + a for q, a in build_corpus(preset))
     assert len(corpus) > 100_000  # a real corpus, not a vacuous one
     eval_items = [it for fam, sub, lvl in task_keys() for it in generate(fam, sub, lvl, n=200, seed=0)]
     leaked = [it["question"] for it in eval_items if it["question"] in corpus]
@@ -37,9 +38,18 @@ def test_heldout_filter_drops_a_colliding_item(monkeypatch):
 
     fam, sub, lvl = task_keys()[0]
     victim = generate(fam, sub, lvl, n=1, seed=preset.corpus_seed, split="train")[0]
-    assert render(victim) in docs
+    assert prompt_and_answer(victim) in docs
     monkeypatch.setattr(corpus, "eval_questions", lambda n: {victim["question"]})
-    assert render(victim) not in build_corpus(preset)
+    assert prompt_and_answer(victim) not in build_corpus(preset)
+
+
+def test_loss_falls_on_the_answer_tokens_only():
+    """Recipe 2's mask: each row is one item, padded on the right; labels are the answer ids, -100 elsewhere."""
+    from kbit_tasks.family.train import collate
+
+    ids, labels = collate([([5, 6, 7], [8, 9]), ([5], [3])], pad_id=0)
+    assert ids.tolist() == [[5, 6, 7, 8, 9], [5, 3, 0, 0, 0]]
+    assert labels.tolist() == [[-100, -100, -100, 8, 9], [-100, 3, -100, -100, -100]]
 
 
 def test_ci_family_builds_five_sizes_spanning_50x(ci_family):
@@ -50,7 +60,8 @@ def test_ci_family_builds_five_sizes_spanning_50x(ci_family):
         folder = out / m["path"]
         assert (folder / "config.json").exists() and (folder / "model.safetensors").exists()
         assert (folder / "tokenizer.json").exists()
-        assert m["tokens_seen"] == get_preset("ci").tokens_per_model and m["final_loss"] > 0
+        assert m["answers_seen"] == get_preset("ci").answers_per_model and m["final_loss"] > 0
+        assert m["tokens_seen"] > m["answers_seen"]
     assert json.loads((out / "manifest.json").read_text()) == manifest
 
 
@@ -86,6 +97,7 @@ def test_render_matches_the_text_lm_eval_scores():
     task = manager.load(["kbit_inductive_property_l1"])["tasks"]["kbit_inductive_property_l1"]
     doc = next(iter(task.test_docs()))
     gold = task.doc_to_choice(doc)[task.doc_to_target(doc)]
+    assert prompt_and_answer(doc) == (task.doc_to_text(doc), task.config.target_delimiter + gold)
     assert render(doc) == task.doc_to_text(doc) + task.config.target_delimiter + gold
 
 

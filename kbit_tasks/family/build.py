@@ -93,12 +93,12 @@ def build_family(preset: str | Preset, out_dir: str | Path, progress: bool = Tru
     import torch  # only now: a cache hit should not pay for importing torch and transformers
 
     from kbit_tasks.family.corpus import build_corpus, corpus_hash
-    from kbit_tasks.family.train import batch_order, pack, train_model
+    from kbit_tasks.family.train import batch_order, encode, train_model
 
     docs = build_corpus(preset)
-    tokenizer = _tokenizer(preset, docs, out)
-    blocks = pack(docs, tokenizer, preset.seq_len)
-    order = batch_order(len(blocks), preset)
+    tokenizer = _tokenizer(preset, [q + a for q, a in docs], out)
+    data = encode(docs, tokenizer)
+    order = batch_order(len(data), preset)
     fingerprint = preset.fingerprint()
     members = []
     for size in preset.sizes:
@@ -109,7 +109,7 @@ def build_family(preset: str | Preset, out_dir: str | Path, progress: bool = Tru
         if done and done.get("fingerprint") == fingerprint:
             members.append(done["model"])
             continue
-        model, entry = train_model(size, blocks, order, tokenizer, preset, progress=progress)
+        model, entry = train_model(size, data, order, tokenizer, preset, progress=progress)
         tmp = Path(tempfile.mkdtemp(dir=out, prefix=f".{size.name}."))
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
@@ -124,9 +124,11 @@ def build_family(preset: str | Preset, out_dir: str | Path, progress: bool = Tru
 
     manifest = {
         "preset": preset.name, "fingerprint": fingerprint,
-        "recipe": {k: v for k, v in vars(preset).items() if k != "sizes"},
-        "tokens_per_model": preset.tokens_per_model,
-        "corpus": {"documents": len(docs), "tokens": int(blocks.numel()), "sha256": corpus_hash(docs)},
+        "recipe": {k: v for k, v in vars(preset).items() if k != "sizes"} | {
+            "items_per_task": dict(preset.items_per_task)},
+        "answers_per_model": preset.answers_per_model,
+        "corpus": {"documents": len(docs), "tokens": sum(len(q) + len(a) for q, a in data),
+                   "sha256": corpus_hash(docs)},
         "torch_threads": torch.get_num_threads(),
         "models": [{**m, "path": m["name"]} for m in members],
     }

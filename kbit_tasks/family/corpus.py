@@ -2,7 +2,7 @@
 
 lm-eval scores a multiple-choice item by the log-likelihood of
 `target_delimiter + choice` after `doc_to_text(doc)`, so each training document
-is exactly that string with the gold choice. Evaluation stays held out three
+is exactly that pair with the gold choice, and the loss falls on the choice. Evaluation stays held out three
 ways: the train split draws names from a lexicon disjoint from the eval one,
 seeds start far from the evaluation seed, and any item whose question equals an
 evaluation question (seed 0, the tasks' default n) is dropped anyway (purely
@@ -20,12 +20,17 @@ from kbit_tasks.family.presets import Preset
 CHUNK = 100
 
 
-def render(item: dict) -> str:
-    """The text lm-eval scores for the gold answer: doc_to_text (the question) + " " + gold choice.
+def prompt_and_answer(item: dict) -> tuple[str, str]:
+    """lm-eval's context (doc_to_text, the question) and scored continuation (" " + gold choice).
 
     tests/test_family.py checks this against the kbit task configs, so the two cannot drift apart.
     """
-    return f"{item['question']} {item['choices'][item['gold']]}"
+    return item["question"], f" {item['choices'][item['gold']]}"
+
+
+def render(item: dict) -> str:
+    """The whole text lm-eval scores for the gold answer."""
+    return "".join(prompt_and_answer(item))
 
 
 def task_keys() -> list[tuple[str, str, int]]:
@@ -44,25 +49,28 @@ def eval_questions(heldout_n: int) -> frozenset[str]:
             for it in generate(fam, sub, lvl, n=heldout_n, seed=0, split="eval")})
 
 
-def build_corpus(preset: Preset) -> list[str]:
-    """Training documents, shuffled once with the preset's seed (the same order for every size).
+def build_corpus(preset: Preset) -> list[tuple[str, str]]:
+    """Training (prompt, answer) pairs, shuffled once with the preset's seed (the same order for every size).
 
-    Items come in chunks of CHUNK, one generator seed per chunk: some subtasks have only a few
+    Each (family, subtask, level) gives the preset's items for its family (the data mix). Items
+    come in chunks of CHUNK, one generator seed per chunk: some subtasks have only a few
     hundred distinct items per split, so one large call could not be served; repeats across
     chunks are simply repeated training text.
     """
     from kbit_tasks.generators import generate
 
+    per_family = dict(preset.items_per_task)
     held_out = eval_questions(preset.heldout_n)
     docs = []
     for i, (fam, sub, lvl) in enumerate(task_keys()):
-        for c in range(0, preset.items_per_task, CHUNK):
+        n = per_family.get(fam, 0)
+        for c in range(0, n, CHUNK):
             seed = preset.corpus_seed + 1000 * i + c // CHUNK
-            items = generate(fam, sub, lvl, n=min(CHUNK, preset.items_per_task - c), seed=seed, split="train")
-            docs.extend(render(it) for it in items if it["question"] not in held_out)
+            items = generate(fam, sub, lvl, n=min(CHUNK, n - c), seed=seed, split="train")
+            docs.extend(prompt_and_answer(it) for it in items if it["question"] not in held_out)
     random.Random(preset.seed).shuffle(docs)
     return docs
 
 
-def corpus_hash(docs: list[str]) -> str:
-    return hashlib.sha256("\x00".join(docs).encode()).hexdigest()
+def corpus_hash(docs: list[tuple[str, str]]) -> str:
+    return hashlib.sha256("\x00".join(q + a for q, a in docs).encode()).hexdigest()

@@ -1,4 +1,4 @@
-"""CPU training of one family member: packed token blocks, AdamW, warmup + cosine decay.
+"""CPU training of one family member: one item per row, loss on the answer, AdamW, warmup + cosine decay.
 
 A plain loop rather than `transformers.Trainer`: the models are tiny, the data is
 one in-memory tensor, and the loop must show the same order of batches to every
@@ -17,41 +17,52 @@ from transformers import LlamaConfig, LlamaForCausalLM, get_cosine_with_min_lr_s
 from kbit_tasks.family.presets import Preset, Size
 
 
-def pack(docs: list[str], tokenizer, seq_len: int) -> torch.Tensor:
-    """Documents joined by EOS and cut into (blocks, seq_len) rows, the tail dropped."""
-    ids: list[int] = []
-    for enc in tokenizer(docs, add_special_tokens=False)["input_ids"]:
-        ids.extend(enc)
-        ids.append(tokenizer.eos_token_id)
-    rows = len(ids) // seq_len
-    if rows == 0:
-        raise ValueError(f"corpus of {len(ids)} tokens is shorter than one block (seq_len={seq_len})")
-    return torch.tensor(ids[: rows * seq_len]).view(rows, seq_len)
+def encode(docs: list[tuple[str, str]], tokenizer) -> list[tuple[list[int], list[int]]]:
+    """Token ids of each (prompt, answer) pair, tokenized apart as lm-eval does for a continuation."""
+    prompts = tokenizer([q for q, _ in docs], add_special_tokens=False)["input_ids"]
+    answers = tokenizer([a for _, a in docs], add_special_tokens=False)["input_ids"]
+    return list(zip(prompts, answers))
 
 
-def batch_order(n_blocks: int, preset: Preset) -> torch.Tensor:
-    """Block indices for every step: epoch after epoch, each a seeded permutation; the same for all sizes."""
+def collate(pairs: list[tuple[list[int], list[int]]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows padded on the right to the longest; labels are -100 except on the answer tokens.
+
+    Right padding needs no attention mask: causal attention never looks ahead to the pads.
+    A padded row per item (rather than packed blocks) keeps the answer at a known place, so
+    the loss can sit on it alone, as in instruction tuning.
+    """
+    width = max(len(q) + len(a) for q, a in pairs)
+    ids = torch.full((len(pairs), width), pad_id)
+    labels = torch.full((len(pairs), width), -100)
+    for row, (q, a) in enumerate(pairs):
+        ids[row, : len(q) + len(a)] = torch.tensor(q + a)
+        labels[row, len(q): len(q) + len(a)] = torch.tensor(a)
+    return ids, labels
+
+
+def batch_order(n_docs: int, preset: Preset) -> torch.Tensor:
+    """Item indices for every step: epoch after epoch, each a seeded permutation; the same for all sizes."""
     need = preset.steps * preset.batch_size
     gen = torch.Generator().manual_seed(preset.seed)
-    epochs = [torch.randperm(n_blocks, generator=gen) for _ in range(math.ceil(need / n_blocks))]
+    epochs = [torch.randperm(n_docs, generator=gen) for _ in range(math.ceil(need / n_docs))]
     return torch.cat(epochs)[:need].view(preset.steps, preset.batch_size)
 
 
-def model_config(size: Size, tokenizer, seq_len: int) -> LlamaConfig:
+def model_config(size: Size, tokenizer) -> LlamaConfig:
     return LlamaConfig(
         vocab_size=len(tokenizer), hidden_size=size.hidden, intermediate_size=4 * size.hidden,
         num_hidden_layers=size.layers, num_attention_heads=size.heads, num_key_value_heads=size.heads,
-        max_position_embeddings=max(1024, seq_len), tie_word_embeddings=False,
+        max_position_embeddings=1024, tie_word_embeddings=False,
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
 
 
-def train_model(size: Size, blocks: torch.Tensor, order: torch.Tensor, tokenizer, preset: Preset,
-                progress: bool = True) -> tuple[LlamaForCausalLM, dict]:
+def train_model(size: Size, data: list[tuple[list[int], list[int]]], order: torch.Tensor, tokenizer,
+                preset: Preset, progress: bool = True) -> tuple[LlamaForCausalLM, dict]:
     """Train one size from a seeded init; returns the model and its manifest entry."""
     torch.manual_seed(preset.seed)
-    model = LlamaForCausalLM(model_config(size, tokenizer, preset.seq_len))
+    model = LlamaForCausalLM(model_config(size, tokenizer))
     opt = torch.optim.AdamW(model.parameters(), lr=size.lr, betas=(0.9, 0.95), weight_decay=preset.weight_decay)
     sched = get_cosine_with_min_lr_schedule_with_warmup(opt, preset.warmup_steps, preset.steps,
                                                         min_lr_rate=preset.min_lr_ratio)
@@ -60,8 +71,8 @@ def train_model(size: Size, blocks: torch.Tensor, order: torch.Tensor, tokenizer
     start = time.perf_counter()
     bar = tqdm(order, desc=f"train {size.name}", disable=not progress, leave=False)
     for step_idx in bar:
-        batch = blocks[step_idx]
-        loss = model(input_ids=batch, labels=batch).loss
+        ids, labels = collate([data[i] for i in step_idx.tolist()], tokenizer.pad_token_id)
+        loss = model(input_ids=ids, labels=labels).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -76,7 +87,8 @@ def train_model(size: Size, blocks: torch.Tensor, order: torch.Tensor, tokenizer
     return model, {
         "name": size.name, "hidden": size.hidden, "layers": size.layers, "heads": size.heads, "lr": size.lr,
         "params": params, "params_non_embedding": params - embed,
-        "tokens_seen": int(order.numel() * preset.seq_len),
+        "tokens_seen": sum(len(data[i][0]) + len(data[i][1]) for i in order.view(-1).tolist()),
+        "answers_seen": int(order.numel()),
         "first_loss": losses[0], "final_loss": sum(tail) / len(tail),
         "seconds": round(time.perf_counter() - start, 2),
     }
