@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shlex
 import sys
 import tempfile
 from pathlib import Path
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
         plots[key] = name
     frame = pd.concat([f.to_frame() for f in fits.values()], ignore_index=True)
     _atomic_write(out / "fits.csv", lambda p: frame.to_csv(p, index=False))
-    text = markdown(fits, plots, command="kbit-fit " + " ".join(sys.argv[1:] if argv is None else argv),
+    text = markdown(fits, plots, command=shlex.join(["kbit-fit", *(sys.argv[1:] if argv is None else argv)]),
                     metric=args.metric, note=args.note)
     _atomic_write(out / "report.md", lambda p: Path(p).write_text(text))
     found = int(np.sum(frame["detected"]))

@@ -22,12 +22,15 @@ def plot_fit(fit, ax=None):
     for g in groups:
         sel = np.ones(len(c.x), bool) if g is None else c.precision == g
         label = None if g is None else f"{g}-bit"
+        # Rows at one x (the tasks of one model and precision) are pooled into one point to read.
+        xs, where = np.unique(c.x[sel], return_inverse=True)
         if c.s is not None:
-            acc = c.s[sel] / c.n[sel]
-            lo, hi = binomial_bars(c.s[sel], c.n[sel])
-            ax.errorbar(to_x(c.x[sel]), acc, yerr=[acc - lo, hi - acc], fmt="o", ms=4, capsize=2, label=label)
+            s, n = np.bincount(where, c.s[sel]), np.bincount(where, c.n[sel])
+            acc = s / n
+            lo, hi = binomial_bars(s, n)
+            ax.errorbar(to_x(xs), acc, yerr=[acc - lo, hi - acc], fmt="o", ms=4, capsize=2, label=label)
         else:
-            ax.plot(to_x(c.x[sel]), c.y[sel], "o", ms=4, label=label)
+            ax.plot(to_x(xs), np.bincount(where, c.y[sel]) / np.bincount(where), "o", ms=4, label=label)
     if c.c is not None:
         ax.axhline(float(np.mean(c.c)), color="grey", ls=":", lw=1, label="chance")
     psis = fit.breakpoints
