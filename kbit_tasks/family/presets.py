@@ -66,10 +66,9 @@ def _size(hidden: int, layers: int, lr: float) -> Size:
 PRESETS: dict[str, Preset] = {
     "default": Preset(
         name="default",
-        sizes=(_size(8, 1, 3e-3), _size(32, 1, 3e-3), _size(64, 2, 3e-3), _size(96, 2, 2.5e-3),
-               _size(128, 2, 2e-3)),
-        items_per_task=(("logical", 100), ("causal", 100), ("inductive", 600)),
-        steps=250, batch_size=32, vocab_size=512, warmup_steps=20,
+        sizes=(_size(4, 1, 3e-3), _size(8, 1, 3e-3), _size(16, 1, 3e-3), _size(32, 2, 3e-3), _size(72, 2, 3e-3)),
+        items_per_task=(("logical", 50), ("causal", 50), ("inductive", 800)),
+        steps=450, batch_size=32, vocab_size=512, warmup_steps=25,
     ),
     # Same five-size shape, as small as still means something: for tests and CI.
     "ci": Preset(
