@@ -1,7 +1,7 @@
 """CPU training of one family member: one item per row, loss on the answer, AdamW, warmup + cosine decay.
 
 A plain loop rather than `transformers.Trainer`: the models are tiny, the data is
-one in-memory tensor, and the loop must show the same order of batches to every
+a short in-memory list, and the loop must show the same order of batches to every
 size; Trainer's dataloader, accelerate and logging machinery would cost more
 than the steps themselves on two cores.
 """
@@ -18,7 +18,11 @@ from kbit_tasks.family.presets import Preset, Size
 
 
 def encode(docs: list[tuple[str, str]], tokenizer) -> list[tuple[list[int], list[int]]]:
-    """Token ids of each (prompt, answer) pair, tokenized apart as lm-eval does for a continuation."""
+    """Token ids of each (prompt, answer) pair, tokenized apart.
+
+    lm-eval tokenizes context + continuation whole and splits at the context's length; the
+    byte-level pre-tokenizer cuts before the answer's leading space, so both give the same ids.
+    """
     prompts = tokenizer([q for q, _ in docs], add_special_tokens=False)["input_ids"]
     answers = tokenizer([a for _, a in docs], add_special_tokens=False)["input_ids"]
     return list(zip(prompts, answers))
