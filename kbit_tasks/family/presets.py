@@ -68,7 +68,7 @@ PRESETS: dict[str, Preset] = {
         name="default",
         sizes=(_size(4, 1, 3e-3), _size(8, 1, 3e-3), _size(16, 1, 3e-3), _size(32, 2, 3e-3), _size(72, 2, 3e-3)),
         items_per_task=(("logical", 50), ("causal", 50), ("inductive", 800)),
-        steps=450, batch_size=32, vocab_size=512, warmup_steps=25,
+        steps=700, batch_size=32, vocab_size=512, warmup_steps=25,
     ),
     # Same five-size shape, as small as still means something: for tests and CI.
     "ci": Preset(
