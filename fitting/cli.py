@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shlex
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from kbit_tasks.atomic import atomic_write
 from fitting.data import BINOMIAL_METRICS, METHODS
 from fitting.report import markdown
 
@@ -26,18 +25,6 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if path.suffix in (".parquet", ".pq"):
         return pd.read_parquet(path)
     raise ValueError(f"results table {str(path)!r}: suffix {path.suffix!r} is not one of .csv, .parquet, .pq")
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, then rename: no half-written report."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _slug(label: dict) -> str:
@@ -90,13 +77,13 @@ def main(argv: list[str] | None = None) -> None:
     for key, fit in fits.items():
         name = f"plots/{_slug(fit.label)}.png"
         ax = fit.plot()
-        _atomic_write(out / name, lambda p, fig=ax.figure: fig.savefig(p, dpi=120, bbox_inches="tight", format="png"))
+        atomic_write(out / name, lambda p, fig=ax.figure: fig.savefig(p, dpi=120, bbox_inches="tight", format="png"))
         plt.close(ax.figure)
         plots[key] = name
     frame = pd.concat([f.to_frame() for f in fits.values()], ignore_index=True)
-    _atomic_write(out / "fits.csv", lambda p: frame.to_csv(p, index=False))
+    atomic_write(out / "fits.csv", lambda p: frame.to_csv(p, index=False))
     text = markdown(fits, plots, command=shlex.join(["kbit-fit", *(sys.argv[1:] if argv is None else argv)]),
                     metric=args.metric, note=args.note)
-    _atomic_write(out / "report.md", lambda p: Path(p).write_text(text))
+    atomic_write(out / "report.md", lambda p: Path(p).write_text(text))
     found = int(np.sum(frame["detected"]))
     print(f"{len(frame)} fit(s), {found} threshold(s) detected; report in {out / 'report.md'}")

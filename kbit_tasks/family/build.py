@@ -15,17 +15,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from kbit_tasks.atomic import atomic_write_json
 from kbit_tasks.family.presets import Preset, get_preset
 
 MANIFEST = "manifest.json"
 MEMBER_FILE = "family.json"
-
-
-def _write_json_atomic(path: Path, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2)
-    os.replace(tmp, path)
 
 
 def _read_json(path: Path) -> dict | None:
@@ -66,7 +60,7 @@ def _tokenizer(preset: Preset, docs: list[str], out: Path):
     tok = train_tokenizer(docs, vocab_size=preset.vocab_size)
     tmp = Path(tempfile.mkdtemp(dir=out, prefix=".tokenizer."))
     tok.save_pretrained(tmp)
-    _write_json_atomic(tmp / MEMBER_FILE, {"fingerprint": preset.fingerprint()})
+    atomic_write_json(tmp / MEMBER_FILE, {"fingerprint": preset.fingerprint()}, indent=2)
     _publish(tmp, tok_dir)
     return tok
 
@@ -113,7 +107,7 @@ def build_family(preset: str | Preset, out_dir: str | Path, progress: bool = Tru
         tmp = Path(tempfile.mkdtemp(dir=out, prefix=f".{size.name}."))
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        _write_json_atomic(tmp / MEMBER_FILE, {"fingerprint": fingerprint, "model": entry})
+        atomic_write_json(tmp / MEMBER_FILE, {"fingerprint": fingerprint, "model": entry}, indent=2)
         _publish(tmp, final)
         members.append(entry)
         if progress:
@@ -132,5 +126,5 @@ def build_family(preset: str | Preset, out_dir: str | Path, progress: bool = Tru
         "torch_threads": torch.get_num_threads(),
         "models": [{**m, "path": m["name"]} for m in members],
     }
-    _write_json_atomic(out / MANIFEST, manifest)
+    atomic_write_json(out / MANIFEST, manifest, indent=2)
     return manifest

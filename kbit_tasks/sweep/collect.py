@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
 from pathlib import Path
 
 import pandas as pd
+
+from kbit_tasks.atomic import atomic_write
 
 from kbit_tasks.sweep.store import cell_records
 
@@ -77,7 +78,6 @@ def write_table(table: pd.DataFrame, out: str | Path) -> Path:
     if out.suffix not in FORMATS:
         raise ValueError(f"output {str(out)!r}: unsupported suffix {out.suffix!r}; use one of {', '.join(FORMATS)}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    table.to_csv(tmp, index=False) if out.suffix == ".csv" else table.to_parquet(tmp, index=False)
-    os.replace(tmp, out)
-    return out
+    if out.suffix == ".csv":
+        return atomic_write(out, lambda tmp: table.to_csv(tmp, index=False))
+    return atomic_write(out, lambda tmp: table.to_parquet(tmp, index=False))

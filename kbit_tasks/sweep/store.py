@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import tempfile
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
+
+from kbit_tasks import atomic
 
 
 def _json_default(obj):
@@ -18,24 +18,8 @@ def _json_default(obj):
 
 
 def atomic_write_json(path: Path, record: dict) -> None:
-    """Temporary file in the same folder, fsync, rename, fsync the folder: a crash at any
-    moment leaves either the old file or the new one, never a torn one."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(record, fh, indent=1, default=_json_default)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    """A cell record, written atomically (lm-eval's objects serialised as lm-eval does)."""
+    atomic.atomic_write_json(path, record, indent=1, default=_json_default)
 
 
 def cell_path(output: Path, cell_id: str) -> Path:
