@@ -8,8 +8,10 @@ from typing import Callable, Optional
 
 from .lexicon import SPLITS
 
-# make(rng, level, split, target) -> (question, choices, gold) with gold == target, or None to retry.
-Maker = Callable[[random.Random, int, str, int], Optional[tuple[str, list[str], int]]]
+# make(rng, level, split, target) -> (question, choices, gold, depth) with gold == target, or None
+# to retry. depth is the number of inference steps the answer rests on (proof depth, directed
+# path length, chained comparisons, ...), reported per level in the tasks README.
+Maker = Callable[[random.Random, int, str, int], Optional[tuple]]
 
 MAX_ATTEMPTS = 2000
 
@@ -55,7 +57,7 @@ def _one(sub, rng, level, split, target, seen, index) -> dict:
         made = sub.make(rng, level, split, target)
         if made is None:
             continue
-        question, choices, gold = made
+        question, choices, gold, *depth = made  # TODO(tasks v2): every maker returns depth
         if question in seen or question_split(question) != split:
             continue
         assert gold == target and len(choices) == sub.n_choices and len(set(choices)) == len(choices)
@@ -68,6 +70,7 @@ def _one(sub, rng, level, split, target, seen, index) -> dict:
             "subtask": sub.name,
             "level": level,
             "chance": 1.0 / len(choices),
+            **({"depth": depth[0]} if depth else {}),
         }
     raise ValueError(
         f"could not make item {index + 1} of kbit_{sub.family}_{sub.name}_l{level}: "
