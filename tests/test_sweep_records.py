@@ -86,23 +86,25 @@ def _claim_and_exit(folder):
     os._exit(0)  # like SIGKILL: no release
 
 
-def _claim_many(folder, cells, queue):
+def _claim_many(folder, cells, queue, finish):
     won = []
     for cell in cells:
         claim = try_claim(folder, cell, stale_after=60)
         if claim is not None:
             won.append(cell)  # held to the end, like a cell being computed
     queue.put(won)
+    finish.wait(60)  # alive until all are done: a dead holder's claim may be taken over
 
 
 def test_concurrent_processes_each_win_distinct_cells(tmp_path):
     cells = [f"c{i}" for i in range(60)]
     ctx = multiprocessing.get_context("fork")
-    queue = ctx.Queue()
-    procs = [ctx.Process(target=_claim_many, args=(str(tmp_path), cells, queue)) for _ in range(4)]
+    queue, finish = ctx.Queue(), ctx.Event()
+    procs = [ctx.Process(target=_claim_many, args=(str(tmp_path), cells, queue, finish)) for _ in range(4)]
     for p in procs:
         p.start()
     won = [queue.get(timeout=60) for _ in procs]
+    finish.set()
     for p in procs:
         p.join()
     flat = [c for w in won for c in w]

@@ -94,11 +94,6 @@ def _flatten(value, prefix: str = "") -> dict:
     return {prefix.rstrip("."): value}
 
 
-def _short(value) -> str:
-    text = json.dumps(value, default=str)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def differences(old: dict | None, new: dict) -> list[str]:
     """What changed between a record's fingerprint and the current one, shortest first:
     'evaluation.batch_size 8 -> 16', 'model.weights.model.safetensors.mtime_ns changed'."""
@@ -107,8 +102,7 @@ def differences(old: dict | None, new: dict) -> list[str]:
     before, after = _flatten(old), _flatten(new)
     changed = []
     for key in sorted(set(before) | set(after), key=lambda k: (k.count("."), k)):
-        if before.get(key, "<absent>") != after.get(key, "<absent>"):
-            a, b = before.get(key, "<absent>"), after.get(key, "<absent>")
-            long = len(json.dumps(a, default=str)) > 40 or len(json.dumps(b, default=str)) > 40
-            changed.append(f"{key} changed" if long else f"{key} {_short(a)} -> {_short(b)}")
+        a, b = (json.dumps(side.get(key, "<absent>"), default=str) for side in (before, after))
+        if a != b:  # hashes and timestamps say nothing to a reader: just "changed"
+            changed.append(f"{key} changed" if max(len(a), len(b)) > 16 else f"{key} {a} -> {b}")
     return changed

@@ -344,35 +344,57 @@ def run(config: SweepConfig, shard: tuple[int, int] = (0, 1), force: bool = Fals
         fingerprints = {c.id: cell_fingerprint(c, config, task_fp, model_fp[c.model.path]) for c in cells}
         verdicts = {c.id: reuse_verdict(cell_path(config.output, c.id), fingerprints[c.id], force, on_mismatch)
                     for c in cells}  # all read first: "refuse" stops before any work
-        models = _Models(config, placement, device)
+        walk = _Walk(config, summary, _Models(config, placement, device), fingerprints, force, on_mismatch,
+                     stale_after, record=lambda cell, outcome: _record(cell, config, outcome, chance, where,
+                                                                        fingerprints[cell.id]),
+                     evaluate=lambda lm, cell: _evaluate_or_fail(lm, cell, config, manager, list(tasks.values())))
         for cell in cells:
+            walk.visit(cell, verdicts[cell.id])
             bar.update()
-            path = cell_path(config.output, cell.id)
-            if verdicts[cell.id] is None:
-                summary.skipped.append(cell.id)
-                continue
-            claim = try_claim(config.output, cell.id, stale_after)
-            if claim is None:
-                summary.taken.append(cell.id)
-                continue
-            with claim.start_heartbeat():
-                # another process may have finished it since the walk began
-                why = reuse_verdict(path, fingerprints[cell.id], force, on_mismatch)
-                if why is None:
-                    summary.skipped.append(cell.id)
-                    continue
-                why = verdicts[cell.id] if why == "no record" else why  # e.g. moved aside as corrupt
-                if why != "no record":
-                    log.warning("%s: running again: %s", cell.id, why)
-                    summary.rerun[cell.id] = why
-                lm, failure = models.get(cell.model)
-                outcome = failure or _evaluate_or_fail(lm, cell, config, manager, list(tasks.values()))
-                atomic_write_json(path, _record(cell, config, outcome, chance, where, fingerprints[cell.id]))
-            (summary.done if outcome["status"] == "done" else summary.failed).append(cell.id)
-            log.info("%s %s: %s in %.1f s, mean acc %s", cell.model.name, cell.quant.label, outcome["status"],
-                     outcome.get("seconds", 0.0), _mean_acc(outcome))
-        models.close()
+        walk.models.close()
     return summary
+@dataclass
+class _Walk:
+    """One process's pass over its cells, and what it needs to compute one."""
+
+    config: SweepConfig
+    summary: RunSummary
+    models: _Models
+    fingerprints: dict
+    force: bool
+    on_mismatch: str
+    stale_after: float
+    record: object  # (cell, outcome) -> the record to write
+    evaluate: object  # (lm, cell) -> outcome
+
+    def visit(self, cell: Cell, why: str | None) -> None:
+        """Reuse the cell's record (why is None), or claim and compute it unless another process
+        holds its claim or finished it meanwhile."""
+        if why is None:
+            self.summary.skipped.append(cell.id)
+            return
+        path = cell_path(self.config.output, cell.id)
+        claim = try_claim(self.config.output, cell.id, self.stale_after)
+        if claim is None:
+            self.summary.taken.append(cell.id)
+            return
+        with claim.start_heartbeat():
+            now = reuse_verdict(path, self.fingerprints[cell.id], self.force, self.on_mismatch)  # re-check
+            if now is None:
+                self.summary.skipped.append(cell.id)
+                return
+            why = why if now == "no record" else now  # e.g. moved aside as corrupt in the first pass
+            if why != "no record":
+                log.warning("%s: running again: %s", cell.id, why)
+                self.summary.rerun[cell.id] = why
+            lm, failure = self.models.get(cell.model)
+            outcome = failure or self.evaluate(lm, cell)
+            atomic_write_json(path, self.record(cell, outcome))
+        (self.summary.done if outcome["status"] == "done" else self.summary.failed).append(cell.id)
+        log.info("%s %s: %s in %.1f s, mean acc %s", cell.model.name, cell.quant.label, outcome["status"],
+                 outcome.get("seconds", 0.0), _mean_acc(outcome))
+
+
 def _evaluate_or_fail(lm, cell: Cell, config: SweepConfig, manager, tasks: list) -> dict:
     try:
         return evaluate_cell(lm, cell, config, manager, tasks)
