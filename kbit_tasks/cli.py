@@ -33,8 +33,9 @@ def cli_errors(prog: str, argv: list[str]):
     except (ValueError, OSError) as err:
         if debug_wanted(argv):
             raise
-        message = str(err) if not isinstance(err, OSError) or err.filename is None \
-            else f"{err.filename}: {err.strerror}"
+        message = str(err)
+        if isinstance(err, OSError) and err.strerror:  # "[Errno 28] ..." says nothing more
+            message = f"{err.filename}: {err.strerror}" if err.filename else err.strerror
         print(f"{prog}: error: {message.splitlines()[0] if message else type(err).__name__}", file=sys.stderr)
         sys.exit(2)
 
