@@ -86,6 +86,7 @@ def test_full_or_read_only_output_is_found_before_any_model_loads(tmp_path, tiny
     assert "is not writable: Read-only file system" in _fails(["run", cfg], capsys)
 
 
+@pytest.mark.slow
 def test_a_full_disk_mid_run_names_the_record_and_releases_the_claim(tmp_path, tiny_model_dir, capsys, monkeypatch):
     def no_space(path, data, **kwargs):  # the disk fills up while the cell computes
         def write(tmp):

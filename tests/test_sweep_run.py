@@ -137,6 +137,7 @@ def test_a_changed_model_task_content_or_setting_reruns_the_cell(tiny_model_dir,
     assert run(parse_config(params)).rerun["tiny__16bit"].endswith(": params null -> 1000")
 
 
+@pytest.mark.slow
 def test_a_truncated_record_is_moved_aside_and_redone(swept, tiny_model_dir, tmp_path, capsys, caplog):
     config, _ = swept
     out = shutil.copytree(config.output, tmp_path / "out")
@@ -232,6 +233,7 @@ def test_two_unsharded_runs_on_one_folder_compute_each_cell_once(swept, tiny_mod
     pd.testing.assert_frame_equal(collect([tmp_path / "out"]), collect([config.output]))
 
 
+@pytest.mark.slow
 def test_nan_logits_are_counted_and_auto_batch_size_is_found_once(tiny_model_dir, tmp_path, monkeypatch):
     import torch
     from lm_eval.models.huggingface import HFLM
