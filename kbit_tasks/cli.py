@@ -67,7 +67,7 @@ def eval_main(argv: list[str] | None = None) -> None:
     args = parser.parse_args()
     with cli_errors("kbit-eval", ["--debug"] if debug else []):
         check_eval_args(args)
-    parser.execute(args)
+        parser.execute(args)
 
 
 def _task_names(args) -> list[str]:
@@ -118,13 +118,31 @@ def check_kbit_model_args(model_args: dict | str) -> None:
         raise UsageError(f"--model_args: compute_dtype={compute!r} is not supported; "
                          "choose one of float32, bfloat16, float16")
     pretrained = model_args.get("pretrained")
-    if isinstance(pretrained, str) and looks_local(pretrained) and not os.path.isdir(os.path.expanduser(pretrained)):
-        raise UsageError(f"--model_args: pretrained={pretrained!r}: no such folder")
+    if isinstance(pretrained, str):
+        try:
+            check_model_source(pretrained)
+        except ValueError as err:
+            raise UsageError(f"--model_args: pretrained={err}") from None
 
 
 def looks_local(path: str) -> bool:
     """A filesystem path rather than a hub id (`org/name`)."""
     return path.startswith(("/", "./", "../", "~", ".")) or os.path.isdir(os.path.expanduser(path))
+
+
+def check_model_source(path: str) -> None:
+    """A local folder must exist; a hub id must be cached when the hub is off (HF_HUB_OFFLINE=1).
+    Else a ValueError: lm-eval and transformers would call a missing folder a malformed repo id."""
+    if looks_local(path):
+        if not os.path.isdir(os.path.expanduser(path)):
+            raise ValueError(f"{path!r}: no such folder")
+        return
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+        from huggingface_hub import try_to_load_from_cache
+
+        if not isinstance(try_to_load_from_cache(path, "config.json"), str):
+            raise ValueError(f"{path!r}: no such folder, and not a model in the Hugging Face cache "
+                             "(HF_HUB_OFFLINE=1 forbids downloading it)")
 
 
 def _with_kbit_tasks(argv: list[str], folder: str) -> list[str]:

@@ -87,6 +87,7 @@ def test_bad_kbit_hf_args_are_one_line_before_any_indexing(no_indexing, tiny_mod
     (["--metadata", '{"n": 0}'], "--metadata: n=0 is not valid; use an integer from 1 to 10000"),
     (["--metadata", '{"nn": 5}'], "--metadata: unknown key(s) 'nn'; kbit tasks read n, seed"),
     (["--model_args", "pretrained=./no/such/model"], "pretrained='./no/such/model': no such folder"),
+    (["--model_args", "pretrained=nobody-org/no-such-model"], "not a model in the Hugging Face cache"),
 ])
 def test_bad_metadata_and_missing_folder_are_one_line(no_indexing, capsys, extra, message):
     argv = ["run", "--model", "kbit-hf", "--tasks", "kbit_*", *extra]

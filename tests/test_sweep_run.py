@@ -164,6 +164,7 @@ def test_a_truncated_record_is_moved_aside_and_redone(swept, tiny_model_dir, tmp
     pd.testing.assert_frame_equal(collect([out]), collect([config.output]))
 
 
+@pytest.mark.slow
 def test_a_failing_cell_is_recorded_and_the_sweep_goes_on(tiny_model_dir, tmp_path, monkeypatch):
     from kbit_tasks.model import KbitHFLM
 
@@ -264,6 +265,7 @@ def test_nan_logits_are_counted_and_auto_batch_size_is_found_once(tiny_model_dir
         assert task == "kbit_logical_syllogism_l1" and count >= 2 * 2  # every choice of both items
 
 
+@pytest.mark.slow
 def test_kill_minus_nine_then_rerun_completes_without_duplicates(swept, tiny_model_dir, tmp_path):
     config, _ = swept
     out = tmp_path / "out"

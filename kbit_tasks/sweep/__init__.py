@@ -95,8 +95,6 @@ def _fetch(args) -> int:
 
 
 def _run(args) -> int:
-    from kbit_tasks.sweep.config import check_device
-
     shard = parse_shard(args.shard)
     config = load_config(args.config, output=args.output)
     placement = Placement.from_env()
@@ -104,7 +102,6 @@ def _run(args) -> int:
         for cell in select(build_grid(config), shard, placement.rank, placement.world):
             print(cell.id)
         return 0
-    check_device(config.device)
     summary = run(config, shard=shard, force=args.force, placement=placement, on_mismatch=args.mismatch,
                   stale_after=args.claim_timeout)
     print(f"rank {placement.rank}/{placement.world} shard {args.shard}: {len(summary.done)} done, "

@@ -68,19 +68,12 @@ def _check_keys(entry: dict, valid: tuple[str, ...], where: str) -> None:
 
 
 def _check_model_source(spec: ModelSpec, where: str) -> None:
-    """A local folder must exist; a hub id must be cached when the hub is off (HF_HUB_OFFLINE=1)."""
-    from kbit_tasks.cli import looks_local
+    from kbit_tasks.cli import check_model_source
 
-    if looks_local(spec.path):
-        if not os.path.isdir(os.path.expanduser(spec.path)):
-            raise ValueError(f"{where}: local model folder {spec.path!r}: no such folder")
-        return
-    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
-        from huggingface_hub import try_to_load_from_cache
-
-        if not isinstance(try_to_load_from_cache(spec.path, "config.json"), str):
-            raise ValueError(f"{where}: model {spec.path!r} is neither a local folder nor in the "
-                             "Hugging Face cache, and HF_HUB_OFFLINE=1 forbids downloading it")
+    try:
+        check_model_source(spec.path)
+    except ValueError as err:
+        raise ValueError(f"{where}: model {err}") from None
 
 
 def parse_models(raw: Any) -> tuple[ModelSpec, ...]:

@@ -26,7 +26,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from kbit_tasks.atomic import remove_stale_temps
 from kbit_tasks.sweep.claims import stale_after_default, try_claim
-from kbit_tasks.sweep.config import SweepConfig
+from kbit_tasks.sweep.config import SweepConfig, check_device
 from kbit_tasks.sweep.fingerprint import cell_fingerprint, differences, model_fingerprint, task_fingerprint
 from kbit_tasks.sweep.grid import Cell, Placement, build_grid, select
 from kbit_tasks.sweep.store import (CorruptRecord, atomic_write_json, cell_path, git_revision, provenance,
@@ -183,10 +183,10 @@ def load_lm(spec, config: SweepConfig, placement: Placement, device: str):
 
 
 def detect_batch_size_once(lm) -> None:
-    """batch_size auto: HFLM (lm-eval 0.4.13) probes the largest batch on every loglikelihood
-    call, i.e. every cell; the answer depends on the model and the longest request, which all
-    cells of a model share, so it is kept per request length for the model's life.
-    (`_detect_batch_size` is private; `auto:N` already caches in `lm.batch_sizes`.)"""
+    """batch_size auto / auto:N: HFLM (lm-eval 0.4.13) resets its batch sizes and probes again
+    on every loglikelihood call, i.e. every cell (about 5 % of a 12B cell); the answer depends
+    on the model and the request's length, which all cells of a model share, so it is kept per
+    length for the model's life. (`_detect_batch_size` is private HFLM API.)"""
     detect, sizes = lm._detect_batch_size, {}
 
     def once(requests=None, pos: int = 0):
@@ -326,6 +326,7 @@ def run(config: SweepConfig, shard: tuple[int, int] = (0, 1), force: bool = Fals
     cells that have no reusable record and no live claim by another process."""
     if on_mismatch not in MISMATCH:
         raise ValueError(f"on_mismatch={on_mismatch!r}; choose one of {', '.join(MISMATCH)}")
+    check_device(config.device)
     placement = placement or Placement.from_env()
     stale_after = stale_after_default() if stale_after is None else stale_after
     cells = select(build_grid(config), shard, placement.rank, placement.world)
