@@ -142,3 +142,25 @@ def test_differences_say_what_changed_in_one_line():
     assert differences(old, new) == ["params null -> 70", "evaluation.batch_size 8 -> 16",
                                       "tasks.t.content_hash changed"]
     assert differences(None, new) == ["the record has no fingerprint (written by an older kbit)"]
+
+
+def test_force_redoes_records_older_than_the_run_not_those_finished_since(tmp_path):
+    from kbit_tasks.sweep.runner import reuse_verdict
+
+    path = tmp_path / "m__16bit.json"
+    path.write_text(json.dumps(GOOD | {"fingerprint": {"a": 1}}))  # finished 2026-01-01
+    assert reuse_verdict(path, {"a": 1}, None, "rerun") is None
+    assert reuse_verdict(path, {"a": 1}, "2026-06-01T00:00:00+00:00", "rerun") == "--force"
+    assert reuse_verdict(path, {"a": 1}, "2025-06-01T00:00:00+00:00", "rerun") is None  # another --force run's
+    assert reuse_verdict(path, {"a": 2}, None, "rerun") == "the record no longer matches: a 1 -> 2"
+    with pytest.raises(ValueError, match=r"m__16bit.json was made by something else \(a 1 -> 2\)"):
+        reuse_verdict(path, {"a": 2}, None, "refuse")
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "soon"])
+def test_a_bad_claim_timeout_is_rejected(monkeypatch, value):
+    from kbit_tasks.sweep.claims import stale_after_default
+
+    monkeypatch.setenv("KBIT_CLAIM_TIMEOUT", value)
+    with pytest.raises(ValueError, match="KBIT_CLAIM_TIMEOUT=.* must be a number of seconds > 0"):
+        stale_after_default()

@@ -29,8 +29,18 @@ CLAIM_DIR = ".claims"
 DEFAULT_STALE_AFTER = 600.0
 
 
+def check_timeout(seconds, where: str = "claim timeout") -> float:
+    try:
+        seconds = float(seconds)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not seconds > 0:
+        raise ValueError(f"{where}={seconds!r} must be a number of seconds > 0 (default {DEFAULT_STALE_AFTER:g})")
+    return seconds
+
+
 def stale_after_default() -> float:
-    return float(os.environ.get("KBIT_CLAIM_TIMEOUT", DEFAULT_STALE_AFTER))
+    return check_timeout(os.environ.get("KBIT_CLAIM_TIMEOUT", DEFAULT_STALE_AFTER), "KBIT_CLAIM_TIMEOUT")
 
 
 def _create(path: Path, body: dict) -> bool:

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from kbit_tasks.atomic import remove_stale_temps
-from kbit_tasks.sweep.claims import stale_after_default, try_claim
+from kbit_tasks.sweep.claims import check_timeout, stale_after_default, try_claim
 from kbit_tasks.sweep.config import SweepConfig, check_device
 from kbit_tasks.sweep.fingerprint import cell_fingerprint, differences, model_fingerprint, task_fingerprint
 from kbit_tasks.sweep.grid import Cell, Placement, build_grid, select
@@ -273,9 +273,16 @@ def _free_memory() -> None:
         torch.cuda.empty_cache()
 
 
-def reuse_verdict(path, fingerprint: dict, force: bool, on_mismatch: str) -> str | None:
+def _utc(iso: str) -> datetime:
+    moment = datetime.fromisoformat(iso)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def reuse_verdict(path, fingerprint: dict, force: str | None, on_mismatch: str) -> str | None:
     """None if the record at `path` can be reused as it is, else why the cell must run.
-    A corrupt record is moved aside; with on_mismatch="refuse" a changed one is an error."""
+    A corrupt record is moved aside; with on_mismatch="refuse" a changed one is an error.
+    `force`: the time (ISO, UTC) a --force run started; records finished before it are redone,
+    not those another --force process finished since (no cell computed twice)."""
     try:
         record = read_record(path)
     except CorruptRecord as err:
@@ -285,7 +292,7 @@ def reuse_verdict(path, fingerprint: dict, force: bool, on_mismatch: str) -> str
         return "no record"
     if record["status"] != "done":
         return "the last attempt failed"
-    if force:
+    if force and _utc(record["finished_at"]) < _utc(force):
         return "--force"
     changed = differences(record.get("fingerprint"), fingerprint)
     if not changed:
@@ -328,7 +335,8 @@ def run(config: SweepConfig, shard: tuple[int, int] = (0, 1), force: bool = Fals
         raise ValueError(f"on_mismatch={on_mismatch!r}; choose one of {', '.join(MISMATCH)}")
     check_device(config.device)
     placement = placement or Placement.from_env()
-    stale_after = stale_after_default() if stale_after is None else stale_after
+    stale_after = stale_after_default() if stale_after is None else check_timeout(stale_after, "--claim-timeout")
+    forced_since = datetime.now(timezone.utc).isoformat() if force else None
     cells = select(build_grid(config), shard, placement.rank, placement.world)
     summary = RunSummary(cells=[c.id for c in cells])
     for tmp in remove_stale_temps(config.output, older_than_s=stale_after):
@@ -343,9 +351,9 @@ def run(config: SweepConfig, shard: tuple[int, int] = (0, 1), force: bool = Fals
         chance, task_fp = task_chance(tasks, config.limit), task_fingerprint(tasks)
         model_fp = {spec.path: model_fingerprint(spec.path) for spec in config.models}
         fingerprints = {c.id: cell_fingerprint(c, config, task_fp, model_fp[c.model.path]) for c in cells}
-        verdicts = {c.id: reuse_verdict(cell_path(config.output, c.id), fingerprints[c.id], force, on_mismatch)
+        verdicts = {c.id: reuse_verdict(cell_path(config.output, c.id), fingerprints[c.id], forced_since, on_mismatch)
                     for c in cells}  # all read first: "refuse" stops before any work
-        walk = _Walk(config, summary, _Models(config, placement, device), fingerprints, force, on_mismatch,
+        walk = _Walk(config, summary, _Models(config, placement, device), fingerprints, forced_since, on_mismatch,
                      stale_after, record=lambda cell, outcome: _record(cell, config, outcome, chance, where,
                                                                         fingerprints[cell.id]),
                      evaluate=lambda lm, cell: _evaluate_or_fail(lm, cell, config, manager, list(tasks.values())))
@@ -362,7 +370,7 @@ class _Walk:
     summary: RunSummary
     models: _Models
     fingerprints: dict
-    force: bool
+    force: str | None  # when the --force run started
     on_mismatch: str
     stale_after: float
     record: object  # (cell, outcome) -> the record to write
