@@ -313,3 +313,42 @@ def test_a_cell_matches_a_plain_lm_eval_run(swept, tiny_model_dir):
         task_manager=TaskManager(include_path=tasks_dir(), include_defaults=False), random_seed=0,
         numpy_random_seed=0, torch_random_seed=0, fewshot_random_seed=0)
     assert plain["results"] == last["lm_eval"]["results"]
+
+
+@pytest.mark.slow
+def test_a_cell_held_by_a_process_that_dies_is_taken_over_at_the_end_of_the_walk(tiny_model_dir, tmp_path, caplog,
+                                                                                 monkeypatch):
+    """A claim by a process on another node, beating when the walk reaches its cell, silent
+    afterwards: the walk leaves that cell, then takes it over once the claim is stale."""
+    import json
+
+    from kbit_tasks.sweep import runner
+    from kbit_tasks.sweep.claims import CLAIM_DIR
+
+    config = parse_config(_one_cell(tiny_model_dir, tmp_path) | {"precisions": PRECISIONS})
+    claim = tmp_path / CLAIM_DIR / "tiny__16bit.claim"
+    claim.parent.mkdir()
+    claim.write_text(json.dumps({"host": "another-node", "pid": 1, "token": "theirs"}))
+    real_claim, real_load, beats = runner.try_claim, runner.load_lm, []
+
+    def beat_first(output, cell_id, stale_after):
+        if cell_id == "tiny__16bit" and not beats:
+            os.utime(claim)  # the other node's last heartbeat, just now
+            beats.append(cell_id)
+        return real_claim(output, cell_id, stale_after)
+
+    def slow_load(*args):
+        time.sleep(2.5)  # longer than the timeout: the other node's claim goes stale meanwhile
+        return real_load(*args)
+
+    monkeypatch.setattr(runner, "try_claim", beat_first)
+    monkeypatch.setattr(runner, "load_lm", slow_load)
+    summary = run(config, stale_after=2.0)
+    assert summary.done == ["tiny__int3-b32", "tiny__int4-b32", "tiny__16bit"] and not summary.taken
+    assert "tiny__16bit: taking over the claim of another-node pid 1 without heartbeat" in caplog.text
+    monkeypatch.undo()
+    held = parse_config(_one_cell(tiny_model_dir, tmp_path / "live") | {"precisions": PRECISIONS})
+    (tmp_path / "live" / CLAIM_DIR).mkdir()
+    (tmp_path / "live" / CLAIM_DIR / "tiny__16bit.claim").write_text(json.dumps({"host": "another-node", "pid": 1}))
+    summary = run(held)  # default timeout: the holder is alive, its cell is left to it
+    assert summary.taken == ["tiny__16bit"] and len(summary.done) == 2

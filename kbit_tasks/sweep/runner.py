@@ -360,8 +360,15 @@ def run(config: SweepConfig, shard: tuple[int, int] = (0, 1), force: bool = Fals
         for cell in cells:
             walk.visit(cell, verdicts[cell.id])
             bar.update()
+        # once more over the cells others held: a holder that died meanwhile left a stale claim
+        retry, summary.taken = [c for c in cells if c.id in summary.taken], []
+        for cell in retry:
+            walk.visit(cell, reuse_verdict(cell_path(config.output, cell.id), fingerprints[cell.id], forced_since,
+                                           on_mismatch))
         walk.models.close()
     return summary
+
+
 @dataclass
 class _Walk:
     """One process's pass over its cells, and what it needs to compute one."""
