@@ -1,10 +1,43 @@
-"""Console entry points. Each imports its machinery lazily so `--help` stays fast."""
+"""Console entry points. Each imports its machinery lazily so `--help` stays fast.
+
+One error path for every command (`cli_errors`): a mistake the user can fix (a ValueError
+from validation, an OSError such as a missing file, a read-only folder or a full disk)
+ends as one line `PROG: error: ...` and exit code 2, like argparse's own errors; `--debug`
+or KBIT_DEBUG=1 shows the traceback instead.
+"""
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 
 
 LM_EVAL_COMMANDS = ("run", "ls", "validate")
+KBIT_METADATA_KEYS = ("n", "seed")  # what the kbit tasks read from lm-eval's --metadata
+KBIT_ONLY = ("kbit",)  # task names that select only kbit tasks start with this
+
+
+class UsageError(ValueError):
+    """A mistake in what the user asked for; its message is the whole story."""
+
+
+def debug_wanted(argv: list[str]) -> bool:
+    return "--debug" in argv or os.environ.get("KBIT_DEBUG", "").lower() in ("1", "true", "yes")
+
+
+@contextlib.contextmanager
+def cli_errors(prog: str, argv: list[str]):
+    """Turn a user's mistake into `PROG: error: <message>` and exit 2 (see module docstring)."""
+    try:
+        yield
+    except (ValueError, OSError) as err:
+        if debug_wanted(argv):
+            raise
+        message = str(err)
+        if isinstance(err, OSError) and err.strerror:  # "[Errno 28] ..." says nothing more
+            message = f"{err.filename}: {err.strerror}" if err.filename else err.strerror
+        print(f"{prog}: error: {message.splitlines()[0] if message else type(err).__name__}", file=sys.stderr)
+        sys.exit(2)
 
 
 def eval_main(argv: list[str] | None = None) -> None:
@@ -19,21 +52,97 @@ def eval_main(argv: list[str] | None = None) -> None:
     if argv == ["--tasks-dir"]:
         print(tasks_dir())
         return
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
     from lm_eval._cli import HarnessCLI
     from lm_eval.utils import setup_logging
 
     import kbit_tasks.model  # noqa: F401  registers `--model kbit-hf`
-    from kbit_tasks.generators import DEFAULT_N, check_n_seed
 
-    # lm_eval.__main__.cli_evaluate, with the kbit metadata checked before any model loads
+    # lm_eval.__main__.cli_evaluate, with kbit's arguments checked before lm-eval indexes its
+    # tasks (seconds) and before any model loads
     setup_logging()
     sys.argv = ["kbit-eval", *_with_kbit_tasks(argv, tasks_dir())]
     parser = HarnessCLI()
     args = parser.parse_args()
+    with cli_errors("kbit-eval", ["--debug"] if debug else []):
+        check_eval_args(args)
+        parser.execute(args)
+
+
+def _task_names(args) -> list[str]:
+    tasks = getattr(args, "tasks", None) or []
+    tasks = [tasks] if isinstance(tasks, str) else tasks
+    return [name for entry in tasks for name in str(entry).split(",") if name]
+
+
+def check_eval_args(args) -> None:
+    """The kbit parts of a `kbit-eval run`: kbit-hf's model_args (the quantization, the local
+    `pretrained` folder) and the kbit tasks' metadata. Raises UsageError naming the bad value."""
+    from kbit_tasks.generators import DEFAULT_N, check_n_seed
+
+    names = _task_names(args)
     metadata = getattr(args, "metadata", None) or {}
-    if "kbit" in str(getattr(args, "tasks", "")):  # n and seed mean something else to other tasks
-        check_n_seed(metadata.get("n", DEFAULT_N), metadata.get("seed", 0))
-    parser.execute(args)
+    if names and all(name.startswith(KBIT_ONLY) for name in names):
+        unknown = sorted(set(metadata) - set(KBIT_METADATA_KEYS))
+        if unknown:  # with other tasks in the run, other keys may be theirs
+            raise UsageError(f"--metadata: unknown key(s) {', '.join(map(repr, unknown))}; "
+                             f"kbit tasks read {', '.join(KBIT_METADATA_KEYS)}")
+    if any("kbit" in name for name in names):  # n and seed mean something else to other tasks
+        try:
+            check_n_seed(metadata.get("n", DEFAULT_N), metadata.get("seed", 0))
+        except ValueError as err:
+            raise UsageError(f"--metadata: {err}") from None
+    if getattr(args, "model", None) == "kbit-hf":
+        check_kbit_model_args(getattr(args, "model_args", None) or {})
+
+
+def check_kbit_model_args(model_args: dict | str) -> None:
+    """kbit-hf's quantization arguments (QuantConfig's own checks) and a local `pretrained`
+    folder that must exist (lm-eval would call it a malformed hub id)."""
+    from dataclasses import fields
+
+    from lm_eval.utils import simple_parse_args_string
+
+    from kbit_tasks.quant import QuantConfig
+
+    if isinstance(model_args, str):
+        model_args = simple_parse_args_string(model_args)
+    quant = {f.name: model_args[f.name] for f in fields(QuantConfig) if f.name in model_args}
+    try:
+        QuantConfig(**quant)
+    except (TypeError, ValueError) as err:
+        raise UsageError(f"--model_args: {err}") from None
+    compute = model_args.get("compute_dtype")
+    if compute is not None and compute not in ("float32", "bfloat16", "float16"):
+        raise UsageError(f"--model_args: compute_dtype={compute!r} is not supported; "
+                         "choose one of float32, bfloat16, float16")
+    pretrained = model_args.get("pretrained")
+    if isinstance(pretrained, str):
+        try:
+            check_model_source(pretrained)
+        except ValueError as err:
+            raise UsageError(f"--model_args: pretrained={err}") from None
+
+
+def looks_local(path: str) -> bool:
+    """A filesystem path rather than a hub id (`org/name`)."""
+    return path.startswith(("/", "./", "../", "~", ".")) or os.path.isdir(os.path.expanduser(path))
+
+
+def check_model_source(path: str) -> None:
+    """A local folder must exist; a hub id must be cached when the hub is off (HF_HUB_OFFLINE=1).
+    Else a ValueError: lm-eval and transformers would call a missing folder a malformed repo id."""
+    if looks_local(path):
+        if not os.path.isdir(os.path.expanduser(path)):
+            raise ValueError(f"{path!r}: no such folder")
+        return
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+        from huggingface_hub import try_to_load_from_cache
+
+        if not isinstance(try_to_load_from_cache(path, "config.json"), str):
+            raise ValueError(f"{path!r}: no such folder, and not a model in the Hugging Face cache "
+                             "(HF_HUB_OFFLINE=1 forbids downloading it)")
 
 
 def _with_kbit_tasks(argv: list[str], folder: str) -> list[str]:

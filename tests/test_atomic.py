@@ -1,9 +1,13 @@
-"""kbit_tasks.atomic: a failed write leaves the old file and no temporary file behind."""
+"""kbit_tasks.atomic: a failed write leaves the old file and no temporary file behind and names
+its path; files follow the umask; unwritable folders are found before work; stale temporaries go."""
+import errno
 import os
+import tempfile
+import time
 
 import pytest
 
-from kbit_tasks.atomic import atomic_write
+from kbit_tasks.atomic import atomic_write, check_writable_dir, remove_stale_temps
 
 
 def test_failed_write_keeps_old_file_and_leaves_no_temporary(tmp_path):
@@ -19,3 +23,58 @@ def test_failed_write_keeps_old_file_and_leaves_no_temporary(tmp_path):
         atomic_write(path, torn)
     assert path.read_text() == "a,b\n1,2\n"
     assert os.listdir(tmp_path) == ["results.csv"]
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "shared.json", lambda tmp: open(tmp, "w").write("{}"))
+        os.umask(0o077)
+        atomic_write(tmp_path / "private.json", lambda tmp: open(tmp, "w").write("{}"))
+    finally:
+        os.umask(old)
+    assert (tmp_path / "shared.json").stat().st_mode & 0o777 == 0o644  # mkstemp alone gives 0600
+    assert (tmp_path / "private.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_failed_write_names_its_path(tmp_path):
+    def full_disk(tmp):
+        raise OSError(errno.ENOSPC, "No space left on device")  # what write() raises: no file name
+
+    with pytest.raises(OSError, match=f"cannot write {tmp_path / 'cell.json'}: No space left on device"):
+        atomic_write(tmp_path / "cell.json", full_disk)
+    assert os.listdir(tmp_path) == []
+
+
+def test_writable_check_finds_full_disk_read_only_and_files(tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="is a file"):
+        check_writable_dir(tmp_path / "file")
+    assert check_writable_dir(tmp_path / "new" / "folder").is_dir()
+    real_fsync = os.fsync
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)  # a probe of zero bytes would pass on a full disk
+    with pytest.raises(ValueError, match=f"'{tmp_path}' is not writable: No space left on device"):
+        check_writable_dir(tmp_path)
+    monkeypatch.setattr(os, "fsync", real_fsync)
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", read_only)
+    with pytest.raises(ValueError, match="Read-only file system"):
+        check_writable_dir(tmp_path)
+    assert os.listdir(tmp_path) == ["file", "new"]
+
+
+def test_stale_temporary_files_are_removed_young_ones_kept(tmp_path):
+    old, young, record = tmp_path / ".cell.json.abc.tmp", tmp_path / ".cell.json.def.tmp", tmp_path / "cell.json"
+    for path in (old, young, record):
+        path.write_text("{")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    os.utime(record, (time.time() - 3600, time.time() - 3600))
+    assert remove_stale_temps(tmp_path, older_than_s=600) == [old]
+    assert sorted(os.listdir(tmp_path)) == [".cell.json.def.tmp", "cell.json"]

@@ -1,4 +1,5 @@
-"""`kbit-eval`: lm-eval's CLI with the kbit tasks appended. In-process, with lm-eval's index of
+"""`kbit-eval`: lm-eval's CLI with the kbit tasks appended, and the one-line error path of
+`kbit-eval` and `kbit-family`. In-process, with lm-eval's index of
 its ~10,000 built-in tasks switched off (it costs a minute on 2 cores and tests nothing of ours)."""
 import functools
 import re
@@ -48,10 +49,92 @@ def test_validate_accepts_every_task(kbit_only, capsys):
     assert "All tasks found and valid" in capsys.readouterr().out
 
 
-def test_bad_metadata_fails_before_the_model_loads(kbit_only):
-    with pytest.raises(ValueError, match=r"n=0 is not valid; use an integer from 1 to 10000"):
-        eval_main(["run", "--model", "hf", "--model_args", "pretrained=/nonexistent", "--tasks", "kbit_*",
-                   "--metadata", '{"n": 0}'])
+@pytest.fixture
+def no_indexing(kbit_only, monkeypatch):
+    """lm-eval's task index and model loading made to fail loudly: a check must come first."""
+    import lm_eval.tasks
+    from lm_eval.models.huggingface import HFLM
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("lm-eval indexed its tasks or loaded a model before kbit's checks")
+
+    monkeypatch.setattr(lm_eval.tasks, "TaskManager", forbidden)
+    monkeypatch.setattr(HFLM, "__init__", forbidden)
+
+
+@pytest.mark.parametrize("model_args, message", [
+    ("bits=1", "--model_args: bits=1 is not supported; choose one of (2, 3, 4, 5, 6, 7, 8, 16)"),
+    ("bits=9", "bits=9 is not supported"),
+    ("bits=abc", "bits='abc' is not supported"),
+    ("bits=4,dtype=foo", "dtype='foo' is not supported; choose one of"),
+    ("bits=4,blocksize=33", "blocksize=33 is not supported; choose a power of two"),
+    ("bits=4,blocksize=0", "blocksize=0 is not supported"),
+    ("bits=4,outliers=0.9", "outliers=0.9 is not supported; choose a fraction in [0, 0.5]"),
+    ("bits=4,outliers=-1", "outliers=-1"),
+    ("bits=4,compute_dtype=fp32", "compute_dtype='fp32' is not supported"),
+])
+def test_bad_kbit_hf_args_are_one_line_before_any_indexing(no_indexing, tiny_model_dir, capsys, model_args, message):
+    with pytest.raises(SystemExit) as exit_:
+        eval_main(["run", "--model", "kbit-hf", "--model_args", f"pretrained={tiny_model_dir},{model_args}",
+                   "--tasks", "kbit_logical_rules_l1"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "Traceback" not in err
+    [line] = [ln for ln in err.splitlines() if ln.startswith("kbit-eval: error:")]
+    assert message in line
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--metadata", '{"n": 0}'], "--metadata: n=0 is not valid; use an integer from 1 to 10000"),
+    (["--metadata", '{"nn": 5}'], "--metadata: unknown key(s) 'nn'; kbit tasks read n, seed"),
+    (["--model_args", "pretrained=./no/such/model"], "pretrained='./no/such/model': no such folder"),
+    (["--model_args", "pretrained=nobody-org/no-such-model"], "not a model in the Hugging Face cache"),
+])
+def test_bad_metadata_and_missing_folder_are_one_line(no_indexing, capsys, extra, message):
+    argv = ["run", "--model", "kbit-hf", "--tasks", "kbit_*", *extra]
+    if "--model_args" not in extra:
+        argv += ["--model_args", "pretrained=/tmp"]
+    with pytest.raises(SystemExit) as exit_:
+        eval_main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and message in err and "Traceback" not in err
+
+
+def test_debug_shows_the_traceback(no_indexing, monkeypatch):
+    from kbit_tasks.cli import UsageError
+
+    with pytest.raises(UsageError, match="bits=9"):
+        eval_main(["run", "--model", "kbit-hf", "--model_args", "pretrained=/tmp,bits=9", "--tasks", "kbit_*", "--debug"])
+    monkeypatch.setenv("KBIT_DEBUG", "1")
+    with pytest.raises(UsageError, match="bits=9"):
+        eval_main(["run", "--model", "kbit-hf", "--model_args", "pretrained=/tmp,bits=9", "--tasks", "kbit_*"])
+
+
+def test_other_tasks_keep_their_metadata_keys():
+    from types import SimpleNamespace
+
+    from kbit_tasks.cli import check_eval_args
+
+    check_eval_args(SimpleNamespace(tasks="kbit_logical_rules_l1,ruler", metadata={"max_seq_lengths": [4096]},
+                                    model="hf", model_args={}))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--threads", "0"], "--threads 0: must be a positive integer"),
+    (["--only", "nosuch"], "--only nosuch: not in preset 'ci'; choose from"),
+    (["--out", "FILE"], "is a file, not a folder"),
+    (["--out", "FILE/sub"], "is not writable"),
+])
+def test_kbit_family_build_errors_are_one_line(tmp_path, capsys, monkeypatch, argv, message):
+    from kbit_tasks.family import main
+
+    (tmp_path / "FILE").write_text("not a folder")
+    monkeypatch.setattr("kbit_tasks.family.build.build_family", lambda *a, **k: pytest.fail("trained anyway"))
+    argv = [a.replace("FILE", str(tmp_path / "FILE")) for a in argv]
+    out = [] if "--out" in argv else ["--out", str(tmp_path / "family")]
+    with pytest.raises(SystemExit) as exit_:
+        main(["build", "--preset", "ci", *out, *argv])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.startswith("kbit-family: error: ") and message in err and "Traceback" not in err
 
 
 def test_run_prints_the_table(kbit_only, tiny_model_dir, capsys):

@@ -8,7 +8,7 @@ import pytest
 from kbit_tasks.quant import QuantConfig
 from kbit_tasks.sweep import build_grid, expand_precisions, parse_config, parse_shard, select
 from kbit_tasks.sweep.config import ModelSpec, SweepConfig
-from kbit_tasks.sweep.store import atomic_write_json, read_record
+from kbit_tasks.sweep.store import atomic_write_json
 
 
 def test_cartesian_shorthand_expands_every_list():
@@ -30,6 +30,10 @@ def _base(tmp_path, model_dir):
 
 
 @pytest.mark.parametrize("change, bad", [
+    ({"metadata": {"nn": 5}}, "unknown key(s) 'nn'; valid keys are n, seed"),
+    ({"metadata": {"n": 0}}, "n=0 is not valid"),
+    ({"max_batch_size": 0}, "max_batch_size=0"),
+    ({"models": [{"path": "./no/such/folder"}]}, "no such folder"),
     ({"modles": []}, "'modles'"),
     ({"models": [{"path": "MODEL", "size": 3}]}, "'size'"),
     ({"models": ["./no/such/folder"]}, "./no/such/folder"),
@@ -66,14 +70,25 @@ def _grid(n_models=3, bits=(2, 3, 4, 5, 6, 8, 16)):
 
 
 @pytest.mark.parametrize("shards", [1, 2, 3, 5, 8, 30])
-@pytest.mark.parametrize("world", [1, 2, 4])
-def test_shards_and_ranks_partition_the_grid_exactly(shards, world):
+def test_shards_partition_the_grid_into_contiguous_blocks(shards):
     grid = _grid()
-    parts = [select(grid, (i, shards), r, world) for i in range(shards) for r in range(world)]
-    ids = [c.id for part in parts for c in part]
-    assert sorted(ids) == sorted(c.id for c in grid)  # union is the grid, no cell twice
-    assert len(set(ids)) == len(grid) == 21
-    assert parts == [select(_grid(), (i, shards), r, world) for i in range(shards) for r in range(world)]
+    parts = [select(grid, (i, shards)) for i in range(shards)]
+    assert [c.id for part in parts for c in part] == [c.id for c in grid]  # in order, no cell twice
+    assert max(map(len, parts)) - min(map(len, parts)) <= 1
+
+
+@pytest.mark.parametrize("shards", [1, 2, 3])
+@pytest.mark.parametrize("world", [1, 2, 4, 8])
+def test_every_rank_walks_its_whole_shard_model_major_from_its_own_start(shards, world):
+    for index in range(shards):
+        shard = select(_grid(), (index, shards))
+        walks = [select(_grid(), (index, shards), r, world) for r in range(world)]
+        for walk in walks:
+            assert sorted(c.id for c in walk) == sorted(c.id for c in shard)  # claims decide who runs what
+            switches = sum(a.model != b.model for a, b in zip(walk, walk[1:]))
+            assert switches <= len({c.model for c in shard})  # a model is loaded at most twice (wrap-around)
+        starts = [w[0].id for w in walks if w]
+        assert len(set(starts)) == min(world, len(shard))  # processes begin on different cells
 
 
 @pytest.mark.parametrize("text", ["2/2", "-1/3", "1", "a/b", "0/0"])
@@ -94,7 +109,7 @@ def test_atomic_write_keeps_old_file_when_writing_fails(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         atomic_write_json(path, {"status": "done", "v": 2})
     monkeypatch.undo()
-    assert read_record(path) == {"status": "done", "v": 1}
+    assert json.loads(path.read_text()) == {"status": "done", "v": 1}
     assert os.listdir(tmp_path) == ["cell.json"]
 
 
@@ -109,3 +124,51 @@ def test_processes_on_a_node_own_disjoint_gpus(monkeypatch):
     assert [Placement(rank=r, world=8, local_rank=r, local_world=8).gpus() for r in range(8)] == [[g] for g in range(8)]
     with pytest.raises(ValueError, match="9 processes"):
         Placement(local_world=9).gpus()
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path):
+    from kbit_tasks.sweep import load_config
+
+    bad = tmp_path / "sweep.yaml"
+    bad.write_text("models: [a\nprecisions: {bits: 4}\n")
+    with pytest.raises(ValueError, match=rf"{bad}'?: YAML syntax error at line \d+"):
+        load_config(bad)
+
+
+@pytest.mark.parametrize("device", ["mps", "cuda"])
+def test_unavailable_device_is_rejected(device, monkeypatch):
+    import torch
+
+    from kbit_tasks.sweep.config import check_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(ValueError, match=rf"device='{device}' is not available on this machine; choose one of auto, cpu"):
+        check_device(device)
+    check_device("cpu")
+
+
+def test_rank_sets_its_own_cuda_device_and_the_timer_syncs_it(monkeypatch):
+    """Without a GPU: torch.cuda faked, asserting which device set_device/synchronize get."""
+    import torch
+
+    from kbit_tasks.sweep.grid import Placement
+    from kbit_tasks.sweep.runner import ForwardTimer
+
+    calls = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda d: calls.append(("set_device", torch.device(d))))
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda d=None: calls.append(("synchronize", torch.device(d))))
+    device = Placement(rank=3, world=4, local_rank=3, local_world=4).use_device("auto")
+    assert device == "cuda:3" and calls == [("set_device", torch.device("cuda:3"))]
+
+    class FakeLM:
+        def _model_call(self, x):
+            return x
+
+    lm = FakeLM()
+    lm.device = torch.device(device)
+    with ForwardTimer(lm) as timer:
+        assert lm._model_call(5) == 5
+    assert calls[-1] == ("synchronize", torch.device("cuda:3")) and timer.seconds >= 0

@@ -21,13 +21,39 @@ def _parser() -> argparse.ArgumentParser:
                        help="torch CPU threads (default 1: these matrices are too small to split, and on a "
                             "busy shared machine two threads were several times slower than one)")
     build.add_argument("--quiet", action="store_true", help="no progress bars")
+    build.add_argument("--debug", action="store_true", help="show the traceback of an error")
     return parser
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = _parser().parse_args(argv)
+def check_build_args(args) -> None:
+    """Every argument checked before anything trains: threads, sizes, a writable --out."""
+    from kbit_tasks.atomic import check_writable_dir
+
     if args.threads < 1:
-        raise ValueError(f"threads={args.threads} must be a positive integer")
+        raise ValueError(f"--threads {args.threads}: must be a positive integer")
+    names = [s.name for s in get_preset(args.preset).sizes]
+    bad = sorted(set(args.only or ()) - set(names))
+    if bad:
+        raise ValueError(f"--only {' '.join(bad)}: not in preset {args.preset!r}; choose from {', '.join(names)}")
+    try:
+        check_writable_dir(args.out, probe_bytes=4096)
+    except ValueError as err:
+        raise ValueError(f"--out: {err}") from None
+
+
+def main(argv: list[str] | None = None) -> None:
+    import sys
+
+    from kbit_tasks.cli import cli_errors
+
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser().parse_args(argv)
+    with cli_errors("kbit-family", argv):
+        check_build_args(args)
+        _build(args)
+
+
+def _build(args) -> None:
     from kbit_tasks.family.build import build_family, cached_manifest
 
     manifest = None if args.only else cached_manifest(get_preset(args.preset), Path(args.out))

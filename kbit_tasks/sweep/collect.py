@@ -10,7 +10,7 @@ import pandas as pd
 
 from kbit_tasks.atomic import atomic_write
 
-from kbit_tasks.sweep.store import cell_records
+from kbit_tasks.sweep.store import CorruptRecord, cell_records
 
 log = logging.getLogger("kbit.sweep")
 
@@ -54,15 +54,34 @@ def cell_rows(record: dict) -> list[dict]:
     return rows
 
 
-def collect(folders: list[str | Path]) -> pd.DataFrame:
-    """The tidy table of every finished cell in the folders. Failed cells are reported, not
-    tabled; a cell found in two folders is kept once (the most recently finished)."""
-    records = [(path, rec) for folder in folders for path, rec in cell_records(Path(folder))]
+def check_folder(folder: str | Path) -> Path:
+    """A sweep output folder that exists and holds at least one cell record."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise ValueError(f"{str(folder)!r}: no such folder")
+    if not folder.is_dir():
+        raise ValueError(f"{str(folder)!r} is a file; give a sweep output folder")
+    if not any(p for p in folder.glob("*.json") if not p.name.startswith(".")):
+        raise ValueError(f"{str(folder)!r} holds no cell records (*.json); is it a sweep output folder?")
+    return folder
+
+
+def collect(folders: list[str | Path], problems: list[str] | None = None) -> pd.DataFrame:
+    """The tidy table of every finished cell in the folders. Failed cells and corrupt records
+    are skipped with a warning naming the file (and appended to `problems`); a cell found in
+    two folders is kept once (the most recently finished)."""
+    problems = [] if problems is None else problems
+    records = [(path, rec) for folder in folders for path, rec in cell_records(check_folder(folder))]
     for path, rec in records:
-        if rec.get("status") != "done":
+        if isinstance(rec, CorruptRecord):
+            problems.append(f"corrupt record {path}: {rec.reason}")
+        elif rec["status"] != "done":
             last = (rec.get("traceback") or "").strip().splitlines()[-1:] or ["?"]
-            log.warning("skipping failed cell %s: %s", path, last[0])
-    done = sorted((rec for _, rec in records if rec.get("status") == "done"), key=lambda r: r["finished_at"])
+            problems.append(f"failed cell {path}: {last[0]}")
+    for problem in problems:
+        log.warning("skipping %s", problem)
+    done = sorted((rec for _, rec in records if isinstance(rec, dict) and rec["status"] == "done"),
+                  key=lambda r: r["finished_at"])
     table = pd.DataFrame([row for rec in done for row in cell_rows(rec)], columns=COLUMNS)
     key = ["model", "precision", "task", "metric"]
     duplicated = table.duplicated(key, keep="last")

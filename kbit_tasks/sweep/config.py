@@ -10,15 +10,15 @@ from __future__ import annotations
 import itertools
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-TOP_KEYS = ("models", "precisions", "tasks", "num_fewshot", "batch_size", "limit", "device",
+TOP_KEYS = ("models", "precisions", "tasks", "num_fewshot", "batch_size", "max_batch_size", "limit", "device",
             "torch_dtype", "compute_dtype", "seed", "output", "metadata", "bootstrap_iters")
+METADATA_KEYS = ("n", "seed")  # what the kbit tasks read
 MODEL_KEYS = ("path", "name", "params", "parallelize")
 PRECISION_KEYS = ("bits", "dtype", "blocksize", "outliers", "quantize_embeddings", "quantize_head")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -44,6 +44,7 @@ class SweepConfig:
     task_patterns: tuple[str, ...] = ("kbit_*",)
     num_fewshot: int = 0
     batch_size: int | str = 1
+    max_batch_size: int = 64  # the ceiling of batch_size auto (HFLM's default)
     limit: int | float | None = None
     device: str = "auto"
     torch_dtype: str = "float32"
@@ -56,7 +57,8 @@ class SweepConfig:
         """The settings that change a cell's numbers; a finished cell is reused only if they match."""
         return {"tasks": list(self.tasks), "num_fewshot": self.num_fewshot, "limit": self.limit,
                 "torch_dtype": self.torch_dtype, "compute_dtype": self.compute_dtype, "seed": self.seed,
-                "metadata": self.metadata}
+                "metadata": self.metadata, "batch_size": self.batch_size, "max_batch_size": self.max_batch_size,
+                "bootstrap_iters": self.bootstrap_iters}
 
 
 def _check_keys(entry: dict, valid: tuple[str, ...], where: str) -> None:
@@ -65,22 +67,13 @@ def _check_keys(entry: dict, valid: tuple[str, ...], where: str) -> None:
             raise ValueError(f"{where}: unknown key {key!r}; valid keys are {', '.join(valid)}")
 
 
-def _looks_local(path: str) -> bool:
-    return path.startswith(("/", "./", "../", "~")) or os.path.isdir(os.path.expanduser(path))
-
-
 def _check_model_source(spec: ModelSpec, where: str) -> None:
-    """A local folder must exist; a hub id must be cached when the hub is off (HF_HUB_OFFLINE=1)."""
-    if _looks_local(spec.path):
-        if not os.path.isdir(os.path.expanduser(spec.path)):
-            raise ValueError(f"{where}: local model folder {spec.path!r} does not exist")
-        return
-    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
-        from huggingface_hub import try_to_load_from_cache
+    from kbit_tasks.cli import check_model_source
 
-        if not isinstance(try_to_load_from_cache(spec.path, "config.json"), str):
-            raise ValueError(f"{where}: model {spec.path!r} is neither a local folder nor in the "
-                             "Hugging Face cache, and HF_HUB_OFFLINE=1 forbids downloading it")
+    try:
+        check_model_source(spec.path)
+    except ValueError as err:
+        raise ValueError(f"{where}: model {err}") from None
 
 
 def parse_models(raw: Any) -> tuple[ModelSpec, ...]:
@@ -161,14 +154,41 @@ def resolve_tasks(patterns: Any) -> tuple[str, ...]:
 
 
 def check_writable(output: Path) -> Path:
-    """Create the output folder and prove a file can be written there."""
+    """Create the output folder and prove a record can be written there (read-only, full disk)."""
+    from kbit_tasks.atomic import check_writable_dir
+
     try:
-        output.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=output, prefix=".probe-"):
-            pass
-    except OSError as err:
-        raise ValueError(f"output folder {str(output)!r} is not writable: {err.strerror or err}") from None
-    return output
+        return check_writable_dir(output)
+    except ValueError as err:
+        raise ValueError(f"output: {err}") from None
+
+
+def check_metadata(metadata) -> dict:
+    """The tasks' metadata: only keys the kbit tasks read, with valid values."""
+    from kbit_tasks.generators import DEFAULT_N, check_n_seed
+
+    if not isinstance(metadata, dict):
+        raise ValueError(f"metadata={metadata!r} must be a mapping such as {{n: 50}}")
+    unknown = sorted(set(metadata) - set(METADATA_KEYS))
+    if unknown:
+        raise ValueError(f"metadata: unknown key(s) {', '.join(map(repr, unknown))}; "
+                         f"valid keys are {', '.join(METADATA_KEYS)}")
+    try:
+        check_n_seed(metadata.get("n", DEFAULT_N), metadata.get("seed", 0))
+    except ValueError as err:
+        raise ValueError(f"metadata: {err}") from None
+    return metadata
+
+
+def check_device(device: str) -> None:
+    """An explicit accelerator must exist on this machine (checked before any work, not on the
+    login node that only validates a config for GPU nodes)."""
+    import torch
+
+    available = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if device in available and not available[device]:
+        raise ValueError(f"device={device!r} is not available on this machine; "
+                         f"choose one of {', '.join(d for d in DEVICES if available.get(d, True))}")
 
 
 def _choice(raw: dict, key: str, choices: tuple[str, ...], default: str) -> str:
@@ -203,14 +223,13 @@ def parse_config(raw: Any, output: str | Path | None = None) -> SweepConfig:
     limit = _number(raw, "limit", None,
                     lambda v: v is None or (_is_int(v) and v > 0) or (isinstance(v, float) and 0 < v < 1),
                     "empty, a positive number of items, or a fraction in (0, 1)")
-    metadata = raw.get("metadata") or {}
-    if not isinstance(metadata, dict):
-        raise ValueError(f"metadata={metadata!r} must be a mapping such as {{n: 50}}")
+    metadata = check_metadata(raw.get("metadata") or {})
     patterns = raw.get("tasks", "kbit_*")
     tasks = resolve_tasks(patterns)
     return SweepConfig(
         num_fewshot=_number(raw, "num_fewshot", 0, lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
         batch_size=batch_size,
+        max_batch_size=_number(raw, "max_batch_size", 64, lambda v: _is_int(v) and v > 0, "a positive integer"),
         limit=limit,
         device=_choice(raw, "device", DEVICES, "auto"),
         torch_dtype=_choice(raw, "torch_dtype", TORCH_DTYPES, "float32"),
@@ -231,5 +250,12 @@ def load_config(path: str | Path, output: str | Path | None = None) -> SweepConf
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"sweep config {str(path)!r} does not exist")
-    with open(path) as fh:
-        return parse_config(yaml.safe_load(fh), output=output)
+    try:
+        with open(path) as fh:
+            raw = yaml.safe_load(fh)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ValueError(f"sweep config {str(path)!r}: YAML syntax error{where}: "
+                         f"{getattr(err, 'problem', None) or err}") from None
+    return parse_config(raw, output=output)

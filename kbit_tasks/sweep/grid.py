@@ -1,9 +1,11 @@
-"""The grid of cells (model x precision), its deterministic split across nodes and processes,
-and where each process runs.
+"""The grid of cells (model x precision), its split across jobs (shards), the order in which
+each process walks its shard, and where each process runs.
 
 Whole cells are the unit of parallelism: a process loads a model once and evaluates its
 precisions on its own device, which beats lm-eval's data parallelism (a model copy on
-every GPU, items split) whenever the model fits one GPU.
+every GPU, items split) whenever the model fits one GPU. Within a shard, processes do not
+get fixed cells: each walks the whole shard and takes the cells nobody has claimed
+(work stealing; see claims.py), so a slow or failed process delays nobody.
 """
 from __future__ import annotations
 
@@ -39,12 +41,20 @@ def parse_shard(text: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
-def select(cells: list[Cell], shard: tuple[int, int] = (0, 1), rank: int = 0, world: int = 1) -> list[Cell]:
-    """This process's cells: shard I/N takes cells i % N == I, then rank r of the launch takes
-    every world-th of those. Over all (I, r) this is an exact partition of the grid."""
+def shard_cells(cells: list[Cell], shard: tuple[int, int] = (0, 1)) -> list[Cell]:
+    """Shard I/N: the I-th of N contiguous, near-equal blocks of the model-major grid (an exact
+    partition; contiguous so that a job loads as few models as possible)."""
     index, count = shard
-    mine = cells[index::count]
-    return mine[rank::world]
+    return cells[index * len(cells) // count:(index + 1) * len(cells) // count]
+
+
+def select(cells: list[Cell], shard: tuple[int, int] = (0, 1), rank: int = 0, world: int = 1) -> list[Cell]:
+    """The order in which process `rank` of `world` walks its shard: every cell of the shard
+    once, model-major, starting at cell rank * len / world and wrapping around, so that the
+    processes start on different cells and each keeps its loaded model while it walks."""
+    mine = shard_cells(cells, shard)
+    start = rank * len(mine) // world
+    return mine[start:] + mine[:start]
 
 
 @dataclass(frozen=True)
@@ -84,3 +94,14 @@ class Placement:
         if wanted == "cuda":
             raise ValueError("device='cuda' but torch sees no GPU; use device: cpu or auto")
         return "cpu" if wanted == "auto" else wanted
+
+    def use_device(self, wanted: str) -> str:
+        """`device(wanted)`, made torch's current CUDA device first: otherwise every rank's
+        current device stays cuda:0 (a CUDA context of every rank on GPU 0, and synchronize()
+        waiting on the wrong GPU)."""
+        import torch
+
+        device = self.device(wanted)
+        if device.startswith("cuda"):
+            torch.cuda.set_device(torch.device(device))
+        return device

@@ -1,14 +1,19 @@
-"""Run this process's cells: each model loaded once, each precision requantized from the
-pristine weights, all tasks of a cell in one `lm_eval.simple_evaluate` call, one atomic JSON
-per cell. Finished cells are skipped, a failing cell is recorded with its traceback and the
-sweep goes on."""
+"""Run this process's walk over the grid: each model loaded once, each precision requantized
+from the pristine weights, all tasks of a cell in one `lm_eval.simple_evaluate` call, one
+atomic JSON per cell.
+
+Before each cell: its record is read (a corrupt one moved aside), reused only if its
+fingerprint matches (fingerprint.py), else the cell is claimed (claims.py), the record
+re-checked under the claim, and the cell computed. A failing cell is recorded with its
+traceback and the sweep goes on; a record that cannot be written (full disk) stops it."""
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import gc
-import itertools
 import logging
+import math
 import os
 import socket
 import time
@@ -19,37 +24,27 @@ from datetime import datetime, timezone
 from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from kbit_tasks.sweep.config import SweepConfig
+from kbit_tasks.atomic import remove_stale_temps
+from kbit_tasks.sweep.claims import check_timeout, stale_after_default, try_claim
+from kbit_tasks.sweep.config import SweepConfig, check_device
+from kbit_tasks.sweep.fingerprint import cell_fingerprint, differences, model_fingerprint, task_fingerprint
 from kbit_tasks.sweep.grid import Cell, Placement, build_grid, select
-from kbit_tasks.sweep.store import atomic_write_json, cell_path, provenance, read_record
+from kbit_tasks.sweep.store import (CorruptRecord, atomic_write_json, cell_path, git_revision, provenance,
+                                    quarantine, read_record)
 
 log = logging.getLogger("kbit.sweep")
+
+MISMATCH = ("rerun", "refuse")  # what a finished record that no longer matches leads to
 
 
 @dataclass
 class RunSummary:
-    cells: list[str] = field(default_factory=list)  # this process's share of the grid
-    done: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-
-
-def pending(config: SweepConfig, cells: list[Cell], force: bool) -> tuple[list[Cell], list[Cell]]:
-    """Split cells into (to run, already finished). A finished cell made with different
-    evaluation settings is an error, not a silent reuse or overwrite."""
-    todo, finished = [], []
-    spec = config.evaluation_spec()
-    for cell in cells:
-        record = read_record(cell_path(config.output, cell.id))
-        if force or record is None or record.get("status") != "done":
-            todo.append(cell)
-        elif record.get("spec") != spec:
-            changed = sorted(k for k in spec if record.get("spec", {}).get(k) != spec[k])
-            raise ValueError(f"{cell_path(config.output, cell.id)} was made with different settings "
-                             f"({', '.join(changed)}); use another output folder, or --force to redo it")
-        else:
-            finished.append(cell)
-    return todo, finished
+    cells: list[str] = field(default_factory=list)  # this process's walk over its shard
+    done: list[str] = field(default_factory=list)  # computed here
+    skipped: list[str] = field(default_factory=list)  # finished before, fingerprint matches
+    taken: list[str] = field(default_factory=list)  # claimed by another process
+    failed: list[str] = field(default_factory=list)  # computed here and failed (recorded)
+    rerun: dict = field(default_factory=dict)  # cell -> why its old record was not reused
 
 
 @contextlib.contextmanager
@@ -58,7 +53,9 @@ def lm_eval_for_sweep():
     - lm-eval, transformers and datasets kept down to errors, so the sweep's own bar and one
       line per cell stay readable;
     - the environment report lm-eval adds to every result (torch's collect_env: pip list and
-      friends, about 1 s of subprocesses per call) collected once per process, not per cell."""
+      friends, about 1 s of subprocesses per call) collected once per process, not per cell;
+    - its `git describe` of the working directory run once, stderr silenced (outside a git
+      checkout it printed "fatal: not a git repository" per cell)."""
     import datasets
     import lm_eval.api.task
     import lm_eval.evaluator
@@ -66,7 +63,7 @@ def lm_eval_for_sweep():
 
     lm_eval_logger = logging.getLogger("lm_eval")
     saved = (lm_eval.api.task.tqdm, lm_eval.evaluator.add_env_info, transformers.logging.get_verbosity(),
-             lm_eval_logger.level)
+             lm_eval_logger.level, lm_eval.evaluator.get_git_commit_hash)
     # lm-eval draws an unconditional "building contexts" bar per task; tqdm reads its
     # TQDM_DISABLE default at import, so the module's reference is the only switch.
     lm_eval.api.task.tqdm = functools.partial(saved[0], disable=True)
@@ -78,6 +75,7 @@ def lm_eval_for_sweep():
         storage.update(env_info)
 
     lm_eval.evaluator.add_env_info = add_env_info_once
+    lm_eval.evaluator.get_git_commit_hash = functools.partial(git_revision, os.getcwd())
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
     datasets.disable_progress_bars()
@@ -86,6 +84,7 @@ def lm_eval_for_sweep():
         yield
     finally:
         lm_eval.api.task.tqdm, lm_eval.evaluator.add_env_info = saved[0], saved[1]
+        lm_eval.evaluator.get_git_commit_hash = saved[4]
         transformers.logging.set_verbosity(saved[2])
         transformers.logging.enable_progress_bar()
         datasets.enable_progress_bars()
@@ -107,6 +106,33 @@ def _as_local_rank_zero():
             os.environ["LOCAL_RANK"] = saved
 
 
+class NonFiniteCount(contextlib.AbstractContextManager):
+    """Per task, how many log-likelihoods came back inf or NaN (a 2-3 bit model in 16-bit
+    arithmetic can overflow; lm-eval would silently score such an item as choice 0)."""
+
+    def __init__(self, lm):
+        self.lm, self.counts = lm, collections.Counter()
+        self._call = lm.__dict__.get("loglikelihood")  # the sweep's own partial, if set
+
+    def __enter__(self):
+        call = self._call or self.lm.loglikelihood
+
+        def counted(requests, *args, **kwargs):
+            results = call(requests, *args, **kwargs)
+            for request, (logprob, _greedy) in zip(requests, results):
+                self.counts[request.task_name] += not math.isfinite(logprob)
+            return results
+
+        self.lm.loglikelihood = counted
+        return self
+
+    def __exit__(self, *exc):
+        if self._call is None:
+            del self.lm.loglikelihood
+        else:
+            self.lm.loglikelihood = self._call
+
+
 class ForwardTimer(contextlib.AbstractContextManager):
     """Seconds spent in the model's forward calls, to tell compute from sweep overhead."""
 
@@ -125,8 +151,8 @@ class ForwardTimer(contextlib.AbstractContextManager):
 
         start = time.perf_counter()
         out = self._call(*args, **kwargs)
-        if self._cuda:  # kernels are asynchronous; wait for them so the time is the forward's
-            torch.cuda.synchronize()
+        if self._cuda:  # kernels are asynchronous; wait for them (on this process's GPU)
+            torch.cuda.synchronize(self.lm.device)
         self.seconds += time.perf_counter() - start
         return out
 
@@ -147,10 +173,29 @@ def load_lm(spec, config: SweepConfig, placement: Placement, device: str):
         model.to(device)
     model.eval()
     tokenizer = AutoTokenizer.from_pretrained(spec.path)
+    # softmax in float32: fp16/bf16 log-probabilities are coarse and overflow at low bits
     lm = KbitHFLM(pretrained=model, tokenizer=tokenizer, batch_size=config.batch_size,
-                  compute_dtype=config.compute_dtype)
+                  max_batch_size=config.max_batch_size, compute_dtype=config.compute_dtype,
+                  softmax_dtype="float32")
     lm.loglikelihood = functools.partial(lm.loglikelihood, disable_tqdm=True)  # the sweep draws its own bar
+    detect_batch_size_once(lm)
     return lm
+
+
+def detect_batch_size_once(lm) -> None:
+    """batch_size auto / auto:N: HFLM (lm-eval 0.4.13) resets its batch sizes and probes again
+    on every loglikelihood call, i.e. every cell (about 5 % of a 12B cell); the answer depends
+    on the model and the request's length, which all cells of a model share, so it is kept per
+    length for the model's life. (`_detect_batch_size` is private HFLM API.)"""
+    detect, sizes = lm._detect_batch_size, {}
+
+    def once(requests=None, pos: int = 0):
+        key = len(requests[pos][1]) + len(requests[pos][2]) if requests else None
+        if key not in sizes:
+            sizes[key] = detect(requests, pos)
+        return sizes[key]
+
+    lm._detect_batch_size = once
 
 
 def evaluate_cell(lm, cell: Cell, config: SweepConfig, manager, tasks: list) -> dict:
@@ -161,16 +206,20 @@ def evaluate_cell(lm, cell: Cell, config: SweepConfig, manager, tasks: list) -> 
 
     started = time.perf_counter()
     report = lm.requantize(cell.quant)
-    with _as_local_rank_zero(), ForwardTimer(lm) as timer:
+    with _as_local_rank_zero(), ForwardTimer(lm) as timer, NonFiniteCount(lm) as nonfinite:
         results = lm_eval.simple_evaluate(
             model=lm, tasks=list(tasks), task_manager=manager, num_fewshot=config.num_fewshot,
             batch_size=config.batch_size, limit=config.limit, log_samples=False,
             bootstrap_iters=config.bootstrap_iters, verbosity="ERROR", random_seed=config.seed,
             numpy_random_seed=config.seed, torch_random_seed=config.seed, fewshot_random_seed=config.seed)
     results.pop("samples", None)
+    counts = {task: nonfinite.counts.get(task, 0) for task in results.get("results", {})}
+    if any(counts.values()):
+        log.warning("%s: non-finite log-likelihoods (inf/NaN) in %s", cell.id,
+                    ", ".join(f"{t}: {c}" for t, c in counts.items() if c))
     return {"status": "done", "quant_report": report.to_dict(), "lm_eval": results,
-            "content_hashes": content_hashes(results), "seconds": time.perf_counter() - started,
-            "seconds_forward": timer.seconds}
+            "content_hashes": content_hashes(results), "nonfinite_loglikelihoods": counts,
+            "seconds": time.perf_counter() - started, "seconds_forward": timer.seconds}
 
 
 def task_manager(config: SweepConfig):
@@ -200,10 +249,11 @@ def content_hashes(results: dict) -> dict:
     return {task: (cfg.get("metadata") or {}).get("content_hash") for task, cfg in results.get("configs", {}).items()}
 
 
-def _record(cell: Cell, config: SweepConfig, outcome: dict, chance: dict, where: dict) -> dict:
+def _record(cell: Cell, config: SweepConfig, outcome: dict, chance: dict, where: dict, fingerprint: dict) -> dict:
     return {"cell": cell.id, "placement": where, "model": asdict(cell.model), "quant": asdict(cell.quant),
-            "spec": config.evaluation_spec(), "seed": config.seed, "chance": chance, **outcome, **provenance(),
-            "host": socket.gethostname(), "finished_at": datetime.now(timezone.utc).isoformat()}
+            "spec": config.evaluation_spec(), "fingerprint": fingerprint, "seed": config.seed, "chance": chance,
+            **outcome, **provenance(), "host": socket.gethostname(), "pid": os.getpid(),
+            "finished_at": datetime.now(timezone.utc).isoformat()}
 
 
 def _failure() -> dict:
@@ -223,38 +273,142 @@ def _free_memory() -> None:
         torch.cuda.empty_cache()
 
 
+def _utc(iso: str) -> datetime:
+    moment = datetime.fromisoformat(iso)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def reuse_verdict(path, fingerprint: dict, force: str | None, on_mismatch: str) -> str | None:
+    """None if the record at `path` can be reused as it is, else why the cell must run.
+    A corrupt record is moved aside; with on_mismatch="refuse" a changed one is an error.
+    `force`: the time (ISO, UTC) a --force run started; records finished before it are redone,
+    not those another --force process finished since (no cell computed twice)."""
+    try:
+        record = read_record(path)
+    except CorruptRecord as err:
+        quarantine(err)
+        return f"corrupt record ({err.reason})"
+    if record is None:
+        return "no record"
+    if record["status"] != "done":
+        return "the last attempt failed"
+    if force and _utc(record["finished_at"]) < _utc(force):
+        return "--force"
+    changed = differences(record.get("fingerprint"), fingerprint)
+    if not changed:
+        return None
+    why = "; ".join(changed[:3]) + (f"; and {len(changed) - 3} more" if len(changed) > 3 else "")
+    if on_mismatch == "refuse":
+        raise ValueError(f"{path} was made by something else ({why}); use another output folder, "
+                         "or --mismatch rerun to redo it")
+    return f"the record no longer matches: {why}"
+
+
+class _Models:
+    """The one model this process holds: loaded when a cell of another model is claimed."""
+
+    def __init__(self, config: SweepConfig, placement: Placement, device: str):
+        self.config, self.placement, self.device = config, placement, device
+        self.spec, self.lm, self.failure = None, None, None
+
+    def close(self) -> None:
+        self.spec = self.lm = self.failure = None
+        _free_memory()
+
+    def get(self, spec):
+        if spec != self.spec:
+            self.close()
+            self.spec = spec
+            try:
+                self.lm = load_lm(spec, self.config, self.placement, self.device)
+            except Exception:  # recorded for each of its cells; the sweep goes on with the next model
+                self.failure = _failure()
+        return self.lm, self.failure
+
+
 def run(config: SweepConfig, shard: tuple[int, int] = (0, 1), force: bool = False,
-        placement: Placement | None = None) -> RunSummary:
-    """Evaluate this process's cells of the grid (see grid.select) into config.output."""
+        placement: Placement | None = None, on_mismatch: str = "rerun",
+        stale_after: float | None = None) -> RunSummary:
+    """Walk this process's share of the grid (grid.select) into config.output, computing the
+    cells that have no reusable record and no live claim by another process."""
+    if on_mismatch not in MISMATCH:
+        raise ValueError(f"on_mismatch={on_mismatch!r}; choose one of {', '.join(MISMATCH)}")
+    check_device(config.device)
     placement = placement or Placement.from_env()
+    stale_after = stale_after_default() if stale_after is None else check_timeout(stale_after, "--claim-timeout")
+    forced_since = datetime.now(timezone.utc).isoformat() if force else None
     cells = select(build_grid(config), shard, placement.rank, placement.world)
-    todo, finished = pending(config, cells, force)
-    summary = RunSummary(cells=[c.id for c in cells], skipped=[c.id for c in finished])
-    if not todo:
-        return summary
-    device = placement.device(config.device)
+    summary = RunSummary(cells=[c.id for c in cells])
+    for tmp in remove_stale_temps(config.output, older_than_s=stale_after):
+        log.info("removed %s, left by a killed write", tmp)
+    device = placement.use_device(config.device)
     where = {"rank": placement.rank, "world": placement.world, "shard": list(shard), "device": device}
-    bar = tqdm(total=len(todo), unit="cell", desc=f"kbit-sweep [{placement.rank}/{placement.world}]",
+    bar = tqdm(total=len(cells), unit="cell", desc=f"kbit-sweep [{placement.rank}/{placement.world}]",
                position=placement.local_rank, disable=False)
     with lm_eval_for_sweep(), logging_redirect_tqdm(), bar:
         manager = task_manager(config)
         tasks = manager.load(list(config.tasks))["tasks"]
-        chance = task_chance(tasks, config.limit)
-        for spec, group in itertools.groupby(todo, key=lambda c: c.model):
-            try:
-                lm, load_failure = load_lm(spec, config, placement, device), None
-            except Exception:
-                lm, load_failure = None, _failure()
-            for cell in group:
-                outcome = load_failure or _evaluate_or_fail(lm, cell, config, manager, list(tasks.values()))
-                atomic_write_json(cell_path(config.output, cell.id), _record(cell, config, outcome, chance, where))
-                (summary.done if outcome["status"] == "done" else summary.failed).append(cell.id)
-                log.info("%s %s: %s in %.1f s, mean acc %s", spec.name, cell.quant.label, outcome["status"],
-                         outcome.get("seconds", 0.0), _mean_acc(outcome))
-                bar.update()
-            del lm
-            _free_memory()
+        chance, task_fp = task_chance(tasks, config.limit), task_fingerprint(tasks)
+        model_fp = {spec.path: model_fingerprint(spec.path) for spec in config.models}
+        fingerprints = {c.id: cell_fingerprint(c, config, task_fp, model_fp[c.model.path]) for c in cells}
+        verdicts = {c.id: reuse_verdict(cell_path(config.output, c.id), fingerprints[c.id], forced_since, on_mismatch)
+                    for c in cells}  # all read first: "refuse" stops before any work
+        walk = _Walk(config, summary, _Models(config, placement, device), fingerprints, forced_since, on_mismatch,
+                     stale_after, record=lambda cell, outcome: _record(cell, config, outcome, chance, where,
+                                                                        fingerprints[cell.id]),
+                     evaluate=lambda lm, cell: _evaluate_or_fail(lm, cell, config, manager, list(tasks.values())))
+        for cell in cells:
+            walk.visit(cell, verdicts[cell.id])
+            bar.update()
+        # once more over the cells others held: a holder that died meanwhile left a stale claim
+        retry, summary.taken = [c for c in cells if c.id in summary.taken], []
+        for cell in retry:
+            walk.visit(cell, reuse_verdict(cell_path(config.output, cell.id), fingerprints[cell.id], forced_since,
+                                           on_mismatch))
+        walk.models.close()
     return summary
+
+
+@dataclass
+class _Walk:
+    """One process's pass over its cells, and what it needs to compute one."""
+
+    config: SweepConfig
+    summary: RunSummary
+    models: _Models
+    fingerprints: dict
+    force: str | None  # when the --force run started
+    on_mismatch: str
+    stale_after: float
+    record: object  # (cell, outcome) -> the record to write
+    evaluate: object  # (lm, cell) -> outcome
+
+    def visit(self, cell: Cell, why: str | None) -> None:
+        """Reuse the cell's record (why is None), or claim and compute it unless another process
+        holds its claim or finished it meanwhile."""
+        if why is None:
+            self.summary.skipped.append(cell.id)
+            return
+        path = cell_path(self.config.output, cell.id)
+        claim = try_claim(self.config.output, cell.id, self.stale_after)
+        if claim is None:
+            self.summary.taken.append(cell.id)
+            return
+        with claim.start_heartbeat():
+            now = reuse_verdict(path, self.fingerprints[cell.id], self.force, self.on_mismatch)  # re-check
+            if now is None:
+                self.summary.skipped.append(cell.id)
+                return
+            why = why if now == "no record" else now  # e.g. moved aside as corrupt in the first pass
+            if why != "no record":
+                log.warning("%s: running again: %s", cell.id, why)
+                self.summary.rerun[cell.id] = why
+            lm, failure = self.models.get(cell.model)
+            outcome = failure or self.evaluate(lm, cell)
+            atomic_write_json(path, self.record(cell, outcome))
+        (self.summary.done if outcome["status"] == "done" else self.summary.failed).append(cell.id)
+        log.info("%s %s: %s in %.1f s, mean acc %s", cell.model.name, cell.quant.label, outcome["status"],
+                 outcome.get("seconds", 0.0), _mean_acc(outcome))
 
 
 def _evaluate_or_fail(lm, cell: Cell, config: SweepConfig, manager, tasks: list) -> dict:
