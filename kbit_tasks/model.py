@@ -1,9 +1,10 @@
 """The lm-eval model "kbit-hf": a Hugging Face causal LM with k-bit simulated weights.
 
 Importing this module registers it, so `kbit-eval --model kbit-hf --model_args
-pretrained=DIR,bits=3,dtype=nf,blocksize=64` works. The weights are loaded once and a
-pristine CPU copy kept, so `requantize` moves between precisions without ever
-quantizing an already-quantized model.
+pretrained=DIR,bits=3,dtype=nf,blocksize=64` works. The weights are loaded once and the
+pristine weights kept (`pristine=`: on the GPU, read back from the safetensors files, or a
+CPU copy; see kbit_tasks/quant/pristine.py), so `requantize` moves between precisions
+without ever quantizing an already-quantized model.
 
 `dtype` here is the quantization data type (int, fp, dynamic, quantile, nf), as in the
 paper; HFLM's own `dtype` (the torch dtype to load in) is passed as `torch_dtype`.
@@ -18,7 +19,7 @@ from lm_eval.models.huggingface import HFLM
 
 import torch
 
-from kbit_tasks.quant import QuantConfig, QuantReport, pristine_weights, quantize_model, storage_widths
+from kbit_tasks.quant import PRISTINE, QuantConfig, QuantReport, pristine_weights, quantize_model, storage_widths
 
 COMPUTE_DTYPES = ("float32", "bfloat16", "float16")
 
@@ -28,23 +29,35 @@ class KbitHFLM(HFLM):
     """HFLM whose weight matrices are quantized after loading (on the model's device).
 
     `pretrained` may be a folder, a hub id or an already-loaded transformers model; an
-    in-memory model is quantized in place (its pristine weights are kept on CPU).
+    in-memory model is quantized in place (its pristine weights are copied to CPU).
     """
 
     def __init__(self, pretrained, bits: int = 16, dtype: str = "fp", blocksize: int | str = 64,
                  outliers: float = 0.0, quantize_embeddings: bool = False, quantize_head: bool = False,
-                 torch_dtype="auto", compute_dtype: str | None = None, **kwargs):
+                 torch_dtype="auto", compute_dtype: str | None = None, pristine: str = "auto", **kwargs):
         # Validate before HFLM loads any weights: a typo must not cost a model load.
         config = QuantConfig(bits=bits, dtype=dtype, blocksize=blocksize, outliers=outliers,
                              quantize_embeddings=quantize_embeddings, quantize_head=quantize_head)
         if compute_dtype is not None and compute_dtype not in COMPUTE_DTYPES:
             raise ValueError(f"compute_dtype={compute_dtype!r} is not supported; choose one of {COMPUTE_DTYPES}")
+        if pristine not in PRISTINE:
+            raise ValueError(f"pristine={pristine!r} is not valid; choose one of {PRISTINE}")
         super().__init__(pretrained, dtype=torch_dtype, **kwargs)
-        self._pristine = pristine_weights(self._model)
+        _refuse_offloaded(self._model)
+        self._pristine = pristine_weights(self._model, pristine)
         self._storage_bits = storage_widths(self._model)  # counted as stored, before any upcast
         if compute_dtype is not None:
             self._model.to(getattr(torch, compute_dtype))
         self.quant_report: QuantReport = self.requantize(config)
+
+    def _get_accelerate_args(self, *args, **kwargs) -> dict:
+        """HFLM's placement, but with the device map decided here: a `parallelize=True` model that
+        does not fit its GPUs is refused before any weight loads, instead of being offloaded to
+        CPU or disk (offloaded weights are not in memory, so they cannot be quantized)."""
+        placement = super()._get_accelerate_args(*args, **kwargs)
+        if placement.get("device_map") == "auto" and placement.get("max_memory"):
+            placement["device_map"] = _device_map_in_memory(self._config, placement["max_memory"])
+        return placement
 
     def requantize(self, config: QuantConfig) -> QuantReport:
         """Quantize the pristine weights to `config`; bits=16 restores them bit for bit."""
@@ -67,4 +80,35 @@ class KbitHFLM(HFLM):
             "bits_per_param": report.bits_per_param,
             "total_bits": report.total_bits,
             "quant_report": report.to_dict(),
+            "pristine": self._pristine.describe(),
         }
+
+
+def _device_map_in_memory(config, max_memory: dict) -> dict:
+    """accelerate's "auto" device map for `config`, refused if any module would be offloaded."""
+    from accelerate import infer_auto_device_map, init_empty_weights
+    from transformers import AutoModelForCausalLM
+
+    with init_empty_weights():
+        empty = AutoModelForCausalLM.from_config(config)
+    device_map = infer_auto_device_map(empty, max_memory=max_memory,
+                                       no_split_module_classes=empty._no_split_modules or [])
+    places = set(device_map.values())
+    offloaded = {"disk"} | ({"cpu"} if places - {"cpu", "disk"} else set())
+    if places & offloaded:
+        size = sum(p.numel() * p.element_size() for p in empty.parameters()) / 2**30
+        raise ValueError(
+            f"the model ({size:.1f} GiB) does not fit in max_memory={max_memory}: accelerate would "
+            f"offload {sum(v in offloaded for v in device_map.values())} modules to "
+            f"{'/'.join(sorted(places & offloaded))}, and kbit-hf must hold every weight in memory to "
+            "quantize it; use more or larger GPUs, raise max_memory_per_gpu, or a smaller model")
+    return device_map
+
+
+def _refuse_offloaded(model) -> None:
+    """The same refusal after loading, for offloading that the device map did not show."""
+    meta = [name for name, p in model.named_parameters() if p.device.type == "meta"]
+    if meta:
+        raise ValueError(f"{len(meta)} weights (e.g. {meta[0]}) were offloaded by accelerate, not loaded; "
+                         "kbit-hf must hold every weight in memory to quantize it; use more or larger "
+                         "GPUs, raise max_memory_per_gpu, or a smaller model")

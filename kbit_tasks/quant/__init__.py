@@ -9,9 +9,10 @@ from kbit_tasks.quant.codebooks import (DTYPES, FP_EXPONENT_BITS, create_dynamic
                                         create_quantile_map)
 from kbit_tasks.quant.config import BITS, BLOCKSIZES, QuantConfig
 from kbit_tasks.quant.core import n_blocks, quantize_dequantize
-from kbit_tasks.quant.modules import QuantReport, pristine_weights, quantize_model, storage_widths, targets
+from kbit_tasks.quant.modules import QuantReport, quantize_model, storage_widths, targets
+from kbit_tasks.quant.pristine import PRISTINE, PristineWeights, pristine_weights
 
-__all__ = ["BITS", "BLOCKSIZES", "DTYPES", "FP_EXPONENT_BITS", "QuantConfig", "QuantReport",
+__all__ = ["BITS", "PRISTINE", "PristineWeights", "BLOCKSIZES", "DTYPES", "FP_EXPONENT_BITS", "QuantConfig", "QuantReport",
            "create_dynamic_map", "create_fp_map", "create_linear_map", "create_map", "create_normal_map",
            "create_quantile_map", "n_blocks", "pristine_weights", "quantize_dequantize", "quantize_model",
            "storage_widths", "targets"]

@@ -1,6 +1,7 @@
 """Quantize a transformers model's weight matrices in place and count its size in bits exactly."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
@@ -57,11 +58,6 @@ def storage_widths(model: nn.Module) -> dict[str, int]:
     return {name: p.element_size() * 8 for name, p in model.named_parameters()}
 
 
-def pristine_weights(model: nn.Module) -> dict[str, torch.Tensor]:
-    """CPU copies of every weight `quantize_model` may touch, to requantize from later."""
-    return {t.name: t.param.detach().to("cpu", copy=True) for t in targets(model)}
-
-
 @dataclass(frozen=True)
 class QuantReport:
     """What was quantized and the model's size in bits (block scales and outliers included).
@@ -105,7 +101,7 @@ def _quantized_bits(shape: tuple[int, int], config: QuantConfig) -> tuple[int, i
 
 @torch.no_grad()
 def quantize_model(model: nn.Module, config: QuantConfig,
-                   pristine: dict[str, torch.Tensor] | None = None,
+                   pristine: Mapping[str, torch.Tensor] | None = None,
                    storage_bits: dict[str, int] | None = None) -> QuantReport:
     """Quantize `model`'s selected weight matrices in place (on their device) and report its size.
 
