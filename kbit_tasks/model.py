@@ -42,6 +42,7 @@ class KbitHFLM(HFLM):
             raise ValueError(f"compute_dtype={compute_dtype!r} is not supported; choose one of {COMPUTE_DTYPES}")
         if pristine not in PRISTINE:
             raise ValueError(f"pristine={pristine!r} is not valid; choose one of {PRISTINE}")
+        self._load_dtype = torch_dtype  # for the device map, decided before loading
         super().__init__(pretrained, dtype=torch_dtype, **kwargs)
         _refuse_offloaded(self._model)
         self._pristine = pristine_weights(self._model, pristine)
@@ -56,7 +57,7 @@ class KbitHFLM(HFLM):
         CPU or disk (offloaded weights are not in memory, so they cannot be quantized)."""
         placement = super()._get_accelerate_args(*args, **kwargs)
         if placement.get("device_map") == "auto" and placement.get("max_memory"):
-            placement["device_map"] = _device_map_in_memory(self._config, placement["max_memory"])
+            placement["device_map"] = device_map_in_memory(self._config, placement["max_memory"], self._load_dtype)
         return placement
 
     def requantize(self, config: QuantConfig) -> QuantReport:
@@ -84,21 +85,25 @@ class KbitHFLM(HFLM):
         }
 
 
-def _device_map_in_memory(config, max_memory: dict) -> dict:
-    """accelerate's "auto" device map for `config`, refused if any module would be offloaded."""
+def device_map_in_memory(config, max_memory: dict, dtype="auto") -> dict:
+    """accelerate's "auto" device map for `config` loaded in `dtype` (a torch dtype, its name,
+    or "auto": the checkpoint's), refused if any module would be offloaded."""
     from accelerate import infer_auto_device_map, init_empty_weights
     from transformers import AutoModelForCausalLM
 
+    if dtype in (None, "auto"):
+        dtype = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None) or torch.float32
+    dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
     with init_empty_weights():
-        empty = AutoModelForCausalLM.from_config(config)
-    device_map = infer_auto_device_map(empty, max_memory=max_memory,
+        empty = AutoModelForCausalLM.from_config(config, dtype=dtype)
+    device_map = infer_auto_device_map(empty, max_memory=max_memory, dtype=dtype,
                                        no_split_module_classes=empty._no_split_modules or [])
     places = set(device_map.values())
     offloaded = {"disk"} | ({"cpu"} if places - {"cpu", "disk"} else set())
     if places & offloaded:
-        size = sum(p.numel() * p.element_size() for p in empty.parameters()) / 2**30
+        size = sum(p.numel() * p.element_size() for p in empty.parameters()) / 2**20
         raise ValueError(
-            f"the model ({size:.1f} GiB) does not fit in max_memory={max_memory}: accelerate would "
+            f"the model ({size:,.1f} MiB in {dtype}) does not fit in max_memory={max_memory}: accelerate would "
             f"offload {sum(v in offloaded for v in device_map.values())} modules to "
             f"{'/'.join(sorted(places & offloaded))}, and kbit-hf must hold every weight in memory to "
             "quantize it; use more or larger GPUs, raise max_memory_per_gpu, or a smaller model")

@@ -89,3 +89,14 @@ def test_weights_left_on_the_meta_device_are_refused(tiny_llama_dir):
         model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(tiny_llama_dir))
     with pytest.raises(ValueError, match="were offloaded by accelerate, not loaded"):
         _refuse_offloaded(model)
+
+
+def test_the_device_map_is_sized_in_the_dtype_the_model_loads_in(tiny_llama_dir):
+    """A bf16 model needs half the room of its float32 checkpoint (about 0.35 vs 0.7 MB here)."""
+    from kbit_tasks.model import device_map_in_memory
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(tiny_llama_dir)
+    assert device_map_in_memory(config, {"cpu": 500_000}, "bfloat16") == {"": "cpu"}
+    with pytest.raises(ValueError, match=r"MiB in torch.float32\) does not fit in max_memory=\{'cpu': 500000\}"):
+        device_map_in_memory(config, {"cpu": 500_000}, "float32")

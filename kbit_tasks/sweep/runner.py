@@ -161,13 +161,16 @@ def load_lm(spec, config: SweepConfig, placement: Placement, device: str):
     """The model from its folder or the hub, once, as a kbit-hf LM; parallelize spreads it over
     this process's GPUs. An in-memory model keeps HFLM from starting its own data parallelism."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    from kbit_tasks.model import KbitHFLM
+    from kbit_tasks.model import KbitHFLM, device_map_in_memory
 
     kwargs = {"dtype": config.torch_dtype if config.torch_dtype == "auto" else getattr(torch, config.torch_dtype)}
     if spec.parallelize and device.startswith("cuda"):
-        kwargs.update(device_map="auto", max_memory={g: torch.cuda.mem_get_info(g)[0] for g in placement.gpus()})
+        # decided here, so a model too big for this process's GPUs is refused before loading
+        # instead of being offloaded to CPU or disk, where it cannot be quantized
+        max_memory = {g: torch.cuda.mem_get_info(g)[0] for g in placement.gpus()}
+        kwargs["device_map"] = device_map_in_memory(AutoConfig.from_pretrained(spec.path), max_memory, kwargs["dtype"])
     model = AutoModelForCausalLM.from_pretrained(spec.path, **kwargs)
     if "device_map" not in kwargs:
         model.to(device)
