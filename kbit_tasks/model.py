@@ -100,4 +100,5 @@ class KbitHFLM(HFLM):
             "bits_per_param": report.bits_per_param,
             "total_bits": report.total_bits,
             "quant_report": report.to_dict(),
+            "prefix_sharing": self.prefix_sharing,
         }
