@@ -1,6 +1,6 @@
 """HFLM's loglikelihood path against kbit-hf's prefix sharing, measured interleaved in one run.
 
-    python benchmarks/prefix_sharing.py [--limit 8] [--models smollm2 tiny] [--bits 16 4] [--threads 1]
+    python benchmarks/prefix_sharing.py [--limit 8] [--models smollm2 tiny] [--bits 16 4] [--threads 1] [--repeats 2]
 
 For each model and precision, per kbit subtask (its three levels together): the wall time of
 `lm.loglikelihood(requests)` on lm-eval's own requests for both paths (same loaded model,
@@ -80,16 +80,21 @@ def subtask_requests(limit: int) -> dict[str, list]:
     return dict(by_subtask)
 
 
-def measure(lm, requests, sharing_first: bool) -> dict:
+def measure(lm, requests, sharing_first: bool, repeats: int) -> dict:
+    """Both paths, alternating, `repeats` times each; the fastest time of each path counts
+    (other jobs on the machine only ever add time)."""
     runs = {}
-    for sharing in ((True, False) if sharing_first else (False, True)):
-        lm.prefix_sharing = sharing
-        counter = ForwardCounter(lm.model)
-        try:
-            results, seconds = _timed(lambda: lm.loglikelihood(requests, disable_tqdm=True))
-        finally:
-            counter.close()
-        runs[sharing] = dict(results=results, seconds=seconds, positions=counter.positions, flops=counter.flops)
+    for repeat in range(repeats):
+        for sharing in ((True, False) if sharing_first == (repeat % 2 == 0) else (False, True)):
+            lm.prefix_sharing = sharing
+            counter = ForwardCounter(lm.model)
+            try:
+                results, seconds = _timed(lambda: lm.loglikelihood(requests, disable_tqdm=True))
+            finally:
+                counter.close()
+            if sharing not in runs or seconds < runs[sharing]["seconds"]:
+                runs[sharing] = dict(results=results, seconds=seconds, positions=counter.positions,
+                                     flops=counter.flops)
     return runs
 
 
@@ -97,7 +102,7 @@ def one_token_answers(lm, requests) -> bool:
     return all(len(lm._encode_pair(*r.args)[1]) == 1 for r in requests)
 
 
-def run_model(name, path, bits_list, limit, batch_size, peak):
+def run_model(name, path, bits_list, limit, batch_size, peak, repeats):
     from kbit_tasks.model import KbitHFLM
     from kbit_tasks.quant import QuantConfig
 
@@ -108,7 +113,7 @@ def run_model(name, path, bits_list, limit, batch_size, peak):
         lm.requantize(QuantConfig(bits=bits) if bits == 16 else QuantConfig(bits=bits, dtype="fp"))
         label = lm.quant_config.label
         for i, (subtask, reqs) in enumerate(requests.items()):
-            runs = measure(lm, reqs, sharing_first=bool(i % 2))
+            runs = measure(lm, reqs, sharing_first=bool(i % 2), repeats=repeats)
             old, new = runs[False], runs[True]
             worst = max([worst] + [abs(a[0] - b[0]) for a, b in zip(old["results"], new["results"])])
             greedy_mismatch += sum(a[1] != b[1] for a, b in zip(old["results"], new["results"]))
@@ -146,6 +151,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["smollm2", "tiny"], choices=["smollm2", "tiny"])
     parser.add_argument("--bits", nargs="+", type=int, default=[16, 4], help="precisions (fp, blocksize 64)")
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=1, help="runs of each path per subtask; the fastest counts")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (default: torch's). On a CPU shared with other jobs use 1: OpenMP "
                              "threads that wait for a descheduled sibling made both paths up to 8x slower here")
@@ -166,7 +172,7 @@ def main() -> None:
                 from kbit_tasks.tiny import make_tiny_model
 
                 path = make_tiny_model(os.path.join(tmp, "tiny"), arch="llama")
-            run_model(name, path, args.bits, args.limit, args.batch_size, peak)
+            run_model(name, path, args.bits, args.limit, args.batch_size, peak, args.repeats)
     print(f"load average at end {os.getloadavg()[0]:.1f}")
 
 
