@@ -23,8 +23,9 @@ from collections import defaultdict
 import torch
 
 
-def matmul_peak(size: int = 2048, repeats: int = 5) -> float:
-    """Best float32 FLOP/s of a square matmul on this machine (the practical ceiling)."""
+def matmul_peak(size: int = 2048, repeats: int = 20) -> float:
+    """Best float32 FLOP/s of a square matmul on this machine (the practical ceiling; the best of
+    many runs, as other jobs on a shared machine only slow some of them)."""
     a, b = torch.randn(size, size), torch.randn(size, size)
     a @ b
     best = min(_timed(lambda: a @ b)[1] for _ in range(repeats))
