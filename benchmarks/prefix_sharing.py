@@ -23,12 +23,13 @@ from collections import defaultdict
 import torch
 
 
-def matmul_peak(size: int = 2048, repeats: int = 20) -> float:
+def matmul_peak(device: str, size: int = 2048, repeats: int = 20) -> float:
     """Best float32 FLOP/s of a square matmul on this machine (the practical ceiling; the best of
     many runs, as other jobs on a shared machine only slow some of them)."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
+    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     a @ b
-    best = min(_timed(lambda: a @ b)[1] for _ in range(repeats))
+    best = min(_timed(lambda: (a @ b, sync()))[1] for _ in range(repeats))
     return 2 * size ** 3 / best
 
 
@@ -103,11 +104,11 @@ def one_token_answers(lm, requests) -> bool:
     return all(len(lm._encode_pair(*r.args)[1]) == 1 for r in requests)
 
 
-def run_model(name, path, bits_list, limit, batch_size, peak, repeats):
+def run_model(name, path, bits_list, limit, batch_size, peak, repeats, device):
     from kbit_tasks.model import KbitHFLM
     from kbit_tasks.quant import QuantConfig
 
-    lm = KbitHFLM(pretrained=str(path), batch_size=batch_size, device="cpu", torch_dtype="float32")
+    lm = KbitHFLM(pretrained=str(path), batch_size=batch_size, device=device, torch_dtype="float32")
     requests = subtask_requests(limit)
     rows, worst, greedy_mismatch, n_requests = [], 0.0, 0, 0
     for bits in bits_list:
@@ -151,7 +152,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=8, help="items per task (default 8)")
     parser.add_argument("--models", nargs="+", default=["smollm2", "tiny"], choices=["smollm2", "tiny"])
     parser.add_argument("--bits", nargs="+", type=int, default=[16, 4], help="precisions (fp, blocksize 64)")
-    parser.add_argument("--batch-size", type=int, default=16)
+
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda (the matmul peak is then the GPU's)")
     parser.add_argument("--repeats", type=int, default=1, help="runs of each path per subtask; the fastest counts")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (default: torch's). On a CPU shared with other jobs use 1: OpenMP "
@@ -160,7 +162,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    peak = matmul_peak()
+    peak = matmul_peak(args.device)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs; "
           f"load average at start {os.getloadavg()[0]:.1f}; float32 matmul peak {peak / 1e9:.1f} GFLOP/s\n", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -173,7 +175,7 @@ def main() -> None:
                 from kbit_tasks.tiny import make_tiny_model
 
                 path = make_tiny_model(os.path.join(tmp, "tiny"), arch="llama")
-            run_model(name, path, args.bits, args.limit, args.batch_size, peak, args.repeats)
+            run_model(name, path, args.bits, args.limit, args.batch_size, peak, args.repeats, args.device)
     print(f"load average at end {os.getloadavg()[0]:.1f}")
 
 
