@@ -11,6 +11,10 @@ paper; HFLM's own `dtype` (the torch dtype to load in) is passed as `torch_dtype
 `compute_dtype` upcasts after loading: a model stored in bfloat16 and run in float32 (CPU
 matmuls in bf16 are several times slower) still counts 16 bits per unquantized parameter,
 and its weights stay exactly the bf16 values.
+
+`prefix_sharing` (default true) scores all continuations of a context from one pass over
+it (kbit_tasks/prefix_sharing.py): the same (logprob, is_greedy) as HFLM, fewer tokens.
+`prefix_sharing=false` gives HFLM's own loglikelihood path.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from lm_eval.models.huggingface import HFLM
 
 import torch
 
+from kbit_tasks import prefix_sharing
 from kbit_tasks.quant import PRISTINE, QuantConfig, QuantReport, pristine_weights, quantize_model, storage_widths
 
 COMPUTE_DTYPES = ("float32", "bfloat16", "float16")
@@ -34,12 +39,16 @@ class KbitHFLM(HFLM):
 
     def __init__(self, pretrained, bits: int = 16, dtype: str = "fp", blocksize: int | str = 64,
                  outliers: float = 0.0, quantize_embeddings: bool = False, quantize_head: bool = False,
-                 torch_dtype="auto", compute_dtype: str | None = None, pristine: str = "auto", **kwargs):
+                 torch_dtype="auto", compute_dtype: str | None = None, pristine: str = "auto",
+                 prefix_sharing: bool = True, **kwargs):
         # Validate before HFLM loads any weights: a typo must not cost a model load.
         config = QuantConfig(bits=bits, dtype=dtype, blocksize=blocksize, outliers=outliers,
                              quantize_embeddings=quantize_embeddings, quantize_head=quantize_head)
         if compute_dtype is not None and compute_dtype not in COMPUTE_DTYPES:
             raise ValueError(f"compute_dtype={compute_dtype!r} is not supported; choose one of {COMPUTE_DTYPES}")
+        if not isinstance(prefix_sharing, bool):
+            raise ValueError(f"prefix_sharing={prefix_sharing!r} is not supported; choose true or false")
+        self.prefix_sharing = prefix_sharing
         if pristine not in PRISTINE:
             raise ValueError(f"pristine={pristine!r} is not valid; choose one of {PRISTINE}")
         self._load_dtype = torch_dtype  # for the device map, decided before loading
@@ -68,6 +77,31 @@ class KbitHFLM(HFLM):
                                            storage_bits=self._storage_bits)
         return self.quant_report
 
+    def _model_call(self, inps, attn_mask=None, labels=None, **model_kwargs):
+        """HFLM's model call; keyword arguments (a KV cache, positions, logits_to_keep) go to
+        the model, so prefix sharing's passes are timed and autocast like HFLM's own."""
+        if not model_kwargs:
+            return super()._model_call(inps, attn_mask, labels)
+        with torch.no_grad(), torch.autocast(device_type=self.device.type, dtype=self.mixed_precision_dtype,
+                                             enabled=self.mixed_precision_dtype is not None):
+            return self.model(input_ids=inps, **model_kwargs).logits
+
+    def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, override_bs: int | None = None):
+        """Requests that share a context are scored from one pass over it; the rest (and all
+        of them when sharing is off or the model cannot share) take HFLM's path."""
+        if not self.prefix_sharing or self.backend != "causal" or prefix_sharing.unsupported_reason(self.model):
+            return super()._loglikelihood_tokens(requests, disable_tqdm=disable_tqdm, override_bs=override_bs)
+        groups, rest = prefix_sharing.split_requests(requests, self.max_length)
+        results = dict(zip(rest, super()._loglikelihood_tokens(
+            [requests[i] for i in rest], disable_tqdm=disable_tqdm, override_bs=override_bs))) if rest else {}
+        if groups:
+            batch_size = override_bs or self.batch_size
+            if batch_size == "auto":  # HFLM's detection, on the longest shared request
+                longest = max((i for g in groups for i in g), key=lambda i: len(requests[i][1]) + len(requests[i][2]))
+                batch_size = self._detect_batch_size([requests[longest]])
+            results |= prefix_sharing.score_groups(self, requests, groups, int(batch_size), disable_tqdm)
+        return [results[i] for i in range(len(requests))]
+
     @property
     def quant_config(self) -> QuantConfig:
         return self.quant_report.config
@@ -82,6 +116,7 @@ class KbitHFLM(HFLM):
             "total_bits": report.total_bits,
             "quant_report": report.to_dict(),
             "pristine": self._pristine.describe(),
+            "prefix_sharing": self.prefix_sharing,
         }
 
 
