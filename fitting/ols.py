@@ -6,6 +6,8 @@ y = b0 + b1 x + b2 (x - psi)+ + e, e ~ N(0, sigma^2 / w). The profile over psi i
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
@@ -115,11 +117,11 @@ class SegmentedLS:
         return float(M), float(min(1.0, (2 if alternative == "two.sided" else 1) * bound))
 
     def statsmodels_fit(self, psis, names):
-        """Muggeo's iteration from the profile optimum, then WLS on its design at psi, as R
-        `segmented` reports it: the coefficients' covariance comes from the design with the
-        V_j columns, so it carries psi's uncertainty (a fit at fixed psi would not), and psi's
-        standard error is the delta method on gamma / beta. The log-likelihood is the hinge
-        model's at psi."""
+        """Muggeo's iteration from the profile optimum, then the estimates as R `segmented`
+        reports them: coefficients of the hinge fit at psi; their covariance from the design
+        with the V_j columns (so it carries psi's uncertainty, which a fit at fixed psi would
+        not), scaled by the hinge fit's residual variance on that design's degrees of freedom;
+        psi's standard error se(gamma_j) / |beta_j| (the delta method at gamma = 0)."""
         psis = np.array(psis, dtype=float)
         best = self.loglik_at(psis)
         nb = len(psis)
@@ -134,15 +136,13 @@ class SegmentedLS:
             moved, psis, best = np.max(np.abs(new - psis)), new, self.loglik_at(new)
             if moved < 1e-8 * (1 + np.ptp(self.x)):
                 break
-        res = sm.WLS(self.y, self._muggeo_design(psis), weights=self.w).fit()
-        cov = res.cov_params()
-        k = res.params.size - nb  # coefficients; the last nb columns are the V_j
-        bi, gi = np.arange(2, 2 + nb), np.arange(k, k + nb)
-        b, g = res.params[bi], res.params[gi]
-        var = (cov[gi, gi] + cov[bi, bi] * (g / b) ** 2 - 2 * (g / b) * cov[bi, gi]) / b**2
         final = sm.WLS(self.y, hinge_design(self.x, psis, self.extra), weights=self.w).fit()
+        res = sm.WLS(self.y, self._muggeo_design(psis), weights=self.w).fit()
+        cov = res.normalized_cov_params * final.ssr / res.df_resid
+        k = res.params.size - nb  # coefficients; the last nb columns are the V_j
+        se_psi = np.sqrt(np.diag(cov)[k:]) / np.abs(final.params[2: 2 + nb])
         params = pd.Series(np.concatenate([final.params, psis]), index=names)
-        bse = pd.Series(np.concatenate([np.sqrt(np.diag(cov)[:k]), np.sqrt(np.maximum(var, 0))]), index=names)
+        bse = pd.Series(np.concatenate([np.sqrt(np.diag(cov)[:k]), se_psi]), index=names)
         cov = pd.DataFrame(cov[:k, :k], index=names[:k], columns=names[:k])
         return FinalFit(params, bse, float(final.llf), cov, res)
 
@@ -159,8 +159,10 @@ class SegmentedLS:
         f = lambda x, a, b, r, x0: a + b / (1 + np.exp(-np.clip(r * (x - x0), -50, 50)))  # noqa: E731
         lo, hi = np.min(self.y), np.max(self.y)
         try:
-            p, _ = optimize.curve_fit(f, self.x, self.y, p0=[lo, hi - lo, 1.0, float(np.median(self.x))],
-                                      sigma=1 / np.sqrt(self.w), maxfev=5000)
+            with warnings.catch_warnings():  # the parameters' covariance is not used
+                warnings.simplefilter("ignore", optimize.OptimizeWarning)
+                p, _ = optimize.curve_fit(f, self.x, self.y, p0=[lo, hi - lo, 1.0, float(np.median(self.x))],
+                                          sigma=1 / np.sqrt(self.w), maxfev=5000)
         except (RuntimeError, ValueError):
             return None
         rss = np.sum(self.w * (self.y - f(self.x, *p)) ** 2)
