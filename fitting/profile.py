@@ -97,8 +97,11 @@ def _crossing(model, pts, dev, i, direction, best, crit):
         return float(pts[j]), True
     f = lambda p: 2 * (best - model.loglik_at([p])) - crit  # noqa: E731
     a, b = sorted((pts[j], pts[j + direction]))
-    if f(a) * f(b) > 0:
-        return float(pts[j]), False
+    fa, fb = f(a), f(b)
+    if not (np.isfinite(fa) and np.isfinite(fb) and fa * fb < 0):
+        # No sign change to bracket (a flat or kinked stretch of the profile): the bound is not
+        # pinned down on this side, so the interval is reported open there rather than guessed.
+        return float(pts[j]), True
     return float(optimize.brentq(f, a, b, xtol=1e-4)), False
 
 
