@@ -100,7 +100,7 @@ def _model(c: Cells, method: str, with_precision: bool):
 def fit_cells(c: Cells, x_name: str, n_breakpoints=1, alpha=0.05, n_boot=199, boot_ci=0, grid_size=40, seed=0,
               label=None) -> ThresholdFit:
     """Fit one group of cleaned cells (see `fit_threshold` for the options)."""
-    method = "binomial" if c.s is not None else ("wls" if c.w is not None and np.ptp(c.w) > 0 else "ols")
+    method = "binomial" if c.s is not None else ("wls" if c.w is not None and len(np.unique(c.w)) > 1 else "ols")
     why = _refusal(c)
     if why:
         return _no_threshold(c, method, x_name, alpha, why, label)

@@ -153,6 +153,10 @@ class ThresholdFit:
 
     # --- words ----------------------------------------------------------------------------
     def verdict(self) -> str:
+        caveats = self.cells.caveats if self.cells is not None else ()  # e.g. cells below chance (fitting.data)
+        return self._verdict() + "".join(f"; CAUTION: {c}" for c in caveats)
+
+    def _verdict(self) -> str:
         if not np.isfinite(self.breakpoint):
             return f"no threshold detectable: {self.reason}" + self._closest_text()
         p = "not run" if self.p_value is None else f"{self.p_value:.3g}"
