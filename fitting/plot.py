@@ -37,7 +37,7 @@ def plot_fit(fit, ax=None):
             ax.errorbar(to_x(xs), acc, yerr=[acc - lo, hi - acc], fmt="o", ms=4, capsize=2, label=label)
         else:
             ax.plot(to_x(xs), np.bincount(where, c.y[sel]) / np.bincount(where), "o", ms=4, label=label)
-    if c.c is not None:
+    if c.c is not None and len(c.c):
         ax.axhline(float(np.mean(c.c)), color="grey", ls=":", lw=1, label="chance")
     psis = fit.breakpoints
     if fit.model is not None and np.all(np.isfinite(psis)):
@@ -49,7 +49,7 @@ def plot_fit(fit, ax=None):
                    label=f"psi = {fit.readable}" + ("" if fit.detected else " (not significant)"))
         if np.isfinite(lo) and np.isfinite(hi):
             ax.axvspan(to_x(lo), to_x(hi), color=style["color"], alpha=0.15, label=ci_label(fit.alpha))
-    if log2:
+    if log2 and len(c.x):  # a group with no usable rows is drawn empty, not a crash
         ax.set_xscale("log", base=2)
         powers = np.arange(np.floor(c.x.min()), np.ceil(c.x.max()) + 1)
         ax.set_xticks(2.0 ** powers[:: max(1, int(np.ceil(len(powers) / 5)))])
@@ -63,5 +63,6 @@ def plot_fit(fit, ax=None):
     p = f"p = {fit.p_value:.3g}" if fit.p_value is not None else "existence test not run"
     p = p if fit.detected else f"{p}, no threshold detectable"
     ax.set_title(f"{title}  ({p})" if title else p, fontsize=10)
-    ax.legend(fontsize=7, loc="best")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="best")
     return ax

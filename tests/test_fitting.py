@@ -140,7 +140,7 @@ def test_trials_column_alias_and_number_chance(planted):
 
 
 def test_kbit_fit_writes_report(tmp_path, capsys):
-    from fitting.cli import main
+    from kbit_tasks.fit_cli import main
 
     src = tmp_path / "results.parquet"
     pd.concat([simulate_table(seed=0), simulate_table(psi=None, seed=1, tasks=("kbit_sim_nobreak_l1",))]).to_parquet(src)
