@@ -130,6 +130,7 @@ def fit_cells(c: Cells, x_name: str, n_breakpoints=1, alpha=0.05, n_boot=199, bo
     bse = final.bse.copy()
     if final.llf > ll + 1e-6:  # the polishing fit improved on the profile optimum: keep its psi
         psis, ll = final.params[[n for n in final.params.index if n.startswith("psi")]].to_numpy(), final.llf
+        cis = [(min(lo, p), max(hi, p)) for (lo, hi), p in zip(cis, psis)]  # the interval holds the estimate
     # The likelihood has kinks in psi at every data point, so a Hessian-based standard error
     # for psi can be far off; report the one implied by the profile interval instead.
     z = stats.norm.ppf(1 - alpha / 2)

@@ -117,7 +117,7 @@ def locate_two(model, grid: Grid, crit: float) -> tuple[np.ndarray, float, list[
     ll = model.loglik_grid(pairs)
     start = pairs[int(np.argmax(ll))]
     res = optimize.minimize(lambda p: -model.loglik_at(np.sort(p)), start, method="Nelder-Mead",
-                            options={"xatol": 1e-5, "fatol": 1e-8})
+                            options={"xatol": 1e-5, "fatol": 1e-8, "maxfev": 120})  # the grid did the search
     psis, best = (np.sort(res.x), -res.fun) if -res.fun >= ll.max() else (start, float(ll.max()))
     cis = []
     for j in range(2):

@@ -174,7 +174,8 @@ class ThresholdFit:
         m = self.models.set_index("model")["aic"]
         gap = ""
         if "one break" in m and self.closest in m:
-            gap = f", AIC {m[self.closest] - m['one break']:+.1f} vs one break"
+            d = m[self.closest] - m["one break"]
+            gap = f", AIC {abs(d):.1f} {'above' if d > 0 else 'below'} the break's"
         return f" ({self.closest}{gap})" if bare else f"; closest smooth curve: {self.closest}{gap}"
 
     def summary(self) -> Summary:
