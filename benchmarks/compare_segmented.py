@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tabulate import tabulate
 
 from fitting import fit_threshold
 from fitting.ols import SegmentedLS
@@ -148,6 +147,11 @@ def piecewise_davies(df: pd.DataFrame) -> float:
         return float(davies_test(df["x"].to_numpy(), df["y"].to_numpy()))
 
 
+def markdown(rows: list[list], headers: list[str]) -> str:
+    lines = [headers, ["---"] * len(headers), *rows]
+    return "\n".join("| " + " | ".join(map(str, line)) + " |" for line in lines)
+
+
 def _g(v, digits=4) -> str:
     return "" if v is None or not np.isfinite(v) else f"{v:.{digits}g}"
 
@@ -170,8 +174,8 @@ def fits_table(sets, r: pd.DataFrame | None, seed: int) -> str:
                          f"{_g(get('slope1'))} ({_g(get('slope1_se'), 3)})" if np.isfinite(get("slope1")) else "",
                          f"{_g(get('slope2'))} ({_g(get('slope2_se'), 3)})" if np.isfinite(get("slope2")) else "",
                          _g(get("davies_p"), 3)])
-    table = tabulate(rows, headers=["data", "n", "tool", "psi", "psi SE (delta)", "95% CI of psi",
-                                    "slope before (SE)", "slope after (SE)", "Davies p"], tablefmt="github")
+    table = markdown(rows, ["data", "n", "tool", "psi", "psi SE (delta)", "95% CI of psi",
+                            "slope before (SE)", "slope after (SE)", "Davies p"])
     if r is not None:
         table += f"\n\nkbit vs R, largest relative difference over {', '.join(AGREE)}: {worst:.1e}"
     return table
@@ -193,8 +197,8 @@ def fpr_table(reps: int, seed: int, folder: Path | None, alpha: float = 0.05) ->
         rows.append(row)
     headers = ["points", "replicates", "kbit FPR"]
     if folder is not None:
-        headers += ["R FPR", "max |p kbit - p R|", "max relative diff"]
-    return tabulate(rows, headers=headers + ["piecewise-regression FPR"], tablefmt="github")
+        headers += ["R FPR", "max abs. difference of p", "max rel. difference"]
+    return markdown(rows, headers + ["piecewise-regression FPR"])
 
 
 def main(argv=None) -> None:
