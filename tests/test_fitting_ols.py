@@ -9,25 +9,31 @@ import pytest
 from fitting import fit_threshold
 from fitting.ols import SegmentedLS
 
-# Values printed by R segmented 1.6-2: davies.test(lm(y ~ x), alternative=...)$p.value, and
-# segmented(lm(y ~ x))$psi / slope(): (x, y, p two.sided, greater, less, psi, psi se, slopes, slope ses).
+# Values printed by R segmented 1.6-2: davies.test(lm(y ~ x, weights = w), alternative=...)$p.value,
+# and segmented(...)$psi / slope(): (x, y, w, p two.sided, greater, less, psi, psi se, slopes, slope ses).
 R_RECORDED = [
-    ([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [2.1, 2.0, 2.6, 2.4, 2.9, 3.1, 4.6, 5.9, 7.4, 8.8],
+    ([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [2.1, 2.0, 2.6, 2.4, 2.9, 3.1, 4.6, 5.9, 7.4, 8.8], None,
      (1.219171375e-05, 6.095856876e-06, 1.0), (5.901639328, 0.1669714913), (0.20, 1.42), (0.049665548, 0.049665548)),
     # ties at both ends: R's evaluation points start and end on a tie, where the design is singular
     ([1, 2, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 12],
-     [1.02, 1.10, 1.21, 2.35, 3.25, 4.18, 4.07, 4.17, 4.98, 6.85, 8.33, 8.46, 8.51, 8.70],
+     [1.02, 1.10, 1.21, 2.35, 3.25, 4.18, 4.07, 4.17, 4.98, 6.85, 8.33, 8.46, 8.51, 8.70], None,
      (0.9412440115, 0.4706220058, 0.6922094491), (6.999993481, 3.571217378), (0.65296192, 0.84263831),
      (0.13212038, 0.12180897)),
+    # weighted least squares (method="wls")
+    (list(range(1, 13)), [0.88, 1.43, 1.21, 2.19, 2.49, 3.59, 3.77, 5.07, 6.5, 7.5, 7.72, 9.77],
+     [1.3, 3.0, 1.3, 2.5, 2.7, 1.5, 1.6, 1.4, 0.8, 1.7, 1.1, 1.1],
+     (0.004604843979, 0.002302421990, 1.0), (6.602993639, 0.6343884427), (0.47705564, 1.12651950),
+     (0.080658310, 0.094163405)),
 ]
 
 
-@pytest.mark.parametrize("x, y, p, psi, slopes, slope_se", R_RECORDED)
-def test_davies_psi_and_slopes_equal_r_recorded(x, y, p, psi, slopes, slope_se):
-    model = SegmentedLS(np.array(x, float), np.array(y, float))
+@pytest.mark.parametrize("x, y, w, p, psi, slopes, slope_se", R_RECORDED)
+def test_davies_psi_and_slopes_equal_r_recorded(x, y, w, p, psi, slopes, slope_se):
+    model = SegmentedLS(np.array(x, float), np.array(y, float), None if w is None else np.array(w, float))
     for alternative, expected in zip(("two.sided", "greater", "less"), p):
         assert model.davies_pvalue(alternative=alternative)[1] == pytest.approx(expected, rel=1e-8)
-    fit = fit_threshold(pd.DataFrame({"log2_total_bits": x, "value": y}), method="ols")
+    table = pd.DataFrame({"log2_total_bits": x, "value": y, "w": w or 1.0})
+    fit = fit_threshold(table, method="ols" if w is None else "wls", weights=None if w is None else "w")
     assert fit.p_value == pytest.approx(p[0], rel=1e-8)
     assert fit.breakpoint == pytest.approx(psi[0], rel=1e-5)
     delta = fit.model.statsmodels_fit(fit.breakpoints, list(fit.params.index)).bse["psi"]
