@@ -184,7 +184,7 @@ def _existence_test(model, grid, closest, n_boot, rng) -> dict | None:
     """Binomial: the parametric bootstrap against the closest smooth curve (fitting.smooth);
     least squares: Davies' test (its null is a straight line)."""
     if model.method != "binomial":
-        stat, p = model.davies_pvalue(grid)
+        stat, p = model.davies_pvalue()
         return {"stat": stat, "p_value": p, "null": "linear", "name": "Davies (k=10)"}
     if n_boot == 0:
         return None

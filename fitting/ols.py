@@ -13,7 +13,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import optimize, special, stats
 
-from fitting.profile import FinalFit, Grid, hinge_design
+from fitting.profile import FinalFit, hinge_design
 
 _RIDGE = 1e-10
 ALTERNATIVES = ("two.sided", "greater", "less")
@@ -75,11 +75,10 @@ class SegmentedLS:
     def dispersion(self, psis) -> float:
         return 1.0  # sigma is estimated, so the profile deviance needs no rescaling
 
-    def davies_pvalue(self, grid: Grid | None = None, k: int = 10,
-                      alternative: str = "two.sided") -> tuple[float, float]:
+    def davies_pvalue(self, k: int = 10, alternative: str = "two.sided") -> tuple[float, float]:
         """Davies' test for a change in slope, as R `segmented::davies.test` computes it for a
-        linear model (segmented 1.6-2 to 2.2-0); the grid is not used: R's k evaluation points
-        depend on x alone. Returns (M, p), M the extreme t statistic of the hinge coefficient.
+        linear model (segmented 1.6-2 to 2.2-0). Returns (M, p), M the extreme t statistic of
+        the hinge coefficient.
 
         Written out because no Python library has it: t statistics of the hinge term at k
         breakpoints from the second-smallest to the second-largest x (ties counted, as R's
