@@ -2,7 +2,8 @@
 
 y = b0 + b1 x + b2 (x - psi)+ + e, e ~ N(0, sigma^2 / w). The profile over psi is exact
 (closed-form weighted least squares at every grid point, batched); Muggeo's iteration
-(as in R `segmented`) then polishes psi through statsmodels WLS and gives its standard error.
+(as in R `segmented`) then polishes psi through statsmodels WLS. Davies' test and the
+standard errors are computed as R `segmented` computes them (docs/fitting.md compares them).
 """
 from __future__ import annotations
 
