@@ -38,6 +38,30 @@ def one(job):
     return truth, fit.detected, covered, "", fit.closest
 
 
+def _row(t, rows) -> str:
+    """One markdown row: detection rate, coverage, crashes, the usual closest curve, goals."""
+    n = len(rows)
+    det = np.mean([r[1] for r in rows])
+    cov = [r[2] for r in rows if r[2] is not None]
+    crashes = sum(bool(r[3]) for r in rows)
+    names, counts = np.unique([r[4] for r in rows if r[4]], return_counts=True)
+    mode = names[np.argmax(counts)] if len(names) else ""
+    planted, phi = TRUTHS[t][1] is not None, TRUTHS[t][2]
+    goal = []
+    if planted:
+        if phi == 1 and det < GOAL_POWER:
+            goal.append(f"power < {GOAL_POWER}")
+        if phi <= 3 and cov and np.mean(cov) < GOAL_COVERAGE:
+            goal.append(f"coverage < {GOAL_COVERAGE}")
+    elif det > GOAL_FPR:
+        goal.append(f"FPR > {GOAL_FPR}")
+    if crashes:
+        goal.append("crashes")
+    cov_text = f"{np.mean(cov):.3f} ± {_se(np.mean(cov), len(cov)):.3f}" if cov else "-"
+    return (f"| {t} | {'yes' if planted else 'no'} | {det:.3f} ± {_se(det, n):.3f} | {cov_text} | "
+            f"{crashes}/{n} | {mode} | {'; '.join(goal) or 'met'} |")
+
+
 def _se(p, n):
     return np.sqrt(p * (1 - p) / max(n, 1))
 
@@ -55,42 +79,20 @@ def main(argv=None) -> None:
         if t not in TRUTHS:
             ap.error(f"truth {t!r} is not one of: {', '.join(TRUTHS)}")
     start = time.perf_counter()
-    jobs = [(t, 1000 * i + r, args.n_boot) for i, t in enumerate(truths) for r in range(args.reps)]
-    crash_jobs = [("linear in p", 3002 + r, 0) for r in range(args.crash_reps)]
+    print("| truth | break | detected (FPR or power) | coverage of psi | crashes | closest smooth curve (mode) | goal |")
+    print("|---|---|---|---|---|---|---|", flush=True)
     with ProcessPoolExecutor(args.workers) as pool:
-        results = list(pool.map(one, jobs, chunksize=4))
+        for i, t in enumerate(truths):
+            rows = list(pool.map(one, [(t, 1000 * i + r, args.n_boot) for r in range(args.reps)], chunksize=2))
+            print(_row(t, rows), flush=True)
+        crash_jobs = [("linear in p", 3002 + r, 0) for r in range(args.crash_reps)]
         crash_results = list(pool.map(one, crash_jobs, chunksize=16))
-    print(f"| truth | break | detected (FPR or power) | coverage of psi | crashes | closest smooth curve (mode) | goal |")
-    print("|---|---|---|---|---|---|---|")
-    for t in truths:
-        rows = [r for r in results if r[0] == t]
-        n = len(rows)
-        det = np.mean([r[1] for r in rows])
-        cov = [r[2] for r in rows if r[2] is not None]
-        crashes = sum(bool(r[3]) for r in rows)
-        names, counts = np.unique([r[4] for r in rows if r[4]], return_counts=True)
-        mode = names[np.argmax(counts)] if len(names) else ""
-        planted = TRUTHS[t][1] is not None
-        phi = TRUTHS[t][2]
-        goal = []
-        if planted:
-            if phi == 1 and det < GOAL_POWER:
-                goal.append(f"power < {GOAL_POWER}")
-            if phi <= 3 and cov and np.mean(cov) < GOAL_COVERAGE:
-                goal.append(f"coverage < {GOAL_COVERAGE}")
-        elif det > GOAL_FPR:
-            goal.append(f"FPR > {GOAL_FPR}")
-        if crashes:
-            goal.append("crashes")
-        cov_text = f"{np.mean(cov):.3f} ± {_se(np.mean(cov), len(cov)):.3f}" if cov else "-"
-        print(f"| {t} | {'yes' if planted else 'no'} | {det:.3f} ± {_se(det, n):.3f} | {cov_text} | "
-              f"{crashes}/{n} | {mode} | {'; '.join(goal) or 'met'} |")
     if crash_jobs:
         crashes = [r[3] for r in crash_results if r[3]]
         print(f"\ncrash pass: {len(crashes)} crashes in {len(crash_jobs)} tables of 'linear in p' (n_boot=0)")
         for c in crashes[:3]:
             print(c)
-    print(f"\nruntime {time.perf_counter() - start:.0f} s ({len(jobs)} tables with B = {args.n_boot}, "
+    print(f"\nruntime {time.perf_counter() - start:.0f} s ({len(truths) * args.reps} tables with B = {args.n_boot}, "
           f"{len(crash_jobs)} crash-pass tables, {args.workers} workers)")
 
 
