@@ -10,7 +10,7 @@ from fitting.data import Cells, Spec, cells, prepare
 from fitting.ols import SegmentedLS
 from fitting.profile import Grid, locate, locate_two, lr_test
 from fitting.results import ThresholdFit, ThresholdFits
-from fitting.smooth import compare_smooth, existence_test, family
+from fitting.smooth import compare_smooth, existence_test, family, model_table
 
 MIN_DISTINCT_X = 5
 
@@ -172,12 +172,8 @@ def _smooth(model) -> pd.DataFrame:
     if model.method == "binomial":
         return compare_smooth(model.X0, model.s, model.n, model.c)
     q = 0 if model.extra is None else model.extra.shape[1]
-    rows = [(name, k, ll) for name, k, ll in (("linear", 2 + q, model.linear_alternative()),
-                                             ("sigmoid", 4 + q, model.sigmoid_alternative())) if ll is not None]
-    out = pd.DataFrame(rows, columns=["model", "k", "loglik"])
-    out["aic"] = 2 * out["k"] - 2 * out["loglik"]
-    out["bic"] = np.log(model.n_obs) * out["k"] - 2 * out["loglik"]
-    return out.sort_values("aic", kind="stable", ignore_index=True)
+    return model_table([("linear", 2 + q, model.linear_alternative()), ("sigmoid", 4 + q, model.sigmoid_alternative())],
+                       model.n_obs)
 
 
 def _existence_test(model, grid, closest, n_boot, rng) -> dict | None:
@@ -214,12 +210,8 @@ def _compare(model, grid, crit, ll, n_breakpoints, smooth_models) -> pd.DataFram
     else:
         one = locate(model, grid)
         rows = [("one break", 4 + q, one.loglik if not one.reason else None), ("two breaks", 6 + q, ll)]
-    m = model.n_obs
-    out = pd.DataFrame([(name, k, v) for name, k, v in rows if v is not None and np.isfinite(v)],
-                       columns=["model", "k", "loglik"])
-    out["aic"] = 2 * out["k"] - 2 * out["loglik"]
-    out["bic"] = np.log(m) * out["k"] - 2 * out["loglik"]
-    return pd.concat([smooth_models, out], ignore_index=True)
+    return pd.concat([smooth_models, model_table(rows, model.n_obs).sort_values("k", ignore_index=True)],
+                     ignore_index=True)
 
 
 def _precision_tests(c: Cells, method, model, grid, ll_with) -> dict:

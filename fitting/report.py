@@ -14,7 +14,7 @@ def markdown(fits: dict, plots: dict, command: str, metric: str, note: str = "")
     """fits: key -> ThresholdFit; plots: key -> relative PNG path; note: the caller's caveat, shown first."""
     label = ci_label(next(iter(fits.values())).alpha) if fits else ci_label(0.05)
     lines = [f"# Threshold fits: {metric}", "", *([note, ""] if note else []), f"Command: `{command}`", "",
-             f"psi is the breakpoint in log2(total model bits); the interval is the {label[:-3]}profile-likelihood "
+             f"psi is the breakpoint in log2(total model bits); the interval is the {label.replace(' CI', '')} profile-likelihood "
              "interval (dispersion-scaled); p tests \"no break: the closest smooth curve\" against one break; "
              "detected needs that test passed, the slope rising at psi, a closed interval and moderate dispersion.",
              "", f"| group | psi | size | {label} | p | detected | direction | closest smooth curve | reason, notes |",

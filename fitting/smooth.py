@@ -85,12 +85,15 @@ def compare_smooth(X0, s, n, c) -> pd.DataFrame:
     q = X0.shape[-1] - 2
     rows = []
     for fam in FAMILIES:
-        _, ll, _ = fit_smooth(fam, X0, s, n, c)
-        if np.isfinite(ll):
-            rows.append((fam.name, fam.k(q), float(ll)))
-    out = pd.DataFrame(rows, columns=["model", "k", "loglik"])
+        rows.append((fam.name, fam.k(q), float(fit_smooth(fam, X0, s, n, c)[1])))
+    return model_table(rows, len(s))
+
+
+def model_table(rows, n_obs: int) -> pd.DataFrame:
+    """(model, k, loglik) rows with AIC and BIC, lowest AIC first; failed fits (None) left out."""
+    out = pd.DataFrame([r for r in rows if r[2] is not None and np.isfinite(r[2])], columns=["model", "k", "loglik"])
     out["aic"] = 2 * out["k"] - 2 * out["loglik"]
-    out["bic"] = np.log(len(s)) * out["k"] - 2 * out["loglik"]
+    out["bic"] = np.log(n_obs) * out["k"] - 2 * out["loglik"]
     return out.sort_values("aic", kind="stable", ignore_index=True)
 
 
