@@ -43,6 +43,7 @@ class ThresholdFit:
     boot_ci: tuple | None = None
     precision_tests: dict = field(default_factory=dict)
     notes: tuple = ()
+    caveats: tuple = ()  # limits measured in simulation that apply to this fit: the verdict carries them
     label: dict = field(default_factory=dict)
     cells: Cells | None = None
     model: object = None  # the profile-likelihood object, for predictions and other intervals
@@ -153,7 +154,7 @@ class ThresholdFit:
 
     # --- words ----------------------------------------------------------------------------
     def verdict(self) -> str:
-        caveats = self.cells.caveats if self.cells is not None else ()  # e.g. cells below chance (fitting.data)
+        caveats = (*(self.cells.caveats if self.cells is not None else ()), *self.caveats)  # e.g. cells below chance
         return self._verdict() + "".join(f"; CAUTION: {c}" for c in caveats)
 
     def _verdict(self) -> str:
@@ -243,7 +244,7 @@ class ThresholdFit:
             row.update(boot_ci_low=self.boot_ci[0], boot_ci_high=self.boot_ci[1])
         for name, t in self.precision_tests.items():
             row[f"{name}_p"] = t["p_value"]
-        row["notes"] = "; ".join(self.notes)
+        row["notes"] = "; ".join((*self.notes, *self.caveats))
         return pd.DataFrame([row])
 
     def plot(self, ax=None):

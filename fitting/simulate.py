@@ -95,7 +95,7 @@ TRUTHS = {
     "no break, dispersion 3": (lambda x, c: c + (1 - c) * expit(0.4 * (x - _mid(x))), None, 3.0),
     "break, dispersion 2": (lambda x, c: floor_hinge(x, _mid(x), c, b0=-1.5, b1=0.05, b2=1.0), _mid, 2.0),
     "break, dispersion 3": (lambda x, c: floor_hinge(x, _mid(x), c, b0=-1.5, b1=0.05, b2=1.0), _mid, 3.0),
-    "weak break": (lambda x, c: floor_hinge(x, _mid(x), c, b0=-1.5, b1=0.05, b2=0.25), _mid, 1.0),
+    "weak break": (lambda x, c: floor_hinge(x, _mid(x), c, b0=-1.5, b1=0.05, b2=0.1), _mid, 1.0),
 }
 
 

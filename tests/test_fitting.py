@@ -342,3 +342,13 @@ def test_beta_binomial_draws_have_the_stated_dispersion():
     s = draw(p, n, 3.0, (400,), np.random.default_rng(0))
     ratio = np.var(s, axis=0).mean() / (300 * 0.6 * 0.4)
     assert 2.6 < ratio < 3.4
+
+
+def test_weak_break_verdict_carries_the_measured_under_coverage(planted_fit):
+    from fitting.simulate import truth_cells
+
+    table, _ = truth_cells("weak break", 10_000)
+    f = fit_threshold(table, n_boot=0)
+    assert "CAUTION" in f.verdict() and "weakly determined" in f.verdict()
+    assert "weakly determined" in f.to_frame().iloc[0]["notes"]
+    assert not planted_fit.caveats and "CAUTION" not in planted_fit.verdict()
