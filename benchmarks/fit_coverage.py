@@ -5,11 +5,12 @@ Each truth (fitting.simulate.TRUTHS) draws cells on issue 11's design: 6 sizes
 cell, chance 0.25; x = log2(total bits). Every table is fitted by `fit_threshold` exactly
 as a user calls it (existence test with --n-boot bootstrap tables). Goals: false-positive
 rate <= 0.07 for every truth without a break, power >= 0.8 on the planted break, coverage
-of the planted psi >= 0.90 with dispersion up to 3, no crashes. A crash pass fits
---crash-reps further tables of the "linear in p" design (the crash reproducer of issue 11,
-seeds from 3002) without the bootstrap. docs/fitting.md quotes the table with its command:
+of the planted psi >= 0.90 with dispersion up to 3, no crashes. A crash pass then fits
+--crash-reps further tables of every truth without the bootstrap ("linear in p" from seed
+3002 is issue 11's crash reproducer). docs/fitting.md quotes the tables with their commands:
 
-    python benchmarks/fit_coverage.py --reps 100 --n-boot 99 --workers 2 --crash-reps 1000
+    python benchmarks/fit_coverage.py --reps 100 --n-boot 99 --workers 2 --crash-reps 0
+    python benchmarks/fit_coverage.py --reps 0 --workers 2 --crash-reps 1000
 """
 from __future__ import annotations
 
@@ -71,7 +72,8 @@ def main(argv=None) -> None:
     ap.add_argument("--reps", type=int, default=100, help="simulated tables per truth (default 100)")
     ap.add_argument("--n-boot", type=int, default=99, help="bootstrap tables per existence test (default 99)")
     ap.add_argument("--workers", type=int, default=2, help="processes (default 2)")
-    ap.add_argument("--crash-reps", type=int, default=1000, help="tables of the crash pass (default 1000; 0 skips)")
+    ap.add_argument("--crash-reps", type=int, default=1000,
+                    help="tables per truth of the crash pass, fitted without the bootstrap (default 1000; 0 skips)")
     ap.add_argument("--truths", default="", help="comma-separated subset of: " + ", ".join(TRUTHS))
     args = ap.parse_args(argv)
     truths = [t for t in args.truths.split(",") if t] or list(TRUTHS)
@@ -79,22 +81,22 @@ def main(argv=None) -> None:
         if t not in TRUTHS:
             ap.error(f"truth {t!r} is not one of: {', '.join(TRUTHS)}")
     start = time.perf_counter()
-    print("| truth | break | detected (FPR or power) | coverage of psi | crashes | closest smooth curve (mode) | goal |")
-    print("|---|---|---|---|---|---|---|", flush=True)
+    if args.reps:
+        print("| truth | break | detected (FPR or power) | coverage of psi | crashes | closest smooth curve (mode) | goal |")
+        print("|---|---|---|---|---|---|---|", flush=True)
     with ProcessPoolExecutor(args.workers) as pool:
-        for t in truths:
+        for t in truths if args.reps else []:
             seeds = 1000 * list(TRUTHS).index(t) + np.arange(args.reps)  # the same tables in any subset
             rows = list(pool.map(one, [(t, int(s), args.n_boot) for s in seeds], chunksize=2))
             print(_row(t, rows), flush=True)
-        crash_jobs = [("linear in p", 3002 + r, 0) for r in range(args.crash_reps)]
-        crash_results = list(pool.map(one, crash_jobs, chunksize=16))
-    if crash_jobs:
-        crashes = [r[3] for r in crash_results if r[3]]
-        print(f"\ncrash pass: {len(crashes)} crashes in {len(crash_jobs)} tables of 'linear in p' (n_boot=0)")
-        for c in crashes[:3]:
-            print(c)
-    print(f"\nruntime {time.perf_counter() - start:.0f} s ({len(truths) * args.reps} tables with B = {args.n_boot}, "
-          f"{len(crash_jobs)} crash-pass tables, {args.workers} workers)")
+        if args.crash_reps:
+            print(f"\ncrash pass, {args.crash_reps} tables per truth (seeds from 3002, n_boot=0):")
+        for t in truths if args.crash_reps else []:
+            crashes = [r[3] for r in pool.map(one, [(t, 3002 + r, 0) for r in range(args.crash_reps)], chunksize=16)
+                       if r[3]]
+            print(f"- {t}: {len(crashes)} crashes" + "".join(f"\n{c}" for c in crashes[:2]), flush=True)
+    print(f"\nruntime {time.perf_counter() - start:.0f} s ({len(truths)} truths x {args.reps} tables with "
+          f"B = {args.n_boot}, x {args.crash_reps} crash-pass tables; {args.workers} workers)")
 
 
 if __name__ == "__main__":
