@@ -274,3 +274,6 @@ class ThresholdFits(Mapping):
 
     def summary(self) -> str:
         return "\n\n".join(str(f.summary()) for f in self._fits.values())
+
+    def _repr_html_(self) -> str:
+        return self.to_frame().to_html(index=False)

@@ -131,6 +131,7 @@ def test_by_gives_a_collection():
     frame = fits.to_frame()
     assert list(frame["task"]) == ["kbit_causal_b_l2", "kbit_logical_a_l1"]
     assert frame.set_index("task")["detected"].to_dict() == {"kbit_causal_b_l2": False, "kbit_logical_a_l1": True}
+    assert "kbit_causal_b_l2" in fits._repr_html_()
 
 
 def test_trials_column_alias_and_number_chance(planted):
