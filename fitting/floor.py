@@ -5,9 +5,11 @@ logistic curve (the hinge model and linear-logit), a power law in bits (the erro
 floor falls as bits^-b), or linear in p. `top` < 1 gives a curve that levels off below 1.
 
 Hand-written (Fisher scoring with step halving) because statsmodels fits one model
-at a time, and profiling a breakpoint over a grid inside a parametric bootstrap needs
-tens of thousands of three-parameter fits: here they are one numpy computation whose
-leading axes are (bootstrap replicate, grid point). statsmodels still fits the final
+at a time, and profiling a breakpoint over a grid inside a parametric bootstrap, with the
+smooth alternatives refitted on every simulated table (fitting.smooth), needs tens of
+thousands of small fits: here they are one numpy computation whose leading axes are
+(bootstrap replicate, grid point or ceiling). tests/test_fitting.py checks it against a
+statsmodels GenericLikelihoodModel fit. statsmodels still fits the final
 model (see `fitting.binomial`) for its standard errors and results machinery.
 """
 from __future__ import annotations

@@ -43,6 +43,8 @@ FAMILIES = (Smooth("linear-logit", "logistic"), Smooth("floor-ceiling logistic",
 
 
 def _starts(family: Smooth, s, n, c, k):
+    """Starting coefficients for each table: the mean accuracy above chance, no slope (and,
+    for the logistic, also zero), in the family's own link."""
     flat = floor.flat_start(s, n, c, k)
     rate = np.clip((s.sum(-1) / n.sum(-1) - np.mean(c)) / (1 - np.mean(c)), 0.02, 0.98)
     if family.link == "power":  # error fraction exp(b0): start at the mean error, no slope
