@@ -8,7 +8,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from statsmodels.base.model import GenericLikelihoodModel
 
 from fitting import floor
@@ -29,7 +28,6 @@ class FloorHinge:
         cols = [np.ones_like(self.xc), self.xc] + ([] if extra is None else list(extra.T))
         self.X0 = np.stack(cols, axis=-1)
         self.beta0, self.ll0 = self._null(self.s)
-        self._warm = {}
 
     @property
     def n_obs(self) -> int:
@@ -43,30 +41,29 @@ class FloorHinge:
         k = self.X0.shape[1]
         return floor.fit_multistart(self.X0, s, self.n, self.c, [np.zeros(k), floor.flat_start(s, self.n, self.c, k)])
 
-    def _start(self, nb, beta0=None, s=None):
-        """The no-break fit with zero hinge slopes, so the profile never falls below the no-break
-        likelihood; where that fit sits on a saturated plateau (scoring stalls there), a flat start."""
-        beta0 = self.beta0 if beta0 is None else beta0
-        padded = np.concatenate([beta0[..., :2], np.zeros(beta0.shape[:-1] + (nb,)), beta0[..., 2:]], axis=-1)
-        flat = floor.flat_start(self.s if s is None else s, self.n, self.c, padded.shape[-1])
-        saturated = np.max(np.abs(np.einsum("mk,...k->...m", self.X0, beta0)), axis=-1) > 10
-        return np.where(saturated[..., None], flat, padded)
-
     def fit_at(self, psis, s=None, beta0=None):
         """(beta, loglik) with breakpoints psis (..., nb); s may carry bootstrap replicates
-        (with their no-break fits in beta0, shaped to broadcast against the batch)."""
+        (shaped to broadcast against the batch; their no-break fits in beta0, else refitted).
+
+        A pure function of (psis, s): every call starts from the same two points, the no-break
+        fit with zero hinge slopes (so the result is never below the no-break likelihood:
+        scoring only climbs) and a flat start (off the saturated plateau where scoring stalls),
+        and keeps the better. A warm start from the previous call made the profile depend on
+        the order of calls, which broke the interval's root finding."""
         psis = np.asarray(psis, dtype=float)
+        s = self.s if s is None else np.asarray(s, dtype=float)
+        if beta0 is None:
+            beta0 = self.beta0 if s is self.s else self._null(s)[0]
+        nb = psis.shape[-1]
+        padded = np.concatenate([beta0[..., :2], np.zeros(beta0.shape[:-1] + (nb,)), beta0[..., 2:]], axis=-1)
+        flat = floor.flat_start(s, self.n, self.c, padded.shape[-1])
         X = hinge_design(self.xc, psis - self.xbar, self.extra)
-        single = psis.ndim == 1 and s is None
-        warm = self._warm.get(len(psis)) if single else None
-        # Refinement calls sit close together: start from the last one, unless it lies on the
-        # flat, saturated part of the likelihood.
-        if warm is None or np.max(np.abs(X @ warm)) >= 15:
-            warm = self._start(psis.shape[-1], beta0, s)
-        beta, ll, _ = floor.fit(X, self.s if s is None else s, self.n, self.c, warm)
-        if single:
-            self._warm[len(psis)] = beta
-        return beta, ll
+        return floor.fit_multistart(X, s, self.n, self.c, [padded, flat])
+
+    def probability_at(self, psis, beta):
+        """Fitted p of every cell for breakpoints psis (..., nb) and coefficients beta (..., k)."""
+        X = hinge_design(self.xc, np.asarray(psis, dtype=float) - self.xbar, self.extra)
+        return floor.probability(X, beta, self.c)
 
     def loglik_grid(self, psis):
         return self.fit_at(psis)[1]
@@ -85,29 +82,8 @@ class FloorHinge:
         return floor.probability(hinge_design(self.xc, np.asarray(psis) - self.xbar, self.extra), beta, self.c)
 
     def dispersion(self, psis) -> float:
-        return max(1.0, floor.pearson_dispersion(self.fitted(psis), self.s, self.n, self.X0.shape[1] + 2 * len(psis)))
-
-    def sup_lr(self, inner, s):
-        """The sup over breakpoints `inner` of the LR against no break, for counts s (..., m)."""
-        b0, ll0 = self._null(s)
-        _, ll1 = self.fit_at(inner, s=s[..., None, :], beta0=b0[..., None, :])
-        return 2 * (ll1.max(axis=-1) - ll0), b0
-
-    def sup_lr_pvalue(self, grid: Grid, n_boot: int, rng, s=None):
-        """Existence of a break: sup over the interior grid of the likelihood ratio against no
-        break, referred to its parametric-bootstrap distribution under the fitted no-break
-        model (psi is not identified under the null, so chi2 would be wrong). s: several data
-        sets on this design at once, (..., m); default this one. Returns (LR, p) arrays."""
-        inner = grid.points[grid.interior][:, None]
-        s = self.s if s is None else np.asarray(s, dtype=float)
-        lr_obs, b0 = self.sup_lr(inner, s)
-        p0 = floor.probability(self.X0, b0, self.c)
-        per = max(1, 4000 // (inner.shape[0] * max(1, lr_obs.size)))  # chunks bound the memory
-        exceed = np.zeros(lr_obs.shape)
-        for start in range(0, n_boot, per):
-            sb = rng.binomial(self.n.astype(int), p0, size=(min(per, n_boot - start),) + p0.shape).astype(float)
-            exceed += np.sum(self.sup_lr(inner, sb)[0] >= lr_obs - 1e-9, axis=0)
-        return lr_obs, (1 + exceed) / (1 + n_boot)
+        return float(max(1.0, floor.pearson_dispersion(self.fitted(psis), self.s, self.n,
+                                                        self.X0.shape[1] + 2 * len(psis))))
 
     def bootstrap_psi(self, psi: float, grid: Grid, n_boot: int, rng) -> np.ndarray:
         """psi re-estimated (grid argmax, parabolic step) on data simulated from the fitted break."""
@@ -135,22 +111,6 @@ class FloorHinge:
         bse = np.sqrt(np.clip(np.diag(cov), 0, None))
         return FinalFit(pd.Series(res.params, index=names), pd.Series(bse, index=names), float(res.llf),
                         pd.DataFrame(cov, index=names, columns=names), res)
-
-    def sigmoid_alternative(self) -> float:
-        """No break: the floor-logistic curve, linear in x on the logit scale (the null model)."""
-        return float(self.ll0)
-
-    def linear_alternative(self):
-        """No break, linear in probability: binomial GLM with identity link (None if it fails)."""
-        X = sm.add_constant(np.column_stack([self.x] + ([] if self.extra is None else [self.extra])))
-        endog = np.column_stack([self.s, self.n - self.s])
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # the identity link is the point of this alternative
-                res = sm.GLM(endog, X, family=sm.families.Binomial(link=sm.families.links.Identity())).fit()
-        except (ValueError, np.linalg.LinAlgError, FloatingPointError):
-            return None
-        return float(res.llf) if np.isfinite(res.llf) else None
 
 
 class _FloorHingeModel(GenericLikelihoodModel):

@@ -5,9 +5,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 METHODS = ("binomial", "ols", "wls")
 BINOMIAL_METRICS = ("acc", "acc_norm")
+# Columns that identify a cell of the tidy table (docs/sweep.md); two rows agreeing on all of
+# those present are one cell counted twice.
+CELL_KEY = ("model", "precision", "bits", "dtype", "blocksize", "outliers", "task", "level", "metric")
+BELOW_CHANCE_LEVEL = 0.05  # family-wise, Bonferroni over the cells of one fit
 
 
 @dataclass
@@ -36,6 +41,7 @@ class Cells:
     w: np.ndarray | None
     precision: np.ndarray | None
     notes: list[str] = field(default_factory=list)
+    caveats: list[str] = field(default_factory=list)  # notes that the verdict itself must carry
 
 
 def _need(df: pd.DataFrame, col: str, role: str) -> None:
@@ -76,12 +82,43 @@ def prepare(data, spec: Spec, metric: str | None, by: list[str] | None) -> pd.Da
         if spec.method == "wls":
             _need(df, spec.weights, "weights")
     for col in _numeric_columns(spec):
+        if df[col].map(lambda v: isinstance(v, (bool, np.bool_))).any():
+            raise ValueError(f"column {col!r} holds booleans (True/False); it must be numeric"
+                             + (": successes count the correct items of each cell, 0..trials"
+                                if col == spec.successes else ""))
         bad = pd.to_numeric(df[col], errors="coerce").isna() & df[col].notna()
         if bad.any():
             raise ValueError(f"column {col!r} has non-numeric value {df[col][bad].iloc[0]!r}")
+    if spec.precision is not None and df[spec.precision].isna().any():
+        rows = df.index[df[spec.precision].isna()]
+        raise ValueError(f"column {spec.precision!r} (precision) is missing in {len(rows)} row(s), first at row "
+                         f"{rows[0]!r}: every row needs a precision label (e.g. bits), or leave precision= unset")
+    _check_duplicates(df, by)
+    if len(df) and not _usable(df, spec).any():
+        cols = ", ".join(repr(c) for c in _numeric_columns(spec))
+        raise ValueError(f"no usable rows: each of the {len(df)} row(s) has a missing (NaN) value in one of {cols}")
     if spec.method == "binomial":
         _check_counts(df, spec)
     return df
+
+
+def _check_duplicates(df: pd.DataFrame, by: list[str] | None) -> None:
+    """Refuse a cell counted twice (a table concatenated with itself would narrow every interval)."""
+    if "model" not in df.columns:
+        return
+    key = [c for c in CELL_KEY if c in df.columns] + [c for c in by or [] if c not in CELL_KEY]
+    dup = df.duplicated(key, keep=False)
+    if dup.any():
+        first = df[dup].iloc[0]
+        cell = ", ".join(f"{c}={first[c]}" for c in key)
+        raise ValueError(f"{int(df.duplicated(key).sum())} row(s) repeat a cell already in the table, first {cell}: "
+                         f"keep one row per ({', '.join(key)}), e.g. table.drop_duplicates({key!r})")
+
+
+def _usable(df: pd.DataFrame, spec: Spec) -> np.ndarray:
+    """Rows with every numeric column of the fit present (not NaN)."""
+    cols = [pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float) for c in _numeric_columns(spec)]
+    return np.all([np.isfinite(a) for a in cols], axis=0)
 
 
 def _numeric_columns(spec: Spec) -> list[str]:
@@ -122,13 +159,11 @@ def cells(df: pd.DataFrame, spec: Spec) -> Cells:
     x = num(spec.x)
     if spec.method == "binomial":
         s, n, c, y, w = num(spec.successes), num(spec.trials), chance_values(df, spec), None, None
-        cols = [x, s, n, c]
     else:
         s = n = c = None
         y = num(spec.y)
         w = num(spec.weights) if spec.method == "wls" else np.ones_like(x)
-        cols = [x, y, w]
-    ok = np.all([np.isfinite(a) for a in cols], axis=0)
+    ok = _usable(df, spec)
     notes = []
     if (~ok).any():
         notes.append(f"dropped {int((~ok).sum())} row(s) with a missing (NaN) value")
@@ -139,4 +174,31 @@ def cells(df: pd.DataFrame, spec: Spec) -> Cells:
         raise ValueError(f"weights must be positive; got {w[ok & (w <= 0)][0]!r}")
     prec = df[spec.precision].to_numpy()[ok] if spec.precision else None
     pick = lambda a: None if a is None else a[ok]  # noqa: E731
-    return Cells(x[ok], pick(s), pick(n), pick(c), pick(y), pick(w), prec, notes)
+    out = Cells(x[ok], pick(s), pick(n), pick(c), pick(y), pick(w), prec, notes)
+    if s is not None:
+        below = _below_chance(out, df[ok], spec)
+        if below:
+            out.notes.append(below)
+            out.caveats.append(below)
+    return out
+
+
+def _below_chance(c: Cells, rows: pd.DataFrame, spec: Spec) -> str:
+    """A note naming the cells whose accuracy is significantly below the stated chance, or ''.
+
+    Below-chance accuracy breaks the model (accuracy = chance + (1 - chance) x curve): the
+    chance rate may be mis-stated, or the answers biased against the gold."""
+    m = len(c.s)
+    p_low = stats.binom.cdf(c.s, c.n, c.c)  # P(S <= s) at chance
+    low = np.flatnonzero(p_low < BELOW_CHANCE_LEVEL / max(m, 1))
+    if low.size == 0:
+        return ""
+    names = [col for col in ("model", "precision", "bits", "task", spec.precision)
+             if col is not None and col in rows.columns and rows[col].nunique() > 1] or [spec.x]
+    names = list(dict.fromkeys(names))
+    shown = [", ".join(f"{k}={rows[k].iloc[i]}" for k in names)
+             + f" ({c.s[i]:g}/{c.n[i]:g} = {c.s[i] / c.n[i]:.3f} < {c.c[i]:g})" for i in low[:5]]
+    more = f"; and {low.size - 5} more" if low.size > 5 else ""
+    return (f"{low.size} of {m} cells are significantly below the stated chance (one-sided binomial test, "
+            f"{BELOW_CHANCE_LEVEL:g} with Bonferroni over {m} cells): {'; '.join(shown)}{more}; "
+            "check the chance rate (1 / number of choices) and the answer scoring")

@@ -1,11 +1,15 @@
 """Batched maximum likelihood for binomial cells above a chance floor.
 
-Model: p = c + (1 - c) * expit(X @ beta), s ~ Binomial(n, p).
+Model: p = c + (top - c) * g(X @ beta), s ~ Binomial(n, p), with g one of LINKS: the
+logistic curve (the hinge model and linear-logit), a power law in bits (the error above the
+floor falls as bits^-b), or linear in p. `top` < 1 gives a curve that levels off below 1.
 
 Hand-written (Fisher scoring with step halving) because statsmodels fits one model
-at a time, and profiling a breakpoint over a grid inside a parametric bootstrap needs
-tens of thousands of three-parameter fits: here they are one numpy computation whose
-leading axes are (bootstrap replicate, grid point). statsmodels still fits the final
+at a time, and profiling a breakpoint over a grid inside a parametric bootstrap, with the
+smooth alternatives refitted on every simulated table (fitting.smooth), needs tens of
+thousands of small fits: here they are one numpy computation whose leading axes are
+(bootstrap replicate, grid point or ceiling). tests/test_fitting.py checks it against a
+statsmodels GenericLikelihoodModel fit. statsmodels still fits the final
 model (see `fitting.binomial`) for its standard errors and results machinery.
 """
 from __future__ import annotations
@@ -18,10 +22,30 @@ _RIDGE = 1e-8  # keeps a design column that is all zero (a hinge beyond the data
 _MAX_STEP = 5.0  # a logit step larger than this is never needed and can run away on flat data
 
 
-def probability(X: np.ndarray, beta: np.ndarray, c) -> np.ndarray:
+def _logistic(eta):
+    g = expit(eta)
+    return g, g * (1 - g)
+
+
+def _power(eta):
+    """1 - exp(eta) for eta <= 0: the error fraction exp(a + b x) is a power of bits (x = log2 bits)."""
+    e = np.exp(np.minimum(eta, 0.0))
+    return 1 - e, np.where(eta < 0, -e, 0.0)
+
+
+def _linear(eta):
+    """Linear in p between the floor and the top (flat where it would leave them)."""
+    inside = (eta > 1e-6) & (eta < 1 - 1e-6)
+    return np.clip(eta, 1e-6, 1 - 1e-6), inside.astype(float)
+
+
+LINKS = {"logistic": _logistic, "power": _power, "linear": _linear}
+
+
+def probability(X: np.ndarray, beta: np.ndarray, c, link: str = "logistic", top=1.0) -> np.ndarray:
     """p for design X (..., m, k) and coefficients beta (..., k)."""
     eta = np.clip(np.einsum("...mk,...k->...m", X, beta), -_ETA_MAX, _ETA_MAX)
-    return c + (1.0 - c) * expit(eta)
+    return c + (top - c) * LINKS[link](eta)[0]
 
 
 def cell_loglik(p, s, n) -> np.ndarray:
@@ -31,29 +55,32 @@ def cell_loglik(p, s, n) -> np.ndarray:
     return const + xlogy(s, p) + xlogy(n - s, 1 - p)
 
 
-def fit(X, s, n, c, beta0=None, max_iter: int = 60, tol: float = 1e-7):
+def fit(X, s, n, c, beta0=None, max_iter: int = 60, tol: float = 1e-7, link: str = "logistic", top=1.0):
     """Fisher scoring for every model in the batch at once.
 
-    Returns (beta, loglik, converged), with batch shape = broadcast of X[..., 0, 0] and s[..., 0].
+    Returns (beta, loglik, converged), with batch shape = broadcast of X[..., 0, 0], s[..., 0]
+    and top (a number, or an array shaped like s[..., 0] for a batch of ceilings).
     The expected information is used because the observed one is not positive definite
     near the floor (log(c + (1 - c) expit(eta)) is convex in eta for eta << 0). Models
     that have converged drop out of the batch, so a few slow ones cost little.
     """
-    X, s, n, c = (np.asarray(a, dtype=float) for a in (X, s, n, c))
+    X, s, n, c, top = (np.asarray(a, dtype=float) for a in (X, s, n, c, top))
     m, k = X.shape[-2:]
-    batch = np.broadcast_shapes(X.shape[:-2], s.shape[:-1], n.shape[:-1], np.shape(c)[:-1])
+    g_of = LINKS[link]
+    batch = np.broadcast_shapes(X.shape[:-2], s.shape[:-1], n.shape[:-1], np.shape(c)[:-1], top.shape)
     flat = lambda a, tail: np.broadcast_to(a, batch + tail).reshape((-1,) + tail)  # noqa: E731
     Xf, sf, nf, cf = flat(X, (m, k)), flat(s, (m,)), flat(n, (m,)), flat(np.broadcast_to(c, s.shape[:-1] + (m,)), (m,))
+    tf = flat(top[..., None], (1,))
     beta = np.zeros((Xf.shape[0], k)) if beta0 is None else flat(beta0, (k,)).copy()
-    ll = _kernel(Xf, beta, sf, nf, cf)
+    ll = _kernel(Xf, beta, sf, nf, cf, link, tf)
     active = np.arange(len(beta))
     for _ in range(max_iter):
         if active.size == 0:
             break
-        Xa, sa, na, ca, ba = Xf[active], sf[active], nf[active], cf[active], beta[active]
-        sig = expit(np.clip(np.einsum("imk,ik->im", Xa, ba), -_ETA_MAX, _ETA_MAX))
-        p = np.clip(ca + (1 - ca) * sig, 1e-12, 1 - 1e-12)
-        dp = (1 - ca) * sig * (1 - sig)
+        Xa, sa, na, ca, ba, ta = Xf[active], sf[active], nf[active], cf[active], beta[active], tf[active]
+        g, dg = g_of(np.clip(np.einsum("imk,ik->im", Xa, ba), -_ETA_MAX, _ETA_MAX))
+        p = np.clip(ca + (ta - ca) * g, 1e-12, 1 - 1e-12)
+        dp = (ta - ca) * dg
         v = p * (1 - p)
         score = np.einsum("imk,im->ik", Xa, (sa - na * p) * dp / v)
         info = np.matmul(np.swapaxes(Xa, 1, 2), Xa * (na * dp**2 / v)[..., None]) + _RIDGE * np.eye(k)
@@ -63,7 +90,7 @@ def fit(X, s, n, c, beta0=None, max_iter: int = 60, tol: float = 1e-7):
         t = 1.0
         for _ in range(12):  # step halving, only for the models whose likelihood fell
             new = ba[todo] + t * step[todo]
-            ll_new = _kernel(Xa[todo], new, sa[todo], na[todo], ca[todo])
+            ll_new = _kernel(Xa[todo], new, sa[todo], na[todo], ca[todo], link, ta[todo])
             ok = ll_new >= ll[active[todo]] - 1e-9 * (1 + np.abs(ll[active[todo]]))
             idx = active[todo[ok]]
             gain[todo[ok]] = ll_new[ok] - ll[idx]
@@ -77,9 +104,9 @@ def fit(X, s, n, c, beta0=None, max_iter: int = 60, tol: float = 1e-7):
     return beta.reshape(batch + (k,)), (ll + const).reshape(batch), active.size == 0
 
 
-def _kernel(X, beta, s, n, c):
+def _kernel(X, beta, s, n, c, link="logistic", top=1.0):
     """Log-likelihood without the binomial coefficient (constant in beta)."""
-    p = np.clip(probability(X, beta, c), 1e-300, 1 - 1e-15)
+    p = np.clip(probability(X, beta, c, link, top), 1e-300, 1 - 1e-15)
     return np.sum(xlogy(s, p) + xlogy(n - s, 1 - p), axis=-1)
 
 
@@ -93,11 +120,11 @@ def flat_start(s, n, c, k: int) -> np.ndarray:
     return out
 
 
-def fit_multistart(X, s, n, c, starts):
+def fit_multistart(X, s, n, c, starts, link="logistic", top=1.0):
     """Best of several starts, element by element: the floor likelihood can have local maxima."""
     best = None
     for b0 in starts:
-        beta, ll, _ = fit(X, s, n, c, b0)
+        beta, ll, _ = fit(X, s, n, c, b0, link=link, top=top)
         if best is None:
             best = [beta, ll]
         else:
@@ -106,10 +133,11 @@ def fit_multistart(X, s, n, c, starts):
     return best[0], best[1]
 
 
-def pearson_dispersion(p, s, n, n_params: int) -> float:
-    """Pearson chi2 / residual df: > 1 means more spread than binomial (items are shared)."""
-    df = len(s) - n_params
+def pearson_dispersion(p, s, n, n_params: int):
+    """Pearson chi2 / residual df (batched over leading axes): > 1 means more spread than
+    binomial (items are shared between cells, or the curve's shape is wrong)."""
+    df = np.shape(s)[-1] - n_params
     if df <= 0:
-        return 1.0
-    chi2 = np.sum((s - n * p) ** 2 / np.maximum(n * p * (1 - p), 1e-12))
-    return float(chi2 / df)
+        return np.ones(np.shape(s)[:-1]) if np.ndim(s) > 1 else 1.0
+    chi2 = np.sum((s - n * p) ** 2 / np.maximum(n * p * (1 - p), 1e-12), axis=-1)
+    return chi2 / df

@@ -2,18 +2,22 @@
 
 y = b0 + b1 x + b2 (x - psi)+ + e, e ~ N(0, sigma^2 / w). The profile over psi is exact
 (closed-form weighted least squares at every grid point, batched); Muggeo's iteration
-(as in R `segmented`) then polishes psi through statsmodels WLS and gives its standard error.
+(as in R `segmented`) then polishes psi through statsmodels WLS. Davies' test and the
+standard errors are computed as R `segmented` computes them (docs/fitting.md compares them).
 """
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 
-from fitting.profile import FinalFit, Grid, hinge_design
+from fitting.profile import FinalFit, hinge_design
 
 _RIDGE = 1e-10
+ALTERNATIVES = ("two.sided", "greater", "less")
 
 
 class SegmentedLS:
@@ -38,11 +42,12 @@ class SegmentedLS:
     def subset(self, mask) -> SegmentedLS:
         return SegmentedLS(self.x[mask], self.y[mask], self.w[mask])
 
-    def _fit(self, X):
-        """Batched WLS: (beta, loglik, rss, (X'WX)^-1)."""
+    def _fit(self, X, ridge=_RIDGE):
+        """Batched WLS: (beta, loglik, rss, (X'WX)^-1); the tiny ridge keeps a grid point whose
+        hinge column is empty (psi past the data) from stopping the whole batch."""
         sw = np.sqrt(self.w)
         Xw, yw = X * sw[:, None], self.y * sw
-        xtx = np.swapaxes(Xw, -1, -2) @ Xw + _RIDGE * np.eye(X.shape[-1])
+        xtx = np.swapaxes(Xw, -1, -2) @ Xw + ridge * np.eye(X.shape[-1])
         inv = np.linalg.inv(xtx)
         beta = (inv @ (np.swapaxes(Xw, -1, -2) @ yw)[..., None])[..., 0]
         rss = np.sum((yw - np.einsum("...mk,...k->...m", Xw, beta)) ** 2, axis=-1)
@@ -71,27 +76,57 @@ class SegmentedLS:
     def dispersion(self, psis) -> float:
         return 1.0  # sigma is estimated, so the profile deviance needs no rescaling
 
-    def davies_pvalue(self, grid: Grid, k: int = 10) -> tuple[float, float]:
-        """Davies (1987) upper bound for the sup of the hinge coefficient's Wald statistic over
-        k breakpoints between the second and second-to-last distinct x, two-sided, as in R
-        `segmented::davies.test`. Returns (M, p)."""
-        xs = np.unique(self.x)
-        psis = np.linspace(xs[1], xs[-2], k)[:, None]
-        beta, _, rss, inv = self._fit(self._X(psis))
-        dof = self.n_obs - self.X0.shape[1] - 1
-        z = beta[:, 2] / np.sqrt(rss / dof * inv[:, 2, 2])
-        M = float(np.max(np.abs(z)))
-        V = float(np.sum(np.abs(np.diff(z))))
-        return M, float(min(1.0, 2 * (stats.norm.sf(M) + V * np.exp(-0.5 * M**2) / np.sqrt(8 * np.pi))))
+    def davies_pvalue(self, k: int = 10, alternative: str = "two.sided") -> tuple[float, float]:
+        """Davies' test for a change in slope, as R `segmented::davies.test` computes it for a
+        linear model (segmented 1.6-2 to 2.2-0). Returns (M, p), M the extreme t statistic of
+        the hinge coefficient.
+
+        Written out because no Python library has it: t statistics of the hinge term at k
+        breakpoints from the second-smallest to the second-largest x (ties counted, as R's
+        `sort(Z)[2]`), points whose design is singular dropped. For n <= 300 Davies' (1987)
+        upper bound for a t process: P(t_df > M) plus V Gamma((df+1)/2) (1-u)^((df-1)/2) /
+        (2 sqrt(pi) Gamma(df/2)), u = M^2 / (df + M^2), V the total variation of
+        asin(sqrt(Z^2 / (Z^2 + RSS))); above 300 the normal bound P(Z > M) + V exp(-M^2/2) /
+        sqrt(8 pi) with V the variation of t. "greater": the slope rises at the break; "less":
+        it falls; "two.sided" doubles the bound. p is capped at 1.
+        """
+        if alternative not in ALTERNATIVES:
+            raise ValueError(f"alternative={alternative!r} is not one of: {', '.join(ALTERNATIVES)}")
+        if int(k) != k or k < 2:
+            raise ValueError(f"k={k!r} must be a whole number >= 2 (R recommends k >= 10)")
+        xs = np.sort(self.x)
+        psis = np.linspace(xs[1], xs[-2], int(k))[:, None]
+        X = self._X(psis)
+        full = np.linalg.matrix_rank(X * np.sqrt(self.w)[:, None]) == X.shape[-1]
+        if not full.any():
+            return np.nan, np.nan
+        beta, _, rss, inv = self._fit(X[full], ridge=0.0)
+        df = self.n_obs - X.shape[-1]
+        z = beta[:, 2] / np.sqrt(inv[:, 2, 2])  # hinge coefficient over its unscaled standard error
+        t = z / np.sqrt(rss / df)
+        M = {"greater": np.max(t), "less": np.min(t), "two.sided": np.max(np.abs(t))}[alternative]
+        tail = abs(M) if alternative == "two.sided" else (M if alternative == "greater" else -M)
+        if self.n_obs <= 300:
+            V = np.sum(np.abs(np.diff(np.arcsin(np.sqrt(z**2 / (z**2 + rss))))))
+            u = M**2 / (df + M**2)
+            bound = stats.t.sf(tail, df) + V * (1 - u) ** ((df - 1) / 2) * np.exp(
+                special.gammaln((df + 1) / 2) - special.gammaln(df / 2)) / (2 * np.sqrt(np.pi))
+        else:
+            V = np.sum(np.abs(np.diff(t)))
+            bound = stats.norm.sf(tail) + V * np.exp(-M**2 / 2) / np.sqrt(8 * np.pi)
+        return float(M), float(min(1.0, (2 if alternative == "two.sided" else 1) * bound))
 
     def statsmodels_fit(self, psis, names):
-        """Muggeo's iteration from the profile optimum, then WLS at psi; psi's standard error by
-        the delta method from the last iteration (gamma / beta), as R `segmented` reports it."""
+        """Muggeo's iteration from the profile optimum, then the estimates as R `segmented`
+        reports them: coefficients of the hinge fit at psi; their covariance from the design
+        with the V_j columns (so it carries psi's uncertainty, which a fit at fixed psi would
+        not), scaled by the hinge fit's residual variance on that design's degrees of freedom;
+        psi's standard error se(gamma_j) / |beta_j| (the delta method at gamma = 0)."""
         psis = np.array(psis, dtype=float)
         best = self.loglik_at(psis)
+        nb = len(psis)
         for _ in range(30):
             res = sm.WLS(self.y, self._muggeo_design(psis), weights=self.w).fit()
-            nb = len(psis)
             b, g = res.params[2: 2 + nb], res.params[-nb:]
             new = np.sort(psis + g / b)
             if not (np.all(np.isfinite(new)) and self.x.min() < new[0] and new[-1] < self.x.max()):
@@ -101,17 +136,15 @@ class SegmentedLS:
             moved, psis, best = np.max(np.abs(new - psis)), new, self.loglik_at(new)
             if moved < 1e-8 * (1 + np.ptp(self.x)):
                 break
-        res = sm.WLS(self.y, self._muggeo_design(psis), weights=self.w).fit()
-        nb = len(psis)
-        cov = res.cov_params()
-        bi, gi = np.arange(2, 2 + nb), np.arange(res.params.size - nb, res.params.size)
-        b, g = res.params[bi], res.params[gi]
-        var = (cov[gi, gi] + cov[bi, bi] * (g / b) ** 2 - 2 * (g / b) * cov[bi, gi]) / b**2
         final = sm.WLS(self.y, hinge_design(self.x, psis, self.extra), weights=self.w).fit()
+        res = sm.WLS(self.y, self._muggeo_design(psis), weights=self.w).fit()
+        cov = res.normalized_cov_params * final.ssr / res.df_resid
+        k = res.params.size - nb  # coefficients; the last nb columns are the V_j
+        se_psi = np.sqrt(np.diag(cov)[k:]) / np.abs(final.params[2: 2 + nb])
         params = pd.Series(np.concatenate([final.params, psis]), index=names)
-        bse = pd.Series(np.concatenate([final.bse, np.sqrt(np.maximum(var, 0))]), index=names)
-        cov = pd.DataFrame(final.cov_params(), index=names[: len(final.params)], columns=names[: len(final.params)])
-        return FinalFit(params, bse, float(final.llf), cov, final)
+        bse = pd.Series(np.concatenate([np.sqrt(np.diag(cov)[:k]), se_psi]), index=names)
+        cov = pd.DataFrame(cov[:k, :k], index=names[:k], columns=names[:k])
+        return FinalFit(params, bse, float(final.llf), cov, res)
 
     def _muggeo_design(self, psis):
         """[1, x, U_j = (x - psi_j)+, extra, V_j = -1(x > psi_j)]: gamma_j estimates the psi update."""
@@ -126,8 +159,10 @@ class SegmentedLS:
         f = lambda x, a, b, r, x0: a + b / (1 + np.exp(-np.clip(r * (x - x0), -50, 50)))  # noqa: E731
         lo, hi = np.min(self.y), np.max(self.y)
         try:
-            p, _ = optimize.curve_fit(f, self.x, self.y, p0=[lo, hi - lo, 1.0, float(np.median(self.x))],
-                                      sigma=1 / np.sqrt(self.w), maxfev=5000)
+            with warnings.catch_warnings():  # the parameters' covariance is not used
+                warnings.simplefilter("ignore", optimize.OptimizeWarning)
+                p, _ = optimize.curve_fit(f, self.x, self.y, p0=[lo, hi - lo, 1.0, float(np.median(self.x))],
+                                          sigma=1 / np.sqrt(self.w), maxfev=5000)
         except (RuntimeError, ValueError):
             return None
         rss = np.sum(self.w * (self.y - f(self.x, *p)) ** 2)

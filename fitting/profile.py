@@ -97,14 +97,18 @@ def _crossing(model, pts, dev, i, direction, best, crit):
         return float(pts[j]), True
     f = lambda p: 2 * (best - model.loglik_at([p])) - crit  # noqa: E731
     a, b = sorted((pts[j], pts[j + direction]))
-    if f(a) * f(b) > 0:
-        return float(pts[j]), False
+    fa, fb = f(a), f(b)
+    if not (np.isfinite(fa) and np.isfinite(fb) and fa * fb < 0):
+        # No sign change to bracket (a flat or kinked stretch of the profile): the bound is not
+        # pinned down on this side, so the interval is reported open there rather than guessed.
+        return float(pts[j]), True
     return float(optimize.brentq(f, a, b, xtol=1e-4)), False
 
 
-def locate_two(model, grid: Grid, crit: float) -> tuple[np.ndarray, float, list[tuple[float, float]], str]:
-    """Two breakpoints psi1 < psi2: grid search over pairs, Nelder-Mead refinement, and for
-    each psi the interval of its profile (the pair likelihood maximised over the other psi)."""
+def locate_two(model, grid: Grid, crit: float, refine: bool = True) -> tuple[np.ndarray, float, list[tuple[float, float]], str]:
+    """Two breakpoints psi1 < psi2: grid search over pairs, Nelder-Mead refinement (skipped with
+    refine=False, when only the model comparison needs the pair), and for each psi the interval
+    of its profile (the pair likelihood maximised over the other psi)."""
     inner = grid.points[grid.interior]
     a, b = np.meshgrid(np.arange(len(inner)), np.arange(len(inner)), indexing="ij")
     keep = b > a
@@ -113,9 +117,10 @@ def locate_two(model, grid: Grid, crit: float) -> tuple[np.ndarray, float, list[
         return np.full(2, np.nan), np.nan, [(np.nan, np.nan)] * 2, "too few distinct x for two breakpoints"
     ll = model.loglik_grid(pairs)
     start = pairs[int(np.argmax(ll))]
-    res = optimize.minimize(lambda p: -model.loglik_at(np.sort(p)), start, method="Nelder-Mead",
-                            options={"xatol": 1e-5, "fatol": 1e-8})
-    psis, best = (np.sort(res.x), -res.fun) if -res.fun >= ll.max() else (start, float(ll.max()))
+    if not refine:
+        psis, best = start, float(ll.max())
+    else:
+        psis, best = _refine_pair(model, start, float(ll.max()))
     cis = []
     for j in range(2):
         prof = np.array([ll[pairs[:, j] == v].max() if np.any(pairs[:, j] == v) else -np.inf for v in inner])
@@ -123,6 +128,13 @@ def locate_two(model, grid: Grid, crit: float) -> tuple[np.ndarray, float, list[
         cis.append((float(min(ok.min(), psis[j])), float(max(ok.max(), psis[j]))) if ok.size else (np.nan, np.nan))
     reason = "" if inner[0] < psis[0] < psis[1] < inner[-1] else "a breakpoint at the edge of the data"
     return psis, float(best), cis, reason
+
+
+def _refine_pair(model, start, ll_start):
+    """Nelder-Mead from the best grid pair, bounded: the grid did the search."""
+    res = optimize.minimize(lambda p: -model.loglik_at(np.sort(p)), start, method="Nelder-Mead",
+                            options={"xatol": 1e-5, "fatol": 1e-8, "maxfev": 120})
+    return (np.sort(res.x), -res.fun) if -res.fun >= ll_start else (start, ll_start)
 
 
 def lr_test(ll_big: float, ll_small: float, df: int) -> dict:

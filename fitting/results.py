@@ -1,4 +1,4 @@
-"""Results objects in the statsmodels manner: estimates, standard errors, tests, summary, plot."""
+"""The results object in the statsmodels manner, built once and never changed afterwards."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -6,80 +6,136 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import stats
+from statsmodels.iolib.summary import Summary
 from statsmodels.iolib.table import SimpleTable
-from statsmodels.stats.proportion import proportion_confint
 
 from fitting.data import Cells
-from fitting.units import readable_bits
+from fitting.units import ci_label, readable_bits
 
 
-@dataclass
+@dataclass(frozen=True)
 class ThresholdFit:
     """A located (or honestly not located) threshold for one set of cells.
 
-    `breakpoint` is NaN when no threshold could be located at all (`reason` says why);
-    `detected` is True only when a breakpoint was located and the existence test rejects
-    "no break" at `alpha`. The estimate of an undetected break is kept for reference.
+    `breakpoint` is NaN when no threshold could be located at all. `detected` is True only
+    when `reason` is empty: psi located, the existence test run and rejecting the closest
+    smooth curve at `alpha`, the slope rising at psi (binomial: emergence, not saturation),
+    the interval closed and the dispersion moderate. An undetected estimate is kept for reference.
     """
 
     method: str
     x_name: str
-    breakpoints: np.ndarray
-    cis: list
-    ci_open: bool
-    p_value: float
-    test: str
     alpha: float
+    n_obs: int
+    breakpoints: np.ndarray
+    cis: tuple
+    ci_open: bool
+    test: dict | None  # the existence test: stat, p_value, null (the smooth curve), name; None if not run
+    reason: str
     params: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
     bse: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
     cov: pd.DataFrame = field(default_factory=pd.DataFrame)
-    loglik: float = np.nan
-    n_obs: int = 0
+    llf: float = np.nan
     dispersion: float = np.nan
-    models: pd.DataFrame = field(default_factory=pd.DataFrame)
+    models: pd.DataFrame = field(default_factory=pd.DataFrame)  # smooth curves and breaks, AIC and BIC
+    closest: str = ""  # the smooth curve (no break) with the lowest AIC
     boot_ci: tuple | None = None
     precision_tests: dict = field(default_factory=dict)
-    reason: str = ""
-    notes: list = field(default_factory=list)
+    notes: tuple = ()
+    caveats: tuple = ()  # limits measured in simulation that apply to this fit: the verdict carries them
     label: dict = field(default_factory=dict)
     cells: Cells | None = None
-    model: object = None  # the profile-likelihood object, for predictions and plots
+    model: object = None  # the profile-likelihood object, for predictions and other intervals
+    grid: object = None
 
+    # --- the threshold -------------------------------------------------------------------
     @property
     def breakpoint(self) -> float:
         """The threshold: with two breakpoints, the one where the slope rises most."""
-        if len(self.breakpoints) == 1 or not np.all(np.isfinite(self.breakpoints)):
-            return float(self.breakpoints[0])
         return float(self.breakpoints[self._main()])
 
     def _main(self) -> int:
+        if len(self.breakpoints) == 1 or not np.all(np.isfinite(self.breakpoints)):
+            return 0
         changes = [self.params.get(f"slope_change{'' if j == 0 else j + 1}", np.nan) for j in range(len(self.breakpoints))]
         return int(np.nanargmax(changes)) if np.any(np.isfinite(changes)) else 0
 
     @property
     def ci(self) -> tuple[float, float]:
-        return tuple(self.cis[self._main() if len(self.cis) > 1 else 0])
+        return tuple(self.cis[self._main()])
+
+    @property
+    def p_value(self) -> float | None:
+        """The existence test's p-value; None when it was not run (n_boot=0)."""
+        return None if self.test is None else float(self.test["p_value"])
 
     @property
     def detected(self) -> bool:
-        return bool(np.isfinite(self.breakpoint) and self.p_value <= self.alpha)
+        return bool(np.isfinite(self.breakpoint) and not self.reason)
 
+    @property
+    def slope_change(self) -> float:
+        j = self._main()
+        return float(self.params.get(f"slope_change{'' if j == 0 else j + 1}", np.nan))
+
+    @property
+    def direction(self) -> str:
+        """"emergence" when the slope rises at psi, "saturation" when it falls, "" if unknown."""
+        d = self.slope_change
+        return "" if not np.isfinite(d) else ("emergence" if d > 0 else "saturation")
+
+    @property
+    def readable(self) -> str:
+        """The breakpoint as total model size, when x is log2(total bits)."""
+        return readable_bits(self.breakpoint) if self.x_name.startswith("log2") else f"{self.breakpoint:.4g}"
+
+    # --- statsmodels-style estimates ------------------------------------------------------
     @property
     def k_params(self) -> int:
         return len(self.params)
 
     @property
     def aic(self) -> float:
-        return float(2 * self.k_params - 2 * self.loglik) if self.k_params else np.nan
+        return float(2 * self.k_params - 2 * self.llf) if self.k_params else np.nan
 
     @property
     def bic(self) -> float:
-        return float(np.log(self.n_obs) * self.k_params - 2 * self.loglik) if self.k_params else np.nan
+        return float(np.log(self.n_obs) * self.k_params - 2 * self.llf) if self.k_params else np.nan
 
     @property
-    def readable(self) -> str:
-        """The breakpoint as total model size, when x is log2(total bits)."""
-        return readable_bits(self.breakpoint) if self.x_name.startswith("log2") else f"{self.breakpoint:.4g}"
+    def pvalues(self) -> pd.Series:
+        """Two-sided Wald p-values of the coefficients (NaN for psi: "psi = 0" is no question;
+        whether a break exists is `p_value`)."""
+        p = pd.Series(2 * stats.norm.sf(np.abs(self.params / self.bse)), index=self.params.index)
+        return p.where(~p.index.str.startswith("psi"))
+
+    def conf_int(self, alpha: float | None = None) -> pd.DataFrame:
+        """Intervals at level 1 - alpha (default the fit's): Wald for the coefficients, the
+        profile-likelihood interval (dispersion-scaled) for each psi."""
+        alpha = self.alpha if alpha is None else alpha
+        if not 0 < alpha < 1:
+            raise ValueError(f"alpha={alpha!r} must lie strictly between 0 and 1")
+        z = stats.norm.ppf(1 - alpha / 2)
+        out = pd.DataFrame({"lower": self.params - z * self.bse, "upper": self.params + z * self.bse})
+        psis = [n for n in self.params.index if n.startswith("psi")]
+        cis = self.cis if alpha == self.alpha or len(psis) != 1 else [self._profile_ci(alpha)]
+        for name, ci in zip(psis, cis):
+            out.loc[name] = ci
+        return out
+
+    def _profile_ci(self, alpha):
+        from fitting.profile import locate
+
+        crit = stats.chi2.ppf(1 - alpha, 1) * max(1.0, self.dispersion)
+        lo, hi = locate(self.model, self.grid, crit).ci
+        return min(lo, self.breakpoint), max(hi, self.breakpoint)
+
+    def predict(self, x) -> np.ndarray:
+        """The fitted curve at x (accuracy for binomial fits, at the reference precision)."""
+        if self.model is None or not np.all(np.isfinite(self.breakpoints)):
+            return np.full(np.shape(x), np.nan)
+        return self.model.predict(self.breakpoints, np.asarray(x, dtype=float))
 
     def slopes(self) -> pd.DataFrame:
         """Slope before and after the main breakpoint, with standard errors."""
@@ -88,63 +144,96 @@ class ThresholdFit:
         if "slope" not in self.params or change not in self.params:
             return pd.DataFrame(columns=["estimate", "std_err"])
         before, after = self.params["slope"], self.params["slope"] + self.params[change]
-        se_b = self.bse["slope"]
         try:
             se_a = float(np.sqrt(self.cov.loc["slope", "slope"] + self.cov.loc[change, change]
                                  + 2 * self.cov.loc["slope", change]))
         except KeyError:
             se_a = np.nan
-        return pd.DataFrame({"estimate": [before, after], "std_err": [se_b, se_a]}, index=["before", "after"])
+        return pd.DataFrame({"estimate": [before, after], "std_err": [self.bse["slope"], se_a]},
+                            index=["before", "after"])
 
+    # --- words ----------------------------------------------------------------------------
     def verdict(self) -> str:
-        if not np.isfinite(self.breakpoint):
-            return f"no threshold detectable: {self.reason}"
-        ci = f"95% CI {self.ci[0]:.3f}..{self.ci[1]:.3f}{' (open: reaches the data edge)' if self.ci_open else ''}"
-        head = f"psi = {self.breakpoint:.3f} ({self.readable}), {ci}, existence p = {self.p_value:.3g}"
-        if not self.detected:
-            return f"no threshold detectable: {self.reason}; estimate for reference only: {head}"
-        return f"threshold at {head}"
+        caveats = (*(self.cells.caveats if self.cells is not None else ()), *self.caveats)  # e.g. cells below chance
+        return self._verdict() + "".join(f"; CAUTION: {c}" for c in caveats)
 
-    def summary(self) -> str:
-        """A statsmodels-style text summary."""
+    def _verdict(self) -> str:
+        if not np.isfinite(self.breakpoint):
+            return f"no threshold detectable: {self.reason}" + self._closest_text()
+        p = "not run" if self.p_value is None else f"{self.p_value:.3g}"
+        ci = f"{ci_label(self.alpha)} {self.ci[0]:.3f}..{self.ci[1]:.3f}{' (open)' if self.ci_open else ''}"
+        head = f"psi = {self.breakpoint:.3f} ({self.readable}), {ci}, existence p = {p}"
+        if not self.detected:
+            return f"no threshold detectable: {self.reason}{self._closest_text()}; estimate for reference only: {head}"
+        sl = self.slopes()["estimate"]
+        return (f"threshold ({self.direction}: slope {sl['before']:.3g} -> {sl['after']:.3g}) at {head}, "
+                f"against the closest smooth curve{self._closest_text(bare=True)}")
+
+    def _closest_text(self, bare=False) -> str:
+        if not self.closest:
+            return ""
+        m = self.models.set_index("model")["aic"]
+        gap = ""
+        if "one break" in m and self.closest in m:
+            d = m[self.closest] - m["one break"]
+            gap = f", AIC {abs(d):.1f} {'above' if d > 0 else 'below'} the break's"
+        return f" ({self.closest}{gap})" if bare else f"; closest smooth curve: {self.closest}{gap}"
+
+    def summary(self) -> Summary:
+        """A statsmodels Summary: print it, or let a notebook render its HTML."""
         title = "Threshold fit" + (" (" + ", ".join(f"{k}={v}" for k, v in self.label.items()) + ")" if self.label else "")
+        test = "not run" if self.test is None else self.test["name"]
+        p = "n/a" if self.p_value is None else f"{self.p_value:.4g}"
         top = [["Method:", self.method, "Cells:", str(self.n_obs)],
-               ["x:", self.x_name, "Log-Likelihood:", f"{self.loglik:.2f}"],
+               ["x:", self.x_name, "Log-Likelihood:", f"{self.llf:.2f}"],
                ["Breakpoints:", str(len(self.breakpoints)), "AIC / BIC:", f"{self.aic:.1f} / {self.bic:.1f}"],
-               ["Existence test:", self.test, "p-value:", f"{self.p_value:.4g}"],
+               ["Existence test:", test, "p-value:", p],
+               ["Null (closest smooth):", self.closest or "n/a", "Direction:", self.direction or "n/a"],
                ["Dispersion:", f"{self.dispersion:.3g}", "alpha:", f"{self.alpha:g}"]]
-        parts = [str(SimpleTable(top, title=title))]
+        smry = Summary()
+        smry.tables.append(SimpleTable(top, title=title))
         if len(self.params):
-            z = self.params / self.bse
-            rows = [[f"{v:.4g}" for v in (self.params[k], self.bse[k], z[k])] for k in self.params.index]
-            parts.append(str(SimpleTable(rows, headers=["coef", "std err", "z"], stubs=list(self.params.index))))
+            ci = self.conf_int()
+            rows = [[f"{v:.4g}" for v in (self.params[k], self.bse[k], self.pvalues[k], ci.loc[k, "lower"],
+                                          ci.loc[k, "upper"])] for k in self.params.index]
+            lab = ci_label(self.alpha)
+            smry.tables.append(SimpleTable(rows, headers=["coef", "std err", "P>|z|", f"{lab} low", f"{lab} high"],
+                                           stubs=list(self.params.index)))
+        extra = []
         if len(self.slopes()):
-            parts.append("slopes (logit scale for binomial):\n" + self.slopes().to_string(float_format="%.4g"))
+            extra.append("slopes (logit scale for binomial):\n" + self.slopes().to_string(float_format="%.4g"))
         for j, (psi, ci) in enumerate(zip(self.breakpoints, self.cis)):
             if np.isfinite(psi):
-                parts.append(f"psi{j + 1} = {psi:.4f}  profile 95% CI [{ci[0]:.4f}, {ci[1]:.4f}]"
+                extra.append(f"psi{j + 1} = {psi:.4f}  profile {ci_label(self.alpha)} [{ci[0]:.4f}, {ci[1]:.4f}]"
+                             + (" (open)" if self.ci_open else "")
                              + (f"  = {readable_bits(psi)}" if self.x_name.startswith("log2") else ""))
         if self.boot_ci is not None:
-            parts.append(f"parametric bootstrap 95% CI [{self.boot_ci[0]:.4f}, {self.boot_ci[1]:.4f}]")
+            extra.append(f"parametric bootstrap {ci_label(self.alpha)} [{self.boot_ci[0]:.4f}, {self.boot_ci[1]:.4f}]")
         if len(self.models):
-            parts.append("model comparison:\n" + self.models.to_string(index=False, float_format="%.2f"))
+            extra.append("model comparison:\n" + self.models.to_string(index=False, float_format="%.2f"))
         for name, t in self.precision_tests.items():
-            parts.append(f"{name}: LR = {t['lr']:.3f}, df = {t['df']}, p = {t['p_value']:.4g}" + (
-                f" ({t['note']})" if t.get("note") else ""))
-        parts.append(self.verdict())
-        parts += [f"note: {n}" for n in self.notes]
-        return "\n\n".join(parts)
+            extra.append(f"{name}: LR = {t['lr']:.3f}, df = {t['df']}, p = {t['p_value']:.4g}"
+                         + (f" ({t['note']})" if t.get("note") else ""))
+        extra.append(self.verdict())
+        extra += [f"note: {n}" for n in self.notes]
+        smry.add_extra_txt(extra)
+        return smry
 
     def __str__(self) -> str:
-        return self.summary()
+        return str(self.summary())
+
+    def _repr_html_(self) -> str:
+        return self.summary().as_html()
 
     def to_frame(self) -> pd.DataFrame:
         """One row: what a table of many fits needs."""
         sl = self.slopes()
+        located = np.isfinite(self.breakpoint)
         row = dict(self.label)
         row.update(method=self.method, n_obs=self.n_obs, breakpoint=self.breakpoint, ci_low=self.ci[0],
-                   ci_high=self.ci[1], ci_open=self.ci_open, readable=self.readable if np.isfinite(self.breakpoint)
-                   else "", p_value=self.p_value, detected=self.detected, reason=self.reason,
+                   ci_high=self.ci[1], ci_open=self.ci_open, readable=self.readable if located else "",
+                   p_value=np.nan if self.p_value is None else self.p_value, detected=self.detected,
+                   direction=self.direction, closest_smooth=self.closest, reason=self.reason,
                    slope_before=sl["estimate"].get("before", np.nan), slope_before_se=sl["std_err"].get("before", np.nan),
                    slope_after=sl["estimate"].get("after", np.nan), slope_after_se=sl["std_err"].get("after", np.nan),
                    dispersion=self.dispersion, aic=self.aic, bic=self.bic)
@@ -155,11 +244,11 @@ class ThresholdFit:
             row.update(boot_ci_low=self.boot_ci[0], boot_ci_high=self.boot_ci[1])
         for name, t in self.precision_tests.items():
             row[f"{name}_p"] = t["p_value"]
-        row["notes"] = "; ".join(self.notes)
+        row["notes"] = "; ".join((*self.notes, *self.caveats))
         return pd.DataFrame([row])
 
     def plot(self, ax=None):
-        """Cells with 95% binomial (Wilson) bars, the fitted curve, psi with its interval, chance."""
+        """Cells with binomial (Wilson) bars, the fitted curve, psi with its interval, chance."""
         from fitting.plot import plot_fit
 
         return plot_fit(self, ax)
@@ -184,10 +273,7 @@ class ThresholdFits(Mapping):
         return pd.concat([f.to_frame() for f in self._fits.values()], ignore_index=True)
 
     def summary(self) -> str:
-        return "\n\n".join(f.summary() for f in self._fits.values())
+        return "\n\n".join(str(f.summary()) for f in self._fits.values())
 
-
-def binomial_bars(s, n, alpha=0.05):
-    """Wilson intervals for each cell's accuracy (statsmodels)."""
-    lo, hi = proportion_confint(s, n, alpha=alpha, method="wilson")
-    return np.asarray(lo), np.asarray(hi)
+    def _repr_html_(self) -> str:
+        return self.to_frame().to_html(index=False)

@@ -70,30 +70,45 @@ def simulate_table(psi: float | None = 31.5, chance: float = 0.5, n_items: int =
     return pd.concat(out, ignore_index=True)
 
 
-def _acc_model(table: pd.DataFrame):
-    from fitting.binomial import FloorHinge
-
-    a = table[table["metric"] == "acc"]
-    return FloorHinge(a["log2_total_bits"], a["successes"], a["n"], a["chance"])
+# The benchmark's design (issue 11): 6 sizes x 4 precisions, chance 0.25, 300 items per cell.
+BENCH_SIZES = tuple(np.geomspace(1e6, 1e10, 6))
+BENCH_BITS = (3, 4, 8, 16)
 
 
-def interval_covers(seed: int, chance: float, psi: float = 31.5, alpha: float = 0.05, grid_size: int = 40) -> bool:
-    """Does the profile interval that `fit_threshold` reports cover the planted psi? (one data set)"""
-    from fitting.api import profile_interval
-    from fitting.profile import Grid
-
-    model = _acc_model(simulate_table(psi=psi, chance=chance, seed=seed))
-    loc, _ = profile_interval(model, Grid.over(model.x, grid_size), alpha)
-    return bool(loc.ci[0] <= psi <= loc.ci[1])
+def _unit(x):
+    return (x - x.min()) / np.ptp(x)
 
 
-def existence_p(seeds, chance: float, psi: float | None, n_boot: int, grid_size: int = 40) -> np.ndarray:
-    """The existence test's p-values on simulated data sets (psi=None: no break planted),
-    all data sets tested in one batched computation."""
-    from fitting.profile import Grid
+def _mid(x):
+    return float(x.min() + np.ptp(x) / 2)
 
-    tables = [simulate_table(psi=psi, chance=chance, seed=seed) for seed in seeds]
-    model = _acc_model(tables[0])
-    counts = np.stack([t.loc[t["metric"] == "acc", "successes"].to_numpy(dtype=float) for t in tables])
-    rng = np.random.default_rng(int(seeds[0]))
-    return model.sup_lr_pvalue(Grid.over(model.x, grid_size), n_boot, rng, s=counts)[1]
+
+# name -> (p as a function of (x, chance), planted psi as a function of x or None, dispersion)
+TRUTHS = {
+    "planted break": (lambda x, c: floor_hinge(x, _mid(x), c, b0=-1.5, b1=0.05, b2=1.0), _mid, 1.0),
+    "linear in p": (lambda x, c: 0.30 + 0.65 * _unit(x), None, 1.0),
+    "sigmoid, ceiling 0.6": (lambda x, c: c + (0.6 - c) * expit(x - _mid(x)), None, 1.0),
+    "sigmoid, ceiling 0.75": (lambda x, c: c + (0.75 - c) * expit(x - _mid(x)), None, 1.0),
+    "sigmoid, ceiling 0.9": (lambda x, c: c + (0.9 - c) * expit(x - _mid(x)), None, 1.0),
+    "power law in bits": (lambda x, c: 1 - (1 - c) * 2.0 ** (-np.log2(10) * _unit(x)), None, 1.0),
+    "no break, dispersion 2": (lambda x, c: c + (1 - c) * expit(0.4 * (x - _mid(x))), None, 2.0),
+    "no break, dispersion 3": (lambda x, c: c + (1 - c) * expit(0.4 * (x - _mid(x))), None, 3.0),
+    "break, dispersion 2": (lambda x, c: floor_hinge(x, _mid(x), c, b0=-1.5, b1=0.05, b2=1.0), _mid, 2.0),
+    "break, dispersion 3": (lambda x, c: floor_hinge(x, _mid(x), c, b0=-1.5, b1=0.05, b2=1.0), _mid, 3.0),
+    "weak break": (lambda x, c: floor_hinge(x, _mid(x), c, b0=-1.5, b1=0.05, b2=0.1), _mid, 1.0),
+}
+
+
+def truth_cells(truth: str, seed: int, chance: float = 0.25, n_items: int = 300, sizes=BENCH_SIZES,
+                bits=BENCH_BITS) -> tuple[pd.DataFrame, float | None]:
+    """Cells (log2_total_bits, bits, successes, n, chance) drawn from a named truth of TRUTHS,
+    beta-binomial where its dispersion exceeds 1; returns (table, planted psi or None)."""
+    from fitting.smooth import draw
+
+    curve, psi_of, phi = TRUTHS[truth]
+    t = design(sizes, bits)
+    x = t["log2_total_bits"].to_numpy()
+    n = np.full(len(x), float(n_items))
+    s = draw(curve(x, chance), n, phi, (), np.random.default_rng(seed))
+    table = t.assign(successes=s, n=n_items, chance=chance)
+    return table, (None if psi_of is None else psi_of(x))

@@ -20,3 +20,8 @@ def readable_bits(log2_bits: float) -> str:
         return "n/a"
     bits = 2.0 ** log2_bits
     return f"{si(bits, 'bit')} = {si(bits / 8, 'B')}"
+
+
+def ci_label(alpha: float) -> str:
+    """"95% CI" for alpha = 0.05: every interval label is derived from alpha."""
+    return f"{100 * (1 - alpha):.4g}% CI"

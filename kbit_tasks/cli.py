@@ -164,7 +164,7 @@ def sweep_main(argv: list[str] | None = None) -> None:
 
 def fit_main(argv: list[str] | None = None) -> None:
     """`kbit-fit`: fit thresholds to a tidy results table and write a report."""
-    from fitting.cli import main
+    from kbit_tasks.fit_cli import main
 
     main(sys.argv[1:] if argv is None else argv)
 

@@ -1,34 +1,47 @@
-"""Validation by simulation, fixed seeds: interval coverage, the existence test's level, and
-agreement with the piecewise-regression package on least-squares data.
+"""Validation by simulation, fixed seeds: interval coverage, the existence test's level under
+smooth curves that are not thresholds, its power, and agreement with the piecewise-regression
+package on least-squares data.
 
-Design: 6 model sizes x 5 precisions, 300 items per cell (fitting.simulate). Larger runs with
-more data sets: benchmarks/fit_coverage.py (table in docs/fitting.md).
+Design: issue 11's 6 sizes x 4 precisions, 300 items per cell, chance 0.25
+(fitting.simulate.TRUTHS). Larger runs: benchmarks/fit_coverage.py (table in docs/fitting.md).
 """
 import numpy as np
 import pandas as pd
 import pytest
 
 from fitting import fit_threshold
-from fitting.simulate import existence_p, interval_covers
+from fitting.simulate import truth_cells
 
 
-def test_profile_interval_covers_planted_psi():
-    # 100 data sets at each chance level, 200 in all
-    hits = {c: [interval_covers(10_000 + i, c) for i in range(100)] for c in (0.5, 0.25)}
-    pooled = np.mean(hits[0.5] + hits[0.25])
-    assert 0.90 <= pooled <= 0.98, {c: np.mean(h) for c, h in hits.items()}
-    assert min(np.mean(h) for h in hits.values()) >= 0.88
+def _fits(truth, seeds, n_boot):
+    out = []
+    for seed in seeds:
+        table, psi = truth_cells(truth, seed)
+        out.append((fit_threshold(table, n_boot=n_boot, seed=seed), psi))
+    return out
 
 
-def test_existence_test_level_under_no_break():
-    # B = 19: p <= 0.05 exactly when no bootstrap replicate exceeds the observed statistic
-    p = np.concatenate([existence_p(np.arange(100) + 20_000, c, None, n_boot=19) for c in (0.5, 0.25)])
-    assert np.mean(p <= 0.05) <= 0.07
+@pytest.mark.slow
+@pytest.mark.parametrize("truth", ["planted break", "break, dispersion 3"])
+def test_profile_interval_covers_planted_psi(truth):
+    fits = _fits(truth, range(40), n_boot=0)
+    covered = np.mean([f.ci[0] <= psi <= f.ci[1] for f, psi in fits])
+    assert covered >= 0.85, covered
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("truth", ["sigmoid, ceiling 0.9", "linear in p", "power law in bits"])
+def test_smooth_curves_are_rarely_called_thresholds(truth):
+    # B = 19: p <= 0.05 exactly when no bootstrap table exceeds the observed statistic
+    fits = _fits(truth, range(500, 530), n_boot=19)
+    assert sum(f.detected for f, _ in fits) <= 3, [f.verdict() for f, _ in fits if f.detected]
+
+
+@pytest.mark.slow
 def test_existence_test_has_power_on_planted_break():
-    p = existence_p(np.arange(40) + 30_000, 0.25, 31.5, n_boot=19)
-    assert np.mean(p <= 0.05) >= 0.9
+    fits = _fits("planted break", range(900, 920), n_boot=19)
+    assert np.mean([f.detected for f, _ in fits]) >= 0.85
+    assert all(f.direction == "emergence" for f, _ in fits if f.detected)
 
 
 @pytest.fixture(scope="module")

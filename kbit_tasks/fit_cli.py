@@ -1,18 +1,22 @@
-"""`kbit-fit results.csv [--by task,level] [--metric acc] -o report/`: fits, a report, plots."""
+"""`kbit-fit results.csv [--by task,level] [--metric acc] -o report/`: fits, a report, plots.
+
+It lives in kbit_tasks, not in fitting, so that `fitting` stays a library importing nothing
+from kbit_tasks (the report is written through kbit_tasks' atomic writer)."""
 from __future__ import annotations
 
 import argparse
 import re
 import shlex
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from kbit_tasks.atomic import atomic_write
 from fitting.data import BINOMIAL_METRICS, METHODS
 from fitting.report import markdown
+from kbit_tasks.atomic import atomic_write
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -51,23 +55,42 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def report_folder(path: str | Path) -> Path:
+    """Create the report folder and prove it writable, before any fitting."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"-o {str(path)!r} is a file; give a folder for the report")
+    try:
+        (path / "plots").mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path / "plots"):
+            pass
+    except OSError as err:
+        raise ValueError(f"-o {str(path)!r}: cannot write the report there ({err.strerror or err})") from None
+    return path
+
+
 def main(argv: list[str] | None = None) -> None:
+    """Mistakes (a bad table, column, value or output folder, a full disk) end as one line
+    `kbit-fit: error: ...` with exit status 2, never a traceback."""
     ap = build_parser()
     args = ap.parse_args(argv)
+    try:
+        run(args, shlex.join(["kbit-fit", *(sys.argv[1:] if argv is None else argv)]))
+    except (ValueError, OSError) as err:
+        ap.exit(2, f"kbit-fit: error: {err}\n")
+
+
+def run(args: argparse.Namespace, command: str) -> None:
     from fitting import fit_threshold
 
     method = args.method if args.method != "auto" else ("binomial" if args.metric in BINOMIAL_METRICS else "ols")
     by = [b for b in args.by.split(",") if b]
-    try:
-        table = read_table(args.table)
-        fits = fit_threshold(table, x=args.x, method=method, metric=args.metric, by=by or None,
-                             precision=args.precision, n_breakpoints=args.breakpoints, n_boot=args.n_boot,
-                             boot_ci=args.boot_ci, alpha=args.alpha, seed=args.seed)
-    except ValueError as err:
-        ap.error(str(err))
+    table = read_table(args.table)
+    out = report_folder(args.out)
+    fits = fit_threshold(table, x=args.x, method=method, metric=args.metric, by=by or None,
+                         precision=args.precision, n_breakpoints=args.breakpoints, n_boot=args.n_boot,
+                         boot_ci=args.boot_ci, alpha=args.alpha, seed=args.seed)
     fits = fits if by else {(): fits}
-    out = Path(args.out)
-    (out / "plots").mkdir(parents=True, exist_ok=True)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -82,8 +105,7 @@ def main(argv: list[str] | None = None) -> None:
         plots[key] = name
     frame = pd.concat([f.to_frame() for f in fits.values()], ignore_index=True)
     atomic_write(out / "fits.csv", lambda p: frame.to_csv(p, index=False))
-    text = markdown(fits, plots, command=shlex.join(["kbit-fit", *(sys.argv[1:] if argv is None else argv)]),
-                    metric=args.metric, note=args.note)
+    text = markdown(fits, plots, command=command, metric=args.metric, note=args.note)
     atomic_write(out / "report.md", lambda p: Path(p).write_text(text))
     found = int(np.sum(frame["detected"]))
     print(f"{len(frame)} fit(s), {found} threshold(s) detected; report in {out / 'report.md'}")
