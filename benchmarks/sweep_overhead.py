@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-PRECISIONS = [{"bits": 16}, {"bits": 8, "dtype": "int"}, {"bits": 4, "dtype": "fp"}, {"bits": 3, "dtype": "int"}]
+PRECISIONS = [{"bits": 16}, {"bits": 8, "quant_type": "int"}, {"bits": 4, "quant_type": "fp"}, {"bits": 3, "quant_type": "int"}]
 
 
 def _timed(cmd: list[str], env: dict) -> float:

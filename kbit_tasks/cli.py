@@ -104,12 +104,14 @@ def check_kbit_model_args(model_args: dict | str) -> None:
 
     from lm_eval.utils import simple_parse_args_string
 
+    from kbit_tasks.model import refuse_renamed_model_args
     from kbit_tasks.quant import QuantConfig
 
     if isinstance(model_args, str):
         model_args = simple_parse_args_string(model_args)
     quant = {f.name: model_args[f.name] for f in fields(QuantConfig) if f.name in model_args}
     try:
+        refuse_renamed_model_args(**model_args)
         QuantConfig(**quant)
     except (TypeError, ValueError) as err:
         raise UsageError(f"--model_args: {err}") from None

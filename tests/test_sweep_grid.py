@@ -12,16 +12,16 @@ from kbit_tasks.sweep.store import atomic_write_json
 
 
 def test_cartesian_shorthand_expands_every_list():
-    entries = expand_precisions([{"bits": [3, 4], "blocksize": [64, 128], "dtype": "int"}, {"bits": 16}])
-    assert entries == [{"bits": 3, "blocksize": 64, "dtype": "int"}, {"bits": 3, "blocksize": 128, "dtype": "int"},
-                       {"bits": 4, "blocksize": 64, "dtype": "int"}, {"bits": 4, "blocksize": 128, "dtype": "int"},
+    entries = expand_precisions([{"bits": [3, 4], "blocksize": [64, 128], "quant_type": "int"}, {"bits": 16}])
+    assert entries == [{"bits": 3, "blocksize": 64, "quant_type": "int"}, {"bits": 3, "blocksize": 128, "quant_type": "int"},
+                       {"bits": 4, "blocksize": 64, "quant_type": "int"}, {"bits": 4, "blocksize": 128, "quant_type": "int"},
                        {"bits": 16}]
 
 
 def test_precisions_are_one_per_label(tmp_path, tiny_model_dir):
-    # dtype means nothing at 16 bit: the grid holds one baseline, not two.
+    # quant_type means nothing at 16 bit: the grid holds one baseline, not two.
     cfg = parse_config({"models": [str(tiny_model_dir)], "output": str(tmp_path),
-                        "precisions": {"bits": [4, 16], "dtype": ["fp", "int"]}})
+                        "precisions": {"bits": [4, 16], "quant_type": ["fp", "int"]}})
     assert [q.label for q in cfg.precisions] == ["fp4-b64", "int4-b64", "16bit"]
 
 
@@ -44,6 +44,8 @@ def _base(tmp_path, model_dir):
     ({"precisions": [{"bits": 4, "block": 64}]}, "'block'"),
     ({"device": "tpu"}, "'tpu'"),
     ({"compute_dtype": "fp32"}, "'fp32'"),
+    ({"precisions": [{"bits": 4, "dtype": "nf"}]}, "'dtype' is now called 'quant_type' (as in kbit-hf's model_args); write quant_type: nf"),
+    ({"torch_dtype": "bfloat16"}, "'torch_dtype' is now called 'dtype' (as in kbit-hf's model_args); write dtype: bfloat16"),
     ({"limit": 0}, "limit=0"),
     ({"output": "FILE/sub"}, "FILE/sub"),
 ])

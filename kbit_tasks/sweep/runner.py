@@ -165,7 +165,7 @@ def load_lm(spec, config: SweepConfig, placement: Placement, device: str):
 
     from kbit_tasks.model import KbitHFLM, device_map_in_memory
 
-    kwargs = {"dtype": config.torch_dtype if config.torch_dtype == "auto" else getattr(torch, config.torch_dtype)}
+    kwargs = {"dtype": config.dtype if config.dtype == "auto" else getattr(torch, config.dtype)}
     if spec.parallelize and device.startswith("cuda"):
         # decided here, so a model too big for this process's GPUs is refused before loading
         # instead of being offloaded to CPU or disk, where it cannot be quantized
