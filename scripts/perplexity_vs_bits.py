@@ -67,7 +67,7 @@ def main(argv=None) -> None:
     bits_per_param = {}
     for dtype in args.dtypes:  # one table row at a time, so a slow machine shows progress
         row = []
-        for config in (c for c in configs if c.dtype == dtype):
+        for config in (c for c in configs if c.quant_type == dtype):
             bits_per_param[config.bits] = quantize_model(model, config, pristine).bits_per_param
             row.append(perplexity(model, ids))
         print(f"| {dtype} | " + " | ".join(f"{v:.2f}" for v in row) + " |", flush=True)
