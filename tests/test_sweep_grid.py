@@ -1,6 +1,7 @@
 """kbit-sweep without a model: config validation, the precision shorthand, sharding, atomic writes."""
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -126,6 +127,31 @@ def test_processes_on_a_node_own_disjoint_gpus(monkeypatch):
     assert [Placement(rank=r, world=8, local_rank=r, local_world=8).gpus() for r in range(8)] == [[g] for g in range(8)]
     with pytest.raises(ValueError, match="9 processes"):
         Placement(local_world=9).gpus()
+
+
+def test_processes_per_gpu_lets_several_processes_share_each_gpu(monkeypatch):
+    import torch
+
+    from kbit_tasks.sweep.grid import Placement
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    shared = [Placement(local_rank=r, local_world=4, processes_per_gpu=2).gpus() for r in range(4)]
+    assert shared == [[0], [0], [1], [1]]
+    assert [Placement(local_rank=r, local_world=3, processes_per_gpu=2).gpus() for r in range(3)] == [[0], [0], [1]]
+    with pytest.raises(ValueError, match=r"5 processes on this node but only 2 visible GPUs x processes_per_gpu=2"):
+        Placement(local_world=5, processes_per_gpu=2).gpus()
+
+
+@pytest.mark.parametrize("change, bad", [
+    ({"processes_per_gpu": 0}, "processes_per_gpu=0 must be a positive integer"),
+    ({"processes_per_gpu": 2, "batch_size": "auto"}, "batch_size='auto' with processes_per_gpu > 1"),
+    ({"processes_per_gpu": 2, "models": [{"path": "MODEL", "parallelize": True}]}, "has parallelize: true"),
+])
+def test_gpu_sharing_refuses_what_sizes_itself_by_free_gpu_memory(tmp_path, tiny_model_dir, change, bad):
+    raw = _base(tmp_path, tiny_model_dir) | json.loads(json.dumps(change).replace("MODEL", str(tiny_model_dir)))
+    with pytest.raises(ValueError, match=re.escape(bad)):
+        parse_config(raw)
+    assert parse_config(_base(tmp_path, tiny_model_dir) | {"processes_per_gpu": 2}).processes_per_gpu == 2
 
 
 def test_yaml_syntax_error_names_file_and_line(tmp_path):

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 TOP_KEYS = ("models", "precisions", "tasks", "num_fewshot", "batch_size", "max_batch_size", "limit", "device",
-            "dtype", "compute_dtype", "seed", "output", "metadata", "bootstrap_iters")
+            "dtype", "compute_dtype", "seed", "output", "metadata", "bootstrap_iters", "processes_per_gpu")
 METADATA_KEYS = ("n", "seed")  # what the kbit tasks read
 MODEL_KEYS = ("path", "name", "params", "parallelize")
 PRECISION_KEYS = ("bits", "quant_type", "blocksize", "outliers", "quantize_embeddings", "quantize_head")
@@ -55,6 +55,7 @@ class SweepConfig:
     seed: int = 0
     metadata: dict = field(default_factory=dict)  # lm-eval --metadata, e.g. {"n": 50} items per task
     bootstrap_iters: int = 1000
+    processes_per_gpu: int = 1  # how many processes of a node may share one GPU (see docs/sweep.md)
 
     def evaluation_spec(self) -> dict:
         """The settings that change a cell's numbers; a finished cell is reused only if they match."""
@@ -216,6 +217,18 @@ def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def check_gpu_sharing(batch_size, models) -> None:
+    """processes_per_gpu > 1 shares a GPU between processes that each assume it is theirs where
+    they size things by its free memory: the `auto` batch-size probe and a `parallelize` device map."""
+    if isinstance(batch_size, str):
+        raise ValueError(f"batch_size={batch_size!r} with processes_per_gpu > 1: the auto probe fills the "
+                         "GPU it assumes it has alone; give a number")
+    for spec in models:
+        if spec.parallelize:
+            raise ValueError(f"models: {spec.name!r} has parallelize: true, which spreads a model over several "
+                             "GPUs; processes_per_gpu > 1 is for models that fit one GPU several times")
+
+
 def parse_config(raw: Any, output: str | Path | None = None) -> SweepConfig:
     """Validate a config mapping (as read from YAML) into a SweepConfig; `output` overrides the file's."""
     if not isinstance(raw, dict):
@@ -231,6 +244,10 @@ def parse_config(raw: Any, output: str | Path | None = None) -> SweepConfig:
                     lambda v: v is None or (_is_int(v) and v > 0) or (isinstance(v, float) and 0 < v < 1),
                     "empty, a positive number of items, or a fraction in (0, 1)")
     metadata = check_metadata(raw.get("metadata") or {})
+    processes_per_gpu = _number(raw, "processes_per_gpu", 1, lambda v: _is_int(v) and v > 0, "a positive integer")
+    models = parse_models(raw["models"])
+    if processes_per_gpu > 1:
+        check_gpu_sharing(batch_size, models)
     patterns = raw.get("tasks", "kbit_*")
     tasks = resolve_tasks(patterns)
     return SweepConfig(
@@ -247,7 +264,8 @@ def parse_config(raw: Any, output: str | Path | None = None) -> SweepConfig:
         precisions=parse_precisions(raw["precisions"]),
         task_patterns=tuple([patterns] if isinstance(patterns, str) else patterns),
         tasks=tasks,
-        models=parse_models(raw["models"]),
+        models=models,
+        processes_per_gpu=processes_per_gpu,
         output=check_writable(Path(os.path.expanduser(str(output or raw["output"])))),
     )
 

@@ -18,7 +18,7 @@ import os
 import socket
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 
 from tqdm.auto import tqdm
@@ -337,7 +337,7 @@ def run(config: SweepConfig, shard: tuple[int, int] = (0, 1), force: bool = Fals
     if on_mismatch not in MISMATCH:
         raise ValueError(f"on_mismatch={on_mismatch!r}; choose one of {', '.join(MISMATCH)}")
     check_device(config.device)
-    placement = placement or Placement.from_env()
+    placement = replace(placement or Placement.from_env(), processes_per_gpu=config.processes_per_gpu)
     stale_after = stale_after_default() if stale_after is None else check_timeout(stale_after, "--claim-timeout")
     forced_since = datetime.now(timezone.utc).isoformat() if force else None
     cells = select(build_grid(config), shard, placement.rank, placement.world)
