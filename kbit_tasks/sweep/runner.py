@@ -182,7 +182,21 @@ def load_lm(spec, config: SweepConfig, placement: Placement, device: str):
                   softmax_dtype="float32")
     lm.loglikelihood = functools.partial(lm.loglikelihood, disable_tqdm=True)  # the sweep draws its own bar
     detect_batch_size_once(lm)
+    tokenize_once(lm)
     return lm
+
+
+def tokenize_once(lm) -> None:
+    """lm-eval 0.4.13's `LM.loglikelihood` tokenizes every request of every call (`_encode_pair`,
+    private API), i.e. the same tasks again at every precision of a model; the tokenizer does not
+    change with the weights, so each (context, continuation) is tokenized once per model."""
+    encode = functools.cache(lm._encode_pair)
+
+    def encode_pair(context: str, continuation: str) -> tuple[list[int], list[int]]:
+        context_enc, continuation_enc = encode(context, continuation)
+        return list(context_enc), list(continuation_enc)  # a caller's edit must not reach the cache
+
+    lm._encode_pair = encode_pair
 
 
 def detect_batch_size_once(lm) -> None:
