@@ -21,7 +21,8 @@ from pathlib import Path
 
 import yaml
 
-PRECISIONS = [{"bits": 16}, {"bits": 8, "quant_type": "int"}, {"bits": 4, "quant_type": "fp"}, {"bits": 3, "quant_type": "int"}]
+PRECISIONS = [{"bits": 16}, {"bits": 8, "quant_type": "int"}, {"bits": 4, "quant_type": "fp"},
+              {"bits": 3, "quant_type": "int"}]
 
 
 def _timed(cmd: list[str], env: dict) -> float:

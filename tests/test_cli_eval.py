@@ -66,7 +66,8 @@ def test_ls_skips_lm_evals_builtin_tasks_unless_asked(asked_for_defaults, capsys
 
 
 def test_a_users_include_path_is_added_to_kbits_not_in_place_of_it(asked_for_defaults, tmp_path, capsys):
-    (tmp_path / "my_rules.yaml").write_text(f"task: my_rules\ninclude: {kbit_tasks.tasks_dir()}/kbit_logical_rules_l1.yaml\n")
+    kbit_rules = f"{kbit_tasks.tasks_dir()}/kbit_logical_rules_l1.yaml"
+    (tmp_path / "my_rules.yaml").write_text(f"task: my_rules\ninclude: {kbit_rules}\n")
     eval_main(["validate", "--tasks", "my_rules,kbit_logical_rules_l1", "--include_path", str(tmp_path)])
     assert "All tasks found and valid" in capsys.readouterr().out
     eval_main(["ls", "tasks", "--include_path", str(tmp_path)])

@@ -14,8 +14,10 @@ from kbit_tasks.sweep.store import atomic_write_json
 
 def test_cartesian_shorthand_expands_every_list():
     entries = expand_precisions([{"bits": [3, 4], "blocksize": [64, 128], "quant_type": "int"}, {"bits": 16}])
-    assert entries == [{"bits": 3, "blocksize": 64, "quant_type": "int"}, {"bits": 3, "blocksize": 128, "quant_type": "int"},
-                       {"bits": 4, "blocksize": 64, "quant_type": "int"}, {"bits": 4, "blocksize": 128, "quant_type": "int"},
+    assert entries == [{"bits": 3, "blocksize": 64, "quant_type": "int"},
+                       {"bits": 3, "blocksize": 128, "quant_type": "int"},
+                       {"bits": 4, "blocksize": 64, "quant_type": "int"},
+                       {"bits": 4, "blocksize": 128, "quant_type": "int"},
                        {"bits": 16}]
 
 
@@ -45,8 +47,10 @@ def _base(tmp_path, model_dir):
     ({"precisions": [{"bits": 4, "block": 64}]}, "'block'"),
     ({"device": "tpu"}, "'tpu'"),
     ({"compute_dtype": "fp32"}, "'fp32'"),
-    ({"precisions": [{"bits": 4, "dtype": "nf"}]}, "'dtype' is now called 'quant_type' (as in kbit-hf's model_args); write quant_type: nf"),
-    ({"torch_dtype": "bfloat16"}, "'torch_dtype' is now called 'dtype' (as in kbit-hf's model_args); write dtype: bfloat16"),
+    ({"precisions": [{"bits": 4, "dtype": "nf"}]}, "'dtype' is now called 'quant_type' (as in kbit-hf's model_args); "
+                                                   "write quant_type: nf"),
+    ({"torch_dtype": "bfloat16"}, "'torch_dtype' is now called 'dtype' (as in kbit-hf's model_args); "
+                                  "write dtype: bfloat16"),
     ({"limit": 0}, "limit=0"),
     ({"output": "FILE/sub"}, "FILE/sub"),
 ])

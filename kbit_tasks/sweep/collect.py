@@ -33,7 +33,8 @@ def cell_rows(record: dict) -> list[dict]:
     params = record["model"].get("params") or report["params_total"]
     # A parameter-count override rescales total bits at the measured bits per parameter.
     total_bits = params * report["bits_per_param"] if record["model"].get("params") else report["total_bits"]
-    common = {"model": record["model"]["name"], "params": params, "bits": quant["bits"], "quant_type": quant["quant_type"],
+    common = {"model": record["model"]["name"], "params": params, "bits": quant["bits"],
+              "quant_type": quant["quant_type"],
               "blocksize": quant["blocksize"] if quant["bits"] < 16 else None, "bits_per_param": report["bits_per_param"],
               "total_bits": total_bits, "log2_total_bits": math.log2(total_bits),
               "precision": report.get("label") or record["cell"].split("__")[-1], "outliers": quant.get("outliers")}
