@@ -108,11 +108,11 @@ def run_model(name, path, bits_list, limit, batch_size, peak, repeats, device):
     from kbit_tasks.model import KbitHFLM
     from kbit_tasks.quant import QuantConfig
 
-    lm = KbitHFLM(pretrained=str(path), batch_size=batch_size, device=device, torch_dtype="float32")
+    lm = KbitHFLM(pretrained=str(path), batch_size=batch_size, device=device, dtype="float32")
     requests = subtask_requests(limit)
     rows, worst, greedy_mismatch, n_requests = [], 0.0, 0, 0
     for bits in bits_list:
-        lm.requantize(QuantConfig(bits=bits) if bits == 16 else QuantConfig(bits=bits, dtype="fp"))
+        lm.requantize(QuantConfig(bits=bits) if bits == 16 else QuantConfig(bits=bits, quant_type="fp"))
         label = lm.quant_config.label
         for i, (subtask, reqs) in enumerate(requests.items()):
             runs = measure(lm, reqs, sharing_first=bool(i % 2), repeats=repeats)

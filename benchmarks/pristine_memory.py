@@ -22,10 +22,10 @@ import psutil
 from kbit_tasks.model import KbitHFLM
 from kbit_tasks.quant import QuantConfig
 folder, where, torch_dtype = sys.argv[1:4]
-lm = KbitHFLM(pretrained=folder, pristine=where, device="cpu", torch_dtype=torch_dtype)
+lm = KbitHFLM(pretrained=folder, pristine=where, device="cpu", dtype=torch_dtype)
 loaded = psutil.Process().memory_info().rss
 start = time.perf_counter()
-lm.requantize(QuantConfig(bits=4, dtype="nf", blocksize=64))
+lm.requantize(QuantConfig(bits=4, quant_type="nf", blocksize=64))
 seconds = time.perf_counter() - start
 lm.requantize(QuantConfig(bits=16))
 print(json.dumps({"rss_loaded": loaded, "rss_peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,

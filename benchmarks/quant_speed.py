@@ -18,7 +18,7 @@ import time
 
 import torch
 
-from kbit_tasks.quant import DTYPES, quantize_dequantize
+from kbit_tasks.quant import QUANT_TYPES, quantize_dequantize
 
 
 def weights(params: float, device: str, torch_dtype: torch.dtype, side: int = 4096) -> list[torch.Tensor]:
@@ -90,7 +90,7 @@ def main(argv=None) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--params", type=float, default=4096**2, help="total parameters, in 4096x4096 matrices")
     p.add_argument("--torch-dtype", default="float32", choices=["float32", "float16", "bfloat16"])
-    p.add_argument("--dtypes", nargs="+", default=list(DTYPES), choices=DTYPES)
+    p.add_argument("--dtypes", nargs="+", default=list(QUANT_TYPES), choices=QUANT_TYPES)
     p.add_argument("--bits", nargs="+", type=int, default=[2, 3, 4, 5, 6, 7, 8])
     p.add_argument("--blocksize", default=64, type=lambda s: s if s == "row" else int(s))
     p.add_argument("--repeat", type=int, default=5)

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import yaml
 
-PRECISIONS = [{"bits": 16}, {"bits": 8, "dtype": "int"}, {"bits": 4, "dtype": "fp"}, {"bits": 3, "dtype": "int"}]
+PRECISIONS = [{"bits": 16}, {"bits": 8, "quant_type": "int"}, {"bits": 4, "quant_type": "fp"},
+              {"bits": 3, "quant_type": "int"}]
 
 
 def _timed(cmd: list[str], env: dict) -> float:
@@ -50,7 +51,7 @@ def main() -> None:
     parser.add_argument("--workdir", help="keep the model, configs and outputs here (default: a temporary folder)")
     parser.add_argument("--model", choices=["tiny", "smollm2"], default="tiny")
     parser.add_argument("--precisions", type=int, choices=range(1, len(PRECISIONS) + 1), default=len(PRECISIONS),
-                        help=f"how many of {[p.get('dtype', '') + str(p['bits']) for p in PRECISIONS]} to run")
+                        help=f"how many of {[p.get('quant_type', '') + str(p['bits']) for p in PRECISIONS]} to run")
     parser.add_argument("--no-loop", action="store_true", help="skip the kbit-eval loop (measure the sweep only)")
     args = parser.parse_args()
     precisions = PRECISIONS[: args.precisions]
@@ -81,7 +82,7 @@ def main() -> None:
         config = {"models": [{"path": str(model), "name": args.model}], "precisions": precisions, "tasks": args.tasks,
                   "limit": args.limit, "batch_size": args.batch_size, "device": "cpu", "output": str(tmp / "sweep")}
         if args.model == "smollm2":  # as scripts/demo.sh runs it: stored (and counted) in bf16, computed in float32
-            config.update(torch_dtype="bfloat16", compute_dtype="float32")
+            config.update(dtype="bfloat16", compute_dtype="float32")
         (tmp / "sweep.yaml").write_text(yaml.safe_dump(config))
         sweep_seconds = _timed([sys.executable, "-m", "kbit_tasks.sweep", "run", str(tmp / "sweep.yaml")], env)
         records = [rec for _, rec in cell_records(tmp / "sweep")]

@@ -15,7 +15,8 @@ def design(sizes=SIZES, bits=BITS, blocksize: int = 64) -> pd.DataFrame:
     for size in sizes:
         for k in bits:
             bpp = 16.0 if k == 16 else k + 16 / blocksize
-            rows.append(dict(model=f"sim-{si_name(size)}", params=int(size), bits=k, dtype="fp" if k < 16 else "bf16",
+            rows.append(dict(model=f"sim-{si_name(size)}", params=int(size), bits=k,
+                             quant_type="fp" if k < 16 else "bf16",
                              blocksize=blocksize if k < 16 else None, bits_per_param=bpp, total_bits=size * bpp,
                              log2_total_bits=float(np.log2(size * bpp))))
     return pd.DataFrame(rows)

@@ -12,7 +12,6 @@ import os
 import sys
 
 
-LM_EVAL_COMMANDS = ("run", "ls", "validate")
 KBIT_METADATA_KEYS = ("n", "seed")  # what the kbit tasks read from lm-eval's --metadata
 KBIT_ONLY = ("kbit",)  # task names that select only kbit tasks start with this
 
@@ -43,8 +42,10 @@ def cli_errors(prog: str, argv: list[str]):
 def eval_main(argv: list[str] | None = None) -> None:
     """`kbit-eval`: lm-eval's own CLI with the kbit tasks and the kbit-hf model registered.
 
-    Every lm-eval subcommand and flag passes through; `--include_path <kbit tasks>` is appended.
-    `kbit-eval --tasks-dir` prints the tasks folder, for `lm_eval --include_path "$(kbit-eval --tasks-dir)"`.
+    Every lm-eval subcommand and flag passes through; the kbit tasks folder is added to the
+    user's `--include_path`, if any. lm-eval's ~10,000 built-in task files are indexed only when
+    a task needs them (see `builtin_tasks_needed`). `kbit-eval --tasks-dir` prints the tasks
+    folder, for `lm_eval --include_path "$(kbit-eval --tasks-dir)"`.
     """
     from kbit_tasks import tasks_dir
 
@@ -57,17 +58,60 @@ def eval_main(argv: list[str] | None = None) -> None:
     from lm_eval._cli import HarnessCLI
     from lm_eval.utils import setup_logging
 
-    import kbit_tasks.model  # noqa: F401  registers `--model kbit-hf`
-
     # lm_eval.__main__.cli_evaluate, with kbit's arguments checked before lm-eval indexes its
-    # tasks (seconds) and before any model loads
+    # tasks and before any model loads
     setup_logging()
-    sys.argv = ["kbit-eval", *_with_kbit_tasks(argv, tasks_dir())]
+    sys.argv = ["kbit-eval", *argv]
     parser = HarnessCLI()
+    # lm-eval 0.4.13's parser is private API (`_subparsers`); `ls` gains the one flag it lacks
+    parser._subparsers.choices["ls"].add_argument(
+        "--include_defaults", action="store_true",
+        help="also list lm-eval's built-in tasks (indexing their ~10,000 files takes tens of seconds); "
+             "without it kbit-eval lists the kbit tasks and those under --include_path")
     args = parser.parse_args()
+    if getattr(args, "command", None) == "run":
+        import kbit_tasks.model  # noqa: F401  registers `--model kbit-hf` (torch and transformers: seconds)
     with cli_errors("kbit-eval", ["--debug"] if debug else []):
         check_eval_args(args)
-        parser.execute(args)
+        _include_kbit_tasks(args, tasks_dir())
+        with task_index(include_defaults=builtin_tasks_needed(args)):
+            parser.execute(args)
+
+
+def _include_kbit_tasks(args, folder: str) -> None:
+    """The kbit tasks folder, then the user's `--include_path`. lm-eval's CLI takes one path but
+    its TaskManager takes a list, which it receives unchanged; a later path's task overrides an
+    earlier one's of the same name (with lm-eval's warning), so the user's own tasks win."""
+    if hasattr(args, "include_path"):  # run, ls and validate
+        args.include_path = [folder, *([args.include_path] if args.include_path else [])]
+
+
+def builtin_tasks_needed(args) -> bool:
+    """Whether lm-eval must index its built-in tasks: `ls --include_defaults`, or a `run` /
+    `validate` naming anything that is not a kbit task (a task, group or tag of another suite, a
+    YAML file that may include one). kbit's tasks and the user's `--include_path` are indexed always."""
+    if getattr(args, "command", None) == "ls":
+        return args.include_defaults
+    names = _task_names(args)
+    return not names or not all(name.startswith(KBIT_ONLY) and not name.endswith(".yaml") for name in names)
+
+
+@contextlib.contextmanager
+def task_index(include_defaults: bool):
+    """lm-eval's TaskManager without its built-in tasks where none is needed (instant instead of
+    tens of seconds). lm-eval 0.4.13's `run`, `ls` and `validate` build their TaskManager inside
+    the command with no option for it, so `lm_eval.tasks.TaskManager` is swapped for the call."""
+    import functools
+
+    import lm_eval.tasks
+
+    original = lm_eval.tasks.TaskManager
+    if not include_defaults:
+        lm_eval.tasks.TaskManager = functools.partial(original, include_defaults=False)
+    try:
+        yield
+    finally:
+        lm_eval.tasks.TaskManager = original
 
 
 def _task_names(args) -> list[str]:
@@ -104,15 +148,19 @@ def check_kbit_model_args(model_args: dict | str) -> None:
 
     from lm_eval.utils import simple_parse_args_string
 
-    from kbit_tasks.quant import QuantConfig
+    from kbit_tasks.model import refuse_renamed_model_args
+    from kbit_tasks.quant import PRISTINE, QuantConfig
 
     if isinstance(model_args, str):
         model_args = simple_parse_args_string(model_args)
     quant = {f.name: model_args[f.name] for f in fields(QuantConfig) if f.name in model_args}
     try:
+        refuse_renamed_model_args(**model_args)
         QuantConfig(**quant)
     except (TypeError, ValueError) as err:
         raise UsageError(f"--model_args: {err}") from None
+    if model_args.get("pristine", "auto") not in PRISTINE:
+        raise UsageError(f"--model_args: pristine={model_args['pristine']!r} is not valid; choose one of {PRISTINE}")
     compute = model_args.get("compute_dtype")
     if compute is not None and compute not in ("float32", "bfloat16", "float16"):
         raise UsageError(f"--model_args: compute_dtype={compute!r} is not supported; "
@@ -143,16 +191,6 @@ def check_model_source(path: str) -> None:
         if not isinstance(try_to_load_from_cache(path, "config.json"), str):
             raise ValueError(f"{path!r}: no such folder, and not a model in the Hugging Face cache "
                              "(HF_HUB_OFFLINE=1 forbids downloading it)")
-
-
-def _with_kbit_tasks(argv: list[str], folder: str) -> list[str]:
-    """Append the kbit tasks folder to a subcommand's arguments (lm-eval's `--include_path`
-    takes one folder, so a user's own `--include_path` is passed through unchanged)."""
-    if not argv or argv[0] in ("-h", "--help") or argv == ["run"] or "--include_path" in argv:
-        return argv
-    if argv[0] not in LM_EVAL_COMMANDS:
-        argv = ["run", *argv]  # lm-eval's legacy form: flags without a subcommand mean `run`
-    return [*argv, "--include_path", folder]
 
 
 def sweep_main(argv: list[str] | None = None) -> None:

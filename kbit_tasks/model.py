@@ -1,13 +1,14 @@
 """The lm-eval model "kbit-hf": a Hugging Face causal LM with k-bit simulated weights.
 
 Importing this module registers it, so `kbit-eval --model kbit-hf --model_args
-pretrained=DIR,bits=3,dtype=nf,blocksize=64` works. The weights are loaded once and the
+pretrained=DIR,bits=3,quant_type=nf,blocksize=64,dtype=bfloat16` works. The weights are loaded once and the
 pristine weights kept (`pristine=`: on the GPU, read back from the safetensors files, or a
 CPU copy; see kbit_tasks/quant/pristine.py), so `requantize` moves between precisions
 without ever quantizing an already-quantized model.
 
-`dtype` here is the quantization data type (int, fp, dynamic, quantile, nf), as in the
-paper; HFLM's own `dtype` (the torch dtype to load in) is passed as `torch_dtype`.
+The arguments read as HFLM users type them: `dtype` is HFLM's (the torch dtype to load in)
+and `quant_type` is the quantization data type (int, fp, dynamic, quantile, nf), as
+bitsandbytes and transformers name it. An old `dtype=nf` is refused with what to write.
 `compute_dtype` upcasts after loading: a model stored in bfloat16 and run in float32 (CPU
 matmuls in bf16 are several times slower) still counts 16 bits per unquantized parameter,
 and its weights stay exactly the bf16 values.
@@ -24,7 +25,8 @@ from lm_eval.models.huggingface import HFLM
 import torch
 
 from kbit_tasks import prefix_sharing
-from kbit_tasks.quant import PRISTINE, QuantConfig, QuantReport, pristine_weights, quantize_model, storage_widths
+from kbit_tasks.quant import (PRISTINE, QuantConfig, QuantReport, pristine_weights, quantize_model,
+                              refuse_quant_type_as_dtype, storage_widths)
 
 COMPUTE_DTYPES = ("float32", "bfloat16", "float16")
 
@@ -37,12 +39,13 @@ class KbitHFLM(HFLM):
     in-memory model is quantized in place (its pristine weights are copied to CPU).
     """
 
-    def __init__(self, pretrained, bits: int = 16, dtype: str = "fp", blocksize: int | str = 64,
+    def __init__(self, pretrained, bits: int = 16, quant_type: str = "fp", blocksize: int | str = 64,
                  outliers: float = 0.0, quantize_embeddings: bool = False, quantize_head: bool = False,
-                 torch_dtype="auto", compute_dtype: str | None = None, pristine: str = "auto",
+                 dtype="auto", compute_dtype: str | None = None, pristine: str = "auto",
                  prefix_sharing: bool = True, **kwargs):
         # Validate before HFLM loads any weights: a typo must not cost a model load.
-        config = QuantConfig(bits=bits, dtype=dtype, blocksize=blocksize, outliers=outliers,
+        refuse_renamed_model_args(dtype=dtype, **kwargs)
+        config = QuantConfig(bits=bits, quant_type=quant_type, blocksize=blocksize, outliers=outliers,
                              quantize_embeddings=quantize_embeddings, quantize_head=quantize_head)
         if compute_dtype is not None and compute_dtype not in COMPUTE_DTYPES:
             raise ValueError(f"compute_dtype={compute_dtype!r} is not supported; choose one of {COMPUTE_DTYPES}")
@@ -51,8 +54,8 @@ class KbitHFLM(HFLM):
         self.prefix_sharing = prefix_sharing
         if pristine not in PRISTINE:
             raise ValueError(f"pristine={pristine!r} is not valid; choose one of {PRISTINE}")
-        self._load_dtype = torch_dtype  # for the device map, decided before loading
-        super().__init__(pretrained, dtype=torch_dtype, **kwargs)
+        self._load_dtype = dtype  # for the device map, decided before loading
+        super().__init__(pretrained, dtype=dtype, **kwargs)
         _refuse_offloaded(self._model)
         self._pristine = pristine_weights(self._model, pristine)
         self._storage_bits = storage_widths(self._model)  # counted as stored, before any upcast
@@ -118,6 +121,15 @@ class KbitHFLM(HFLM):
             "pristine": self._pristine.describe(),
             "prefix_sharing": self.prefix_sharing,
         }
+
+
+def refuse_renamed_model_args(dtype=None, **model_args) -> None:
+    """kbit-hf's old spellings (`dtype=nf` for the quantization type, `torch_dtype` for HFLM's
+    `dtype`) get one error saying what to write instead, before anything loads."""
+    refuse_quant_type_as_dtype(dtype)
+    if "torch_dtype" in model_args:
+        raise ValueError(f"torch_dtype={model_args['torch_dtype']!r}: kbit-hf takes HFLM's own name, "
+                         f"write dtype={model_args['torch_dtype']}")
 
 
 def device_map_in_memory(config, max_memory: dict, dtype="auto") -> dict:

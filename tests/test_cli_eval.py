@@ -9,7 +9,7 @@ import sys
 import pytest
 
 import kbit_tasks
-from kbit_tasks.cli import _with_kbit_tasks, eval_main
+from kbit_tasks.cli import builtin_tasks_needed, eval_main
 from kbit_tasks.generators import SUBTASKS, task_name
 
 TASKS = sorted(task_name(f, s, lv) for f, s, levels in SUBTASKS for lv in levels)
@@ -29,12 +29,50 @@ def test_tasks_dir_one_liner():
     assert out.stdout.strip() == kbit_tasks.tasks_dir()
 
 
-def test_include_path_is_appended_to_every_subcommand():
-    folder = kbit_tasks.tasks_dir()
-    assert _with_kbit_tasks(["ls", "tasks"], folder) == ["ls", "tasks", "--include_path", folder]
-    assert _with_kbit_tasks(["--model", "hf"], folder) == ["run", "--model", "hf", "--include_path", folder]
-    assert _with_kbit_tasks(["--help"], folder) == ["--help"]
-    assert _with_kbit_tasks(["ls", "--include_path", "x"], folder) == ["ls", "--include_path", "x"]
+def test_builtin_tasks_are_indexed_only_when_a_task_needs_them():
+    from types import SimpleNamespace as Args
+
+    assert not builtin_tasks_needed(Args(command="run", tasks="kbit_*,kbit-logical"))
+    assert not builtin_tasks_needed(Args(command="validate", tasks=["kbit_logical_rules_l1"]))
+    assert builtin_tasks_needed(Args(command="run", tasks="kbit_*,hellaswag"))
+    assert builtin_tasks_needed(Args(command="run", tasks="kbit_tasks/tasks/kbit_logical_rules_l1.yaml"))
+    assert not builtin_tasks_needed(Args(command="ls", include_defaults=False))
+    assert builtin_tasks_needed(Args(command="ls", include_defaults=True))
+
+
+@pytest.fixture
+def asked_for_defaults(monkeypatch):
+    """What each TaskManager was asked for; built without the built-ins whatever the answer."""
+    import lm_eval.tasks
+
+    asked, real = [], lm_eval.tasks.TaskManager
+
+    def spy(*args, include_defaults=True, **kwargs):
+        asked.append(include_defaults)
+        return real(*args, include_defaults=False, **kwargs)
+
+    monkeypatch.setattr(lm_eval.tasks, "TaskManager", spy)
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    return asked
+
+
+def test_ls_skips_lm_evals_builtin_tasks_unless_asked(asked_for_defaults, capsys):
+    eval_main(["ls", "tasks"])
+    eval_main(["ls", "tasks", "--include_defaults"])
+    assert asked_for_defaults == [False, True]
+    import lm_eval.tasks
+
+    assert lm_eval.tasks.TaskManager.__name__ == "spy"  # swapped back after the command
+
+
+def test_a_users_include_path_is_added_to_kbits_not_in_place_of_it(asked_for_defaults, tmp_path, capsys):
+    kbit_rules = f"{kbit_tasks.tasks_dir()}/kbit_logical_rules_l1.yaml"
+    (tmp_path / "my_rules.yaml").write_text(f"task: my_rules\ninclude: {kbit_rules}\n")
+    eval_main(["validate", "--tasks", "my_rules,kbit_logical_rules_l1", "--include_path", str(tmp_path)])
+    assert "All tasks found and valid" in capsys.readouterr().out
+    eval_main(["ls", "tasks", "--include_path", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "|my_rules " in out and "|kbit_logical_rules_l1 " in out
 
 
 def test_ls_tasks_lists_every_kbit_task(kbit_only, capsys):
@@ -66,7 +104,9 @@ def no_indexing(kbit_only, monkeypatch):
     ("bits=1", "--model_args: bits=1 is not supported; choose one of (2, 3, 4, 5, 6, 7, 8, 16)"),
     ("bits=9", "bits=9 is not supported"),
     ("bits=abc", "bits='abc' is not supported"),
-    ("bits=4,dtype=foo", "dtype='foo' is not supported; choose one of"),
+    ("bits=4,quant_type=foo", "quant_type='foo' is not supported; choose one of"),
+    ("bits=4,dtype=nf", "dtype='nf' is a quantization data type: write quant_type=nf"),
+    ("bits=4,torch_dtype=bfloat16", "write dtype=bfloat16"),
     ("bits=4,blocksize=33", "blocksize=33 is not supported; choose a power of two"),
     ("bits=4,blocksize=0", "blocksize=0 is not supported"),
     ("bits=4,outliers=0.9", "outliers=0.9 is not supported; choose a fraction in [0, 0.5]"),

@@ -25,8 +25,10 @@ def test_bad_quant_args_fail_before_loading_weights(monkeypatch):
     monkeypatch.setattr(HFLM, "__init__", never)
     with pytest.raises(ValueError, match=r"blocksize=48 .*choose"):
         KbitHFLM(pretrained="/nonexistent", bits=4, blocksize=48)
-    with pytest.raises(ValueError, match=r"dtype='float'.*choose"):
-        KbitHFLM(pretrained="/nonexistent", bits=4, dtype="float")
+    with pytest.raises(ValueError, match=r"quant_type=.float..*choose"):
+        KbitHFLM(pretrained="/nonexistent", bits=4, quant_type="float")
+    with pytest.raises(ValueError, match=r"dtype='nf' is a quantization data type: write quant_type=nf"):
+        KbitHFLM(pretrained="/nonexistent", bits=4, dtype="nf")  # kbit-hf's old spelling
 
 
 def test_in_memory_model_requantize_from_pristine(tiny_llama_dir):
@@ -34,14 +36,14 @@ def test_in_memory_model_requantize_from_pristine(tiny_llama_dir):
 
     model = AutoModelForCausalLM.from_pretrained(tiny_llama_dir)
     original = {n: p.clone() for n, p in model.named_parameters()}
-    lm = KbitHFLM(pretrained=model, tokenizer=AutoTokenizer.from_pretrained(tiny_llama_dir), bits=3, dtype="nf",
+    lm = KbitHFLM(pretrained=model, tokenizer=AutoTokenizer.from_pretrained(tiny_llama_dir), bits=3, quant_type="nf",
                   batch_size=1)
     assert lm.quant_report.config.label == "nf3-b64"
     w = "model.layers.0.self_attn.q_proj.weight"
     three_bit = lm.model.get_parameter(w).clone()
     assert not torch.equal(three_bit, original[w])
-    lm.requantize(QuantConfig(bits=4, dtype="int"))
-    lm.requantize(QuantConfig(bits=3, dtype="nf"))
+    lm.requantize(QuantConfig(bits=4, quant_type="int"))
+    lm.requantize(QuantConfig(bits=3, quant_type="nf"))
     assert torch.equal(lm.model.get_parameter(w), three_bit)  # from pristine, never re-quantized
     report = lm.requantize(QuantConfig(bits=16))
     assert all(torch.equal(p, original[n]) for n, p in lm.model.named_parameters())
@@ -60,7 +62,7 @@ def test_stored_in_bf16_computed_in_float32_counts_16_bits(tiny_llama_dir):
     params = dict(lm.model.named_parameters())
     assert all(p.dtype == torch.float32 and torch.equal(p, stored[n].float()) for n, p in params.items())
     assert lm.quant_report.total_bits == 16 * lm.quant_report.params_total  # as stored, not as computed
-    four = lm.requantize(QuantConfig(bits=4, dtype="fp", blocksize=64))
+    four = lm.requantize(QuantConfig(bits=4, quant_type="fp", blocksize=64))
     w = "model.layers.0.mlp.up_proj.weight"
     assert torch.equal(params[w], params[w].bfloat16().float())  # still bf16 values, now 4-bit ones
     assert not torch.equal(params[w], stored[w].float())
@@ -76,7 +78,7 @@ def test_simple_evaluate_carries_total_bits(tiny_model_dir):
 
     results = simple_evaluate(
         model="kbit-hf",
-        model_args=f"pretrained={tiny_model_dir},bits=3,dtype=nf,blocksize=64,device=cpu",
+        model_args=f"pretrained={tiny_model_dir},bits=3,quant_type=nf,blocksize=64,device=cpu",
         tasks=[TASK],
         task_manager=TaskManager(include_path=tasks_dir(), include_defaults=False, metadata={"n": 6}),
         batch_size=2,

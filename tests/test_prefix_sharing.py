@@ -68,7 +68,7 @@ def assert_same(hflm, shared):
 @pytest.fixture(scope="module", params=["tiny_llama_dir", "tiny_model_dir"], ids=["llama", "gpt2"])
 def tiny_lm(request):
     return KbitHFLM(pretrained=str(request.getfixturevalue(request.param)), batch_size=8, device="cpu",
-                    torch_dtype="float32")
+                    dtype="float32")
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +123,7 @@ def test_every_kbit_task_matches_hflm_on_tiny_models(tiny_lm):
 def test_every_kbit_task_matches_hflm_on_smollm2(local_mc_task):
     from kbit_tasks.pretrained import smollm2_folder
 
-    lm = KbitHFLM(pretrained=str(smollm2_folder()), batch_size=16, device="cpu", torch_dtype="float32")
+    lm = KbitHFLM(pretrained=str(smollm2_folder()), batch_size=16, device="cpu", dtype="float32")
     requests = task_requests(tasks_dir(), limit=1) + task_requests(local_mc_task, ["local_mc"])
     hflm, shared, hflm_tokens, shared_tokens = both_paths(lm, requests)
     assert_same(hflm, shared)
@@ -149,7 +149,7 @@ def test_single_requests_and_truncated_contexts_go_to_hflm():
 
 
 def test_truncated_requests_still_match_hflm(tiny_llama_dir):
-    lm = KbitHFLM(pretrained=str(tiny_llama_dir), batch_size=4, device="cpu", torch_dtype="float32",
+    lm = KbitHFLM(pretrained=str(tiny_llama_dir), batch_size=4, device="cpu", dtype="float32",
                   max_length=40)
     requests = task_requests(tasks_dir(), ["kbit_inductive_listfn_l1"], limit=2)
     hflm, shared, _, _ = both_paths(lm, requests)

@@ -11,14 +11,14 @@ from kbit_tasks.quant.pristine import safetensors_files
 
 
 def _weights_after(lm, bits):
-    lm.requantize(QuantConfig(bits=bits, dtype="nf", blocksize=64))
+    lm.requantize(QuantConfig(bits=bits, quant_type="nf", blocksize=64))
     return {n: p.detach().clone() for n, p in lm.model.named_parameters()}
 
 
 @pytest.mark.parametrize("fixture", ["tiny_model_dir", "tiny_llama_dir"])
 def test_file_backed_pristine_equals_a_cpu_copy_and_holds_no_host_copy(fixture, request):
     folder = request.getfixturevalue(fixture)
-    lms = {where: KbitHFLM(pretrained=str(folder), pristine=where, device="cpu", torch_dtype="bfloat16",
+    lms = {where: KbitHFLM(pretrained=str(folder), pristine=where, device="cpu", dtype="bfloat16",
                            compute_dtype="float32") for where in ("file", "cpu")}
     assert lms["file"]._pristine.describe() | {"host_bytes": 0} == lms["file"]._pristine.describe()
     assert lms["file"]._pristine.describe()["copied"] == 0 and lms["cpu"]._pristine.host_bytes() > 0

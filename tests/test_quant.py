@@ -6,7 +6,7 @@ import torch
 
 bnb_f = pytest.importorskip("bitsandbytes.functional")
 
-from kbit_tasks.quant import (BITS, DTYPES, FP_EXPONENT_BITS, QuantConfig, create_dynamic_map,  # noqa: E402
+from kbit_tasks.quant import (BITS, QUANT_TYPES, FP_EXPONENT_BITS, QuantConfig, create_dynamic_map,  # noqa: E402
                               create_fp_map, create_linear_map, create_map, create_normal_map,
                               create_quantile_map, quantize_dequantize)
 
@@ -73,7 +73,7 @@ def _exact_nearest(weight, code, blocksize):
     return (code[dist.argmin(-1)] * absmax).reshape(weight.shape), tie.reshape(weight.shape)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("dtype", QUANT_TYPES)
 @pytest.mark.parametrize("k", [2, 3, 4, 8])
 def test_blockwise_equals_exact_nearest_code(gaussian, dtype, k):
     w = gaussian[:8]
@@ -112,7 +112,7 @@ def _rel_error(w, *args, **kw):
     return ((quantize_dequantize(w, *args, **kw) - w).norm() / w.norm()).item()
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("dtype", QUANT_TYPES)
 def test_error_falls_with_bits_and_smaller_blocks(gaussian, dtype):
     by_bits = [_rel_error(gaussian, k, dtype, 64) for k in (2, 3, 4, 6, 8)]
     assert by_bits == sorted(by_bits, reverse=True) and by_bits[-1] < 0.05
@@ -122,7 +122,7 @@ def test_error_falls_with_bits_and_smaller_blocks(gaussian, dtype):
 
 
 def test_four_bit_error_is_about_a_tenth(gaussian):
-    for dtype in DTYPES:
+    for dtype in QUANT_TYPES:
         assert 0.07 < _rel_error(gaussian, 4, dtype, 64) < 0.15
 
 
@@ -153,7 +153,7 @@ def test_odd_sizes_pad_the_last_block():
 
 @pytest.mark.parametrize("kwargs, needle", [
     (dict(bits=1), "bits=1"), (dict(bits=9), "bits=9"), (dict(bits=True), "bits=True"),
-    (dict(dtype="float"), "dtype='float'"), (dict(blocksize=48), "blocksize=48"),
+    (dict(quant_type="float"), "quant_type='float'"), (dict(blocksize=48), "blocksize=48"),
     (dict(blocksize=8192), "blocksize=8192"), (dict(blocksize="col"), "blocksize='col'"),
     (dict(outliers=0.6), "outliers=0.6"), (dict(outliers=-0.1), "outliers=-0.1"),
     (dict(quantize_head="yes"), "quantize_head='yes'"),
@@ -168,8 +168,8 @@ def test_bad_config_names_value_and_choices(kwargs, needle):
 
 
 def test_config_labels_and_blocksize_from_command_line():
-    assert QuantConfig(bits=4, dtype="fp", blocksize=64).label == "fp4-b64"
-    assert QuantConfig(bits=3, dtype="nf", blocksize="row", outliers=0.02, quantize_embeddings=True,
+    assert QuantConfig(bits=4, quant_type="fp", blocksize=64).label == "fp4-b64"
+    assert QuantConfig(bits=3, quant_type="nf", blocksize="row", outliers=0.02, quantize_embeddings=True,
                        quantize_head=True).label == "nf3-row-o0.02-emb-head"
     assert QuantConfig(bits=16).label == "16bit" and 16 in BITS
     assert QuantConfig(bits=4, blocksize="128").blocksize == 128

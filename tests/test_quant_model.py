@@ -27,7 +27,7 @@ def test_gpt2_conv1d_counts_by_hand(gpt2):
     per_layer_rest = 3 * h + h + 4 * h + h + 4 * h                      # their biases + 2 LayerNorms (w, b)
     total = v * h + positions * h + layers * (per_layer_matrices + per_layer_rest) + 2 * h  # lm_head tied
     before = {n: p.clone() for n, p in gpt2.named_parameters()}
-    report = quantize_model(gpt2, QuantConfig(bits=4, dtype="nf", blocksize=64))
+    report = quantize_model(gpt2, QuantConfig(bits=4, quant_type="nf", blocksize=64))
     quantized = layers * per_layer_matrices
     assert (report.params_total, report.params_quantized, report.params_outlier) == (total, quantized, 0)
     assert report.params_unquantized == total - quantized
@@ -43,7 +43,7 @@ def test_gpt2_conv1d_counts_by_hand(gpt2):
 
 def test_llama_row_blocks_outliers_and_head_by_hand(llama):
     h, v, layers = 64, llama.config.vocab_size, 2
-    config = QuantConfig(bits=3, dtype="int", blocksize="row", outliers=0.02, quantize_head=True)
+    config = QuantConfig(bits=3, quant_type="int", blocksize="row", outliers=0.02, quantize_head=True)
     report = quantize_model(llama, config)
     # q, k, v, o: [64, 64] with ceil(0.02 * 64) = 2 outlier columns; gate, up: [256, 64] also 2;
     # down: [64, 256] with ceil(5.12) = 6; lm_head: [v, 64] with 2. "row": one scale per row.
@@ -80,8 +80,8 @@ def test_requantize_from_pristine_equals_fresh_quantization(tiny_llama_dir, llam
     from transformers import AutoModelForCausalLM
 
     pristine = pristine_weights(llama)
-    quantize_model(llama, QuantConfig(bits=3, dtype="fp"), pristine)
-    quantize_model(llama, QuantConfig(bits=5, dtype="nf", blocksize=128), pristine)
+    quantize_model(llama, QuantConfig(bits=3, quant_type="fp"), pristine)
+    quantize_model(llama, QuantConfig(bits=5, quant_type="nf", blocksize=128), pristine)
     fresh = AutoModelForCausalLM.from_pretrained(tiny_llama_dir)
-    quantize_model(fresh, QuantConfig(bits=5, dtype="nf", blocksize=128))
+    quantize_model(fresh, QuantConfig(bits=5, quant_type="nf", blocksize=128))
     assert all(torch.equal(a, b) for a, b in zip(llama.state_dict().values(), fresh.state_dict().values()))

@@ -1,6 +1,7 @@
 """kbit-sweep without a model: config validation, the precision shorthand, sharding, atomic writes."""
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -12,16 +13,18 @@ from kbit_tasks.sweep.store import atomic_write_json
 
 
 def test_cartesian_shorthand_expands_every_list():
-    entries = expand_precisions([{"bits": [3, 4], "blocksize": [64, 128], "dtype": "int"}, {"bits": 16}])
-    assert entries == [{"bits": 3, "blocksize": 64, "dtype": "int"}, {"bits": 3, "blocksize": 128, "dtype": "int"},
-                       {"bits": 4, "blocksize": 64, "dtype": "int"}, {"bits": 4, "blocksize": 128, "dtype": "int"},
+    entries = expand_precisions([{"bits": [3, 4], "blocksize": [64, 128], "quant_type": "int"}, {"bits": 16}])
+    assert entries == [{"bits": 3, "blocksize": 64, "quant_type": "int"},
+                       {"bits": 3, "blocksize": 128, "quant_type": "int"},
+                       {"bits": 4, "blocksize": 64, "quant_type": "int"},
+                       {"bits": 4, "blocksize": 128, "quant_type": "int"},
                        {"bits": 16}]
 
 
 def test_precisions_are_one_per_label(tmp_path, tiny_model_dir):
-    # dtype means nothing at 16 bit: the grid holds one baseline, not two.
+    # quant_type means nothing at 16 bit: the grid holds one baseline, not two.
     cfg = parse_config({"models": [str(tiny_model_dir)], "output": str(tmp_path),
-                        "precisions": {"bits": [4, 16], "dtype": ["fp", "int"]}})
+                        "precisions": {"bits": [4, 16], "quant_type": ["fp", "int"]}})
     assert [q.label for q in cfg.precisions] == ["fp4-b64", "int4-b64", "16bit"]
 
 
@@ -44,6 +47,10 @@ def _base(tmp_path, model_dir):
     ({"precisions": [{"bits": 4, "block": 64}]}, "'block'"),
     ({"device": "tpu"}, "'tpu'"),
     ({"compute_dtype": "fp32"}, "'fp32'"),
+    ({"precisions": [{"bits": 4, "dtype": "nf"}]}, "'dtype' is now called 'quant_type' (as in kbit-hf's model_args); "
+                                                   "write quant_type: nf"),
+    ({"torch_dtype": "bfloat16"}, "'torch_dtype' is now called 'dtype' (as in kbit-hf's model_args); "
+                                  "write dtype: bfloat16"),
     ({"limit": 0}, "limit=0"),
     ({"output": "FILE/sub"}, "FILE/sub"),
 ])
@@ -124,6 +131,31 @@ def test_processes_on_a_node_own_disjoint_gpus(monkeypatch):
     assert [Placement(rank=r, world=8, local_rank=r, local_world=8).gpus() for r in range(8)] == [[g] for g in range(8)]
     with pytest.raises(ValueError, match="9 processes"):
         Placement(local_world=9).gpus()
+
+
+def test_processes_per_gpu_lets_several_processes_share_each_gpu(monkeypatch):
+    import torch
+
+    from kbit_tasks.sweep.grid import Placement
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    shared = [Placement(local_rank=r, local_world=4, processes_per_gpu=2).gpus() for r in range(4)]
+    assert shared == [[0], [0], [1], [1]]
+    assert [Placement(local_rank=r, local_world=3, processes_per_gpu=2).gpus() for r in range(3)] == [[0], [0], [1]]
+    with pytest.raises(ValueError, match=r"5 processes on this node but only 2 visible GPUs x processes_per_gpu=2"):
+        Placement(local_world=5, processes_per_gpu=2).gpus()
+
+
+@pytest.mark.parametrize("change, bad", [
+    ({"processes_per_gpu": 0}, "processes_per_gpu=0 must be a positive integer"),
+    ({"processes_per_gpu": 2, "batch_size": "auto"}, "batch_size='auto' with processes_per_gpu > 1"),
+    ({"processes_per_gpu": 2, "models": [{"path": "MODEL", "parallelize": True}]}, "has parallelize: true"),
+])
+def test_gpu_sharing_refuses_what_sizes_itself_by_free_gpu_memory(tmp_path, tiny_model_dir, change, bad):
+    raw = _base(tmp_path, tiny_model_dir) | json.loads(json.dumps(change).replace("MODEL", str(tiny_model_dir)))
+    with pytest.raises(ValueError, match=re.escape(bad)):
+        parse_config(raw)
+    assert parse_config(_base(tmp_path, tiny_model_dir) | {"processes_per_gpu": 2}).processes_per_gpu == 2
 
 
 def test_yaml_syntax_error_names_file_and_line(tmp_path):

@@ -17,14 +17,14 @@ from kbit_tasks.sweep.collect import COLUMNS
 from kbit_tasks.sweep.store import CORRUPT_DIR, cell_records
 
 TASKS = ["kbit_logical_*_l1"]  # a slice of the suite keeps the tests inside their time budget
-PRECISIONS = [{"bits": 16}, {"bits": [3, 4], "dtype": "int", "blocksize": 32}]
+PRECISIONS = [{"bits": 16}, {"bits": [3, 4], "quant_type": "int", "blocksize": 32}]
 N_CELLS = 3
 
 
 def _raw(model_dir, output, **extra):
     return {"models": [{"path": str(model_dir), "name": "tiny"}], "precisions": PRECISIONS, "tasks": TASKS,
             "limit": 8, "batch_size": 8, "device": "cpu", "output": str(output),
-            "torch_dtype": "bfloat16", "compute_dtype": "float32", **extra}  # stored in 16 bit, run in 32
+            "dtype": "bfloat16", "compute_dtype": "float32", **extra}  # stored in 16 bit, run in 32
 
 
 def _env():
@@ -307,8 +307,8 @@ def test_a_cell_matches_a_plain_lm_eval_run(swept, tiny_model_dir):
     config, _ = swept
     last = dict((r["cell"], r) for _, r in cell_records(config.output))["tiny__int4-b32"]  # third cell of the model
     plain = lm_eval.simple_evaluate(
-        model="kbit-hf", model_args=f"pretrained={tiny_model_dir},bits=4,dtype=int,blocksize=32,device=cpu,"
-                                  "torch_dtype=bfloat16,compute_dtype=float32",
+        model="kbit-hf", model_args=f"pretrained={tiny_model_dir},bits=4,quant_type=int,blocksize=32,device=cpu,"
+                                  "dtype=bfloat16,compute_dtype=float32",
         tasks=list(config.tasks), limit=8, batch_size=8, log_samples=False, bootstrap_iters=1000,
         task_manager=TaskManager(include_path=tasks_dir(), include_defaults=False), random_seed=0,
         numpy_random_seed=0, torch_random_seed=0, fewshot_random_seed=0)

@@ -17,7 +17,7 @@ ROOT = SLURM.parent.parent
 @pytest.fixture
 def setup(tmp_path, tiny_model_dir):
     raw = {"models": [{"path": str(tiny_model_dir), "name": "tiny"}],
-           "precisions": [{"bits": 16}, {"bits": [3, 4, 5, 6], "dtype": "int"}],
+           "precisions": [{"bits": 16}, {"bits": [3, 4, 5, 6], "quant_type": "int"}],
            "tasks": ["kbit_logical_syllogism_l1"], "device": "cpu", "output": str(tmp_path / "out")}
     cfg = tmp_path / "sweep.yaml"
     cfg.write_text(yaml.safe_dump(raw))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-DTYPES = ("int", "fp", "dynamic", "quantile", "nf")
+QUANT_TYPES = ("int", "fp", "dynamic", "quantile", "nf")  # as bitsandbytes/transformers name them
 QUANT_BITS = (2, 3, 4, 5, 6, 7, 8)
 
 # Exponent bits of the float type per k, as in Dettmers & Zettlemoyer (2023) for k = 3..8.
@@ -109,12 +109,12 @@ def create_quantile_map(values: torch.Tensor, bits: int) -> torch.Tensor:
     return code if torch.isfinite(code).all() else create_normal_map(bits)
 
 
-def create_map(dtype: str, bits: int, values: torch.Tensor | None = None) -> torch.Tensor:
-    """The codebook of `dtype` at `bits`; `values` (normalised weights) only for "quantile"."""
-    if dtype == "quantile":
+def create_map(quant_type: str, bits: int, values: torch.Tensor | None = None) -> torch.Tensor:
+    """The codebook of `quant_type` at `bits`; `values` (normalised weights) only for "quantile"."""
+    if quant_type == "quantile":
         return create_quantile_map(values, bits)
     makers = {"int": create_linear_map, "fp": create_fp_map, "dynamic": create_dynamic_map,
               "nf": create_normal_map}
-    if dtype not in makers:
-        raise ValueError(f"dtype={dtype!r} is not supported; choose one of {DTYPES}")
-    return makers[dtype](bits)
+    if quant_type not in makers:
+        raise ValueError(f"quant_type={quant_type!r} is not supported; choose one of {QUANT_TYPES}")
+    return makers[quant_type](bits)

@@ -3,10 +3,18 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from kbit_tasks.quant.codebooks import DTYPES, QUANT_BITS
+from kbit_tasks.quant.codebooks import QUANT_BITS, QUANT_TYPES
 
 BITS = QUANT_BITS + (16,)
 BLOCKSIZES = tuple(2**i for i in range(5, 13)) + ("row",)
+
+
+def refuse_quant_type_as_dtype(dtype, where: str = "") -> None:
+    """kbit-hf once called the quantization data type `dtype`; HFLM's `dtype` is the torch dtype
+    to load in. An old `dtype=nf` must not reach transformers (or silently mean something else)."""
+    if isinstance(dtype, str) and dtype in QUANT_TYPES:
+        raise ValueError(f"{where}dtype={dtype!r} is a quantization data type: write quant_type={dtype} "
+                         "(dtype is HFLM's torch dtype to load in, e.g. dtype=bfloat16)")
 
 
 def _check_bool(name: str, value) -> bool:
@@ -17,15 +25,15 @@ def _check_bool(name: str, value) -> bool:
 
 @dataclass(frozen=True)
 class QuantConfig:
-    """Weights at `bits` in data type `dtype`, absmax blocks of `blocksize` values (or per "row").
+    """Weights at `bits` in data type `quant_type`, absmax blocks of `blocksize` values (or per "row").
 
-    bits=16 is the unquantized baseline (dtype, blocksize and outliers are then ignored).
+    bits=16 is the unquantized baseline (quant_type, blocksize and outliers are then ignored).
     `outliers` is the fraction of input dimensions kept in 16 bit. Embeddings and the LM
     head stay unquantized unless switched on: the paper quantizes only the Linear layers.
     """
 
     bits: int = 16
-    dtype: str = "fp"
+    quant_type: str = "fp"
     blocksize: int | str = 64
     outliers: float = 0.0
     quantize_embeddings: bool = False
@@ -34,8 +42,8 @@ class QuantConfig:
     def __post_init__(self):
         if isinstance(self.bits, bool) or self.bits not in BITS:
             raise ValueError(f"bits={self.bits!r} is not supported; choose one of {BITS}")
-        if self.dtype not in DTYPES:
-            raise ValueError(f"dtype={self.dtype!r} is not supported; choose one of {DTYPES}")
+        if self.quant_type not in QUANT_TYPES:
+            raise ValueError(f"quant_type={self.quant_type!r} is not supported; choose one of {QUANT_TYPES}")
         blocksize = self.blocksize
         if isinstance(blocksize, str) and blocksize.isdigit():
             blocksize = int(blocksize)  # "64" from a command line
@@ -55,7 +63,7 @@ class QuantConfig:
         """A short stable name, e.g. "fp4-b64", "nf3-row-o0.02-emb-head", "16bit"."""
         if self.bits == 16:
             return "16bit"
-        parts = [f"{self.dtype}{self.bits}", "row" if self.blocksize == "row" else f"b{self.blocksize}"]
+        parts = [f"{self.quant_type}{self.bits}", "row" if self.blocksize == "row" else f"b{self.blocksize}"]
         if self.outliers:
             parts.append(f"o{self.outliers:g}")
         if self.quantize_embeddings:

@@ -65,13 +65,13 @@ def _round_blocks(blocks: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
     return code[idx].mul_(scale)
 
 
-def _quantize_dense(weight: torch.Tensor, bits: int, dtype: str, blocksize: int | str) -> torch.Tensor:
+def _quantize_dense(weight: torch.Tensor, bits: int, quant_type: str, blocksize: int | str) -> torch.Tensor:
     blocks = _blocks(weight, blocksize)
-    if dtype == "quantile":  # estimated from whole blocks taken at a fixed stride
+    if quant_type == "quantile":  # estimated from whole blocks taken at a fixed stride
         sample = blocks[:: -(-blocks.numel() // QUANTILE_SAMPLES)].float()
-        code = create_map(dtype, bits, sample / _scales(sample))
+        code = create_map(quant_type, bits, sample / _scales(sample))
     else:
-        code = create_map(dtype, bits)
+        code = create_map(quant_type, bits)
     code = code.to(weight.device)
     out = torch.empty_like(blocks)
     step = max(1, _CHUNK_ELEMENTS // blocks.shape[1])
@@ -80,24 +80,24 @@ def _quantize_dense(weight: torch.Tensor, bits: int, dtype: str, blocksize: int 
     return out.view(-1)[: weight.numel()].view(weight.shape)
 
 
-def quantize_dequantize(weight: torch.Tensor, bits: int, dtype: str = "fp", blocksize: int | str = 64,
+def quantize_dequantize(weight: torch.Tensor, bits: int, quant_type: str = "fp", blocksize: int | str = 64,
                         outliers: float = 0.0) -> torch.Tensor:
-    """`weight` rounded to a k-bit `dtype` with blockwise absmax scaling, returned in its own dtype.
+    """`weight` rounded to a k-bit `quant_type` with blockwise absmax scaling, returned in its own dtype.
 
     bits=16 returns an unchanged copy. With outliers > 0, that fraction of input dimensions
     (columns of a 2-D [out, in] weight) with the largest spread stays as is and the rest is
     quantized as one matrix.
     """
-    config = QuantConfig(bits=bits, dtype=dtype, blocksize=blocksize, outliers=outliers)
+    config = QuantConfig(bits=bits, quant_type=quant_type, blocksize=blocksize, outliers=outliers)
     if config.bits == 16:
         return weight.clone()
     if not weight.is_floating_point():
         raise ValueError(f"weight dtype {weight.dtype} is not a floating point type")
     if config.outliers == 0 or weight.dim() != 2:
-        return _quantize_dense(weight, config.bits, config.dtype, config.blocksize)
+        return _quantize_dense(weight, config.bits, config.quant_type, config.blocksize)
     keep = torch.zeros(weight.shape[1], dtype=torch.bool, device=weight.device)
     keep[outlier_columns(weight, config.outliers)] = True
     out = weight.clone()
     if not keep.all():
-        out[:, ~keep] = _quantize_dense(weight[:, ~keep], config.bits, config.dtype, config.blocksize)
+        out[:, ~keep] = _quantize_dense(weight[:, ~keep], config.bits, config.quant_type, config.blocksize)
     return out

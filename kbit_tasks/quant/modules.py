@@ -85,7 +85,7 @@ class QuantReport:
 
 def _quantize(target: _Target, source: torch.Tensor, config: QuantConfig) -> torch.Tensor:
     weight = source.t() if target.transposed else source
-    out = quantize_dequantize(weight.contiguous(), config.bits, config.dtype, config.blocksize, config.outliers)
+    out = quantize_dequantize(weight.contiguous(), config.bits, config.quant_type, config.blocksize, config.outliers)
     return out.t() if target.transposed else out
 
 

@@ -14,9 +14,9 @@ from kbit_tasks.sweep.store import CorruptRecord, cell_records
 
 log = logging.getLogger("kbit.sweep")
 
-COLUMNS = ["model", "params", "bits", "dtype", "blocksize", "bits_per_param", "total_bits", "log2_total_bits",
+COLUMNS = ["model", "params", "bits", "quant_type", "blocksize", "bits_per_param", "total_bits", "log2_total_bits",
            "task", "group", "level", "metric", "value", "stderr", "n", "successes", "chance",
-           # beyond the contract: what tells two precisions with equal (bits, dtype, blocksize) apart
+           # beyond the contract: what tells two precisions with equal (bits, quant_type, blocksize) apart
            "precision", "outliers"]
 COUNT_METRICS = ("acc", "acc_norm")  # proportions of n items; the others are means of continuous scores
 FORMATS = (".csv", ".parquet")
@@ -33,7 +33,8 @@ def cell_rows(record: dict) -> list[dict]:
     params = record["model"].get("params") or report["params_total"]
     # A parameter-count override rescales total bits at the measured bits per parameter.
     total_bits = params * report["bits_per_param"] if record["model"].get("params") else report["total_bits"]
-    common = {"model": record["model"]["name"], "params": params, "bits": quant["bits"], "dtype": quant["dtype"],
+    common = {"model": record["model"]["name"], "params": params, "bits": quant["bits"],
+              "quant_type": quant["quant_type"],
               "blocksize": quant["blocksize"] if quant["bits"] < 16 else None, "bits_per_param": report["bits_per_param"],
               "total_bits": total_bits, "log2_total_bits": math.log2(total_bits),
               "precision": report.get("label") or record["cell"].split("__")[-1], "outliers": quant.get("outliers")}

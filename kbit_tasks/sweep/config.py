@@ -17,12 +17,15 @@ from typing import Any
 import yaml
 
 TOP_KEYS = ("models", "precisions", "tasks", "num_fewshot", "batch_size", "max_batch_size", "limit", "device",
-            "torch_dtype", "compute_dtype", "seed", "output", "metadata", "bootstrap_iters")
+            "dtype", "compute_dtype", "seed", "output", "metadata", "bootstrap_iters", "processes_per_gpu")
 METADATA_KEYS = ("n", "seed")  # what the kbit tasks read
 MODEL_KEYS = ("path", "name", "params", "parallelize")
-PRECISION_KEYS = ("bits", "dtype", "blocksize", "outliers", "quantize_embeddings", "quantize_head")
+PRECISION_KEYS = ("bits", "quant_type", "blocksize", "outliers", "quantize_embeddings", "quantize_head")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 TORCH_DTYPES = ("auto", "float32", "bfloat16", "float16")
+# Old spellings, refused with what to write: the names follow kbit-hf's model_args (HFLM's
+# `dtype` is the torch dtype; the quantization data type is `quant_type`).
+RENAMED_KEYS = {"config": {"torch_dtype": "dtype"}, "precisions": {"dtype": "quant_type"}}
 
 
 @dataclass(frozen=True)
@@ -47,22 +50,27 @@ class SweepConfig:
     max_batch_size: int = 64  # the ceiling of batch_size auto (HFLM's default)
     limit: int | float | None = None
     device: str = "auto"
-    torch_dtype: str = "float32"
+    dtype: str = "float32"  # the torch dtype to load in (HFLM's `dtype`)
     compute_dtype: str | None = None  # upcast after loading (bf16 storage, float32 CPU matmuls); None: as loaded
     seed: int = 0
     metadata: dict = field(default_factory=dict)  # lm-eval --metadata, e.g. {"n": 50} items per task
     bootstrap_iters: int = 1000
+    processes_per_gpu: int = 1  # how many processes of a node may share one GPU (see docs/sweep.md)
 
     def evaluation_spec(self) -> dict:
         """The settings that change a cell's numbers; a finished cell is reused only if they match."""
         return {"tasks": list(self.tasks), "num_fewshot": self.num_fewshot, "limit": self.limit,
-                "torch_dtype": self.torch_dtype, "compute_dtype": self.compute_dtype, "seed": self.seed,
+                "dtype": self.dtype, "compute_dtype": self.compute_dtype, "seed": self.seed,
                 "metadata": self.metadata, "batch_size": self.batch_size, "max_batch_size": self.max_batch_size,
                 "bootstrap_iters": self.bootstrap_iters}
 
 
 def _check_keys(entry: dict, valid: tuple[str, ...], where: str) -> None:
+    renamed = RENAMED_KEYS.get(where.split("[")[0], {})
     for key in entry:
+        if key in renamed:
+            raise ValueError(f"{where}: {key!r} is now called {renamed[key]!r} (as in kbit-hf's model_args); "
+                             f"write {renamed[key]}: {entry[key]}")
         if key not in valid:
             raise ValueError(f"{where}: unknown key {key!r}; valid keys are {', '.join(valid)}")
 
@@ -121,7 +129,7 @@ def expand_precisions(raw: Any) -> list[dict]:
 
 def parse_precisions(raw: Any) -> tuple:
     """QuantConfig per expanded entry (its own validation names bad values), one per label:
-    the label names everything that changes the weights, so {bits: [4, 16], dtype: [fp, int]}
+    the label names everything that changes the weights, so {bits: [4, 16], quant_type: [fp, int]}
     is fp4, int4 and one 16-bit baseline."""
     from kbit_tasks.quant import QuantConfig
 
@@ -209,6 +217,18 @@ def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def check_gpu_sharing(batch_size, models) -> None:
+    """processes_per_gpu > 1 shares a GPU between processes that each assume it is theirs where
+    they size things by its free memory: the `auto` batch-size probe and a `parallelize` device map."""
+    if isinstance(batch_size, str):
+        raise ValueError(f"batch_size={batch_size!r} with processes_per_gpu > 1: the auto probe fills the "
+                         "GPU it assumes it has alone; give a number")
+    for spec in models:
+        if spec.parallelize:
+            raise ValueError(f"models: {spec.name!r} has parallelize: true, which spreads a model over several "
+                             "GPUs; processes_per_gpu > 1 is for models that fit one GPU several times")
+
+
 def parse_config(raw: Any, output: str | Path | None = None) -> SweepConfig:
     """Validate a config mapping (as read from YAML) into a SweepConfig; `output` overrides the file's."""
     if not isinstance(raw, dict):
@@ -224,6 +244,10 @@ def parse_config(raw: Any, output: str | Path | None = None) -> SweepConfig:
                     lambda v: v is None or (_is_int(v) and v > 0) or (isinstance(v, float) and 0 < v < 1),
                     "empty, a positive number of items, or a fraction in (0, 1)")
     metadata = check_metadata(raw.get("metadata") or {})
+    processes_per_gpu = _number(raw, "processes_per_gpu", 1, lambda v: _is_int(v) and v > 0, "a positive integer")
+    models = parse_models(raw["models"])
+    if processes_per_gpu > 1:
+        check_gpu_sharing(batch_size, models)
     patterns = raw.get("tasks", "kbit_*")
     tasks = resolve_tasks(patterns)
     return SweepConfig(
@@ -232,7 +256,7 @@ def parse_config(raw: Any, output: str | Path | None = None) -> SweepConfig:
         max_batch_size=_number(raw, "max_batch_size", 64, lambda v: _is_int(v) and v > 0, "a positive integer"),
         limit=limit,
         device=_choice(raw, "device", DEVICES, "auto"),
-        torch_dtype=_choice(raw, "torch_dtype", TORCH_DTYPES, "float32"),
+        dtype=_choice(raw, "dtype", TORCH_DTYPES, "float32"),
         compute_dtype=_choice(raw, "compute_dtype", TORCH_DTYPES[1:], None) if "compute_dtype" in raw else None,
         seed=_number(raw, "seed", 0, _is_int, "an integer"),
         bootstrap_iters=_number(raw, "bootstrap_iters", 1000, lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
@@ -240,7 +264,8 @@ def parse_config(raw: Any, output: str | Path | None = None) -> SweepConfig:
         precisions=parse_precisions(raw["precisions"]),
         task_patterns=tuple([patterns] if isinstance(patterns, str) else patterns),
         tasks=tasks,
-        models=parse_models(raw["models"]),
+        models=models,
+        processes_per_gpu=processes_per_gpu,
         output=check_writable(Path(os.path.expanduser(str(output or raw["output"])))),
     )
 

@@ -8,7 +8,7 @@ The fingerprint of a cell (stored in its record as `fingerprint`) covers:
   Cheap by design: no weights are read. A model retrained in place changes the mtimes; a
   copied folder with new mtimes is (conservatively) a changed model;
 - the model's `params` override and the quantization (every QuantConfig field);
-- the evaluation: tasks, num_fewshot, limit, torch_dtype, compute_dtype, seed, metadata,
+- the evaluation: tasks, num_fewshot, limit, dtype, compute_dtype, seed, metadata,
   batch_size, max_batch_size, bootstrap_iters;
 - each task's content hash (sha256 of its generated items) and version, and the kbit version.
 """

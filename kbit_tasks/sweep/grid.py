@@ -66,6 +66,7 @@ class Placement:
     world: int = 1
     local_rank: int = 0
     local_world: int = 1
+    processes_per_gpu: int = 1  # > 1: small models, whose cells leave a GPU idle in lm-eval's Python
 
     @classmethod
     def from_env(cls) -> "Placement":
@@ -75,13 +76,17 @@ class Placement:
                    local_world=int(env.get("LOCAL_WORLD_SIZE", world)))
 
     def gpus(self) -> list[int]:
-        """The GPUs this process owns: an equal, disjoint slice of the node's visible GPUs."""
+        """The GPUs this process owns: an equal, disjoint slice of the node's visible GPUs; with
+        processes_per_gpu > 1, one GPU shared by up to that many processes, spread evenly."""
         import torch
 
         count = torch.cuda.device_count()
-        if self.local_world > count:
-            raise ValueError(f"{self.local_world} processes on this node but only {count} visible GPUs; "
-                             f"launch at most {count} (--num_processes)")
+        if self.local_world > count * self.processes_per_gpu:
+            raise ValueError(f"{self.local_world} processes on this node but only {count} visible GPUs "
+                             f"x processes_per_gpu={self.processes_per_gpu}; launch at most "
+                             f"{count * self.processes_per_gpu} (--num_processes) or raise processes_per_gpu")
+        if self.processes_per_gpu > 1:
+            return [self.local_rank * count // self.local_world]
         per = count // self.local_world
         return list(range(self.local_rank * per, (self.local_rank + 1) * per))
 

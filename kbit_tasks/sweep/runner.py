@@ -18,7 +18,7 @@ import os
 import socket
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 
 from tqdm.auto import tqdm
@@ -165,7 +165,7 @@ def load_lm(spec, config: SweepConfig, placement: Placement, device: str):
 
     from kbit_tasks.model import KbitHFLM, device_map_in_memory
 
-    kwargs = {"dtype": config.torch_dtype if config.torch_dtype == "auto" else getattr(torch, config.torch_dtype)}
+    kwargs = {"dtype": config.dtype if config.dtype == "auto" else getattr(torch, config.dtype)}
     if spec.parallelize and device.startswith("cuda"):
         # decided here, so a model too big for this process's GPUs is refused before loading
         # instead of being offloaded to CPU or disk, where it cannot be quantized
@@ -182,7 +182,21 @@ def load_lm(spec, config: SweepConfig, placement: Placement, device: str):
                   softmax_dtype="float32")
     lm.loglikelihood = functools.partial(lm.loglikelihood, disable_tqdm=True)  # the sweep draws its own bar
     detect_batch_size_once(lm)
+    tokenize_once(lm)
     return lm
+
+
+def tokenize_once(lm) -> None:
+    """lm-eval 0.4.13's `LM.loglikelihood` tokenizes every request of every call (`_encode_pair`,
+    private API), i.e. the same tasks again at every precision of a model; the tokenizer does not
+    change with the weights, so each (context, continuation) is tokenized once per model."""
+    encode = functools.cache(lm._encode_pair)
+
+    def encode_pair(context: str, continuation: str) -> tuple[list[int], list[int]]:
+        context_enc, continuation_enc = encode(context, continuation)
+        return list(context_enc), list(continuation_enc)  # a caller's edit must not reach the cache
+
+    lm._encode_pair = encode_pair
 
 
 def detect_batch_size_once(lm) -> None:
@@ -337,7 +351,7 @@ def run(config: SweepConfig, shard: tuple[int, int] = (0, 1), force: bool = Fals
     if on_mismatch not in MISMATCH:
         raise ValueError(f"on_mismatch={on_mismatch!r}; choose one of {', '.join(MISMATCH)}")
     check_device(config.device)
-    placement = placement or Placement.from_env()
+    placement = replace(placement or Placement.from_env(), processes_per_gpu=config.processes_per_gpu)
     stale_after = stale_after_default() if stale_after is None else check_timeout(stale_after, "--claim-timeout")
     forced_since = datetime.now(timezone.utc).isoformat() if force else None
     cells = select(build_grid(config), shard, placement.rank, placement.world)

@@ -1,0 +1,65 @@
+"""The kbit-hf model as the sweep builds it (runner.load_lm): float32 log-probabilities from
+16-bit models, and tokenization done once per model rather than once per cell."""
+import pytest
+import torch
+
+from kbit_tasks.sweep.config import ModelSpec, SweepConfig
+from kbit_tasks.sweep.grid import Placement
+from kbit_tasks.sweep.runner import load_lm
+
+PAIRS = [("The cat sat on", " the mat"), ("One two three", " four five six"), ("Rule: if A then B. A holds.", " B")]
+
+
+def _sweep_lm(folder, tmp_path, dtype: str):
+    config = SweepConfig(models=(), precisions=(), tasks=(), output=tmp_path, dtype=dtype, batch_size=1)
+    return load_lm(ModelSpec(path=str(folder), name="m"), config, Placement(), "cpu")
+
+
+def _scores(lm) -> list[float]:
+    from lm_eval.api.instance import Instance
+
+    requests = [Instance("loglikelihood", doc={}, arguments=pair, idx=0) for pair in PAIRS]
+    return [logprob for logprob, _ in lm.loglikelihood(requests)]
+
+
+def _float32_reference(lm) -> list[float]:
+    """The same model's 16-bit logits, log-softmaxed and summed in float32."""
+    out = []
+    for context, continuation in PAIRS:
+        context_enc, continuation_enc = lm._encode_pair(context, continuation)
+        with torch.no_grad():  # HFLM's input: everything but the last token
+            logits = lm.model(torch.tensor([(context_enc + continuation_enc)[:-1]])).logits[0]
+        logprobs = torch.log_softmax(logits.float(), dim=-1)[len(context_enc) - 1:]
+        out.append(logprobs.gather(1, torch.tensor(continuation_enc)[:, None]).sum().item())
+    return out
+
+
+def _rounded_to(values: list[float], dtype: torch.dtype) -> list[bool]:
+    return [torch.tensor(v, dtype=torch.float64).to(dtype).item() == v for v in values]
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_16_bit_models_give_float32_log_probs(tiny_llama_dir, tmp_path, dtype):
+    lm = _sweep_lm(tiny_llama_dir, tmp_path, dtype)
+    assert lm.model.dtype == getattr(torch, dtype)  # run in 16 bit, as loaded
+    scores, reference = _scores(lm), _float32_reference(lm)
+    assert scores == pytest.approx(reference, rel=1e-6, abs=1e-6)
+    assert not all(_rounded_to(scores, getattr(torch, dtype)))
+    # The check catches HFLM's default (softmax in the model's dtype): 16-bit sums, off the reference.
+    lm.softmax_dtype = None
+    sixteen = _scores(lm)
+    assert all(_rounded_to(sixteen, getattr(torch, dtype)))
+    assert sixteen != pytest.approx(reference, rel=1e-6, abs=1e-6)
+
+
+def test_each_request_is_tokenized_once_per_model(tiny_model_dir, tmp_path):
+    lm = _sweep_lm(tiny_model_dir, tmp_path, "float32")
+    calls, tok_encode = [], lm.tok_encode
+    lm.tok_encode = lambda string, **kwargs: calls.append(string) or tok_encode(string, **kwargs)
+    first = _scores(lm)
+    tokenized = len(calls)
+    assert tokenized == 2 * len(PAIRS)  # context + continuation, and the context alone
+    assert _scores(lm) == first and len(calls) == tokenized  # a second cell: nothing tokenized again
+    context_enc, _ = lm._encode_pair(*PAIRS[0])
+    context_enc.append(-1)  # a caller editing its copy
+    assert lm._encode_pair(*PAIRS[0])[0][-1] != -1
