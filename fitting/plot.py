@@ -34,7 +34,8 @@ def plot_fit(fit, ax=None):
             s, n = np.bincount(where, c.s[sel]), np.bincount(where, c.n[sel])
             acc = s / n
             lo, hi = binomial_bars(s, n, fit.alpha)
-            ax.errorbar(to_x(xs), acc, yerr=[acc - lo, hi - acc], fmt="o", ms=4, capsize=2, label=label)
+            bar = np.clip([acc - lo, hi - acc], 0, None)  # Wilson ends at 0 or 1 can overshoot by rounding
+            ax.errorbar(to_x(xs), acc, yerr=bar, fmt="o", ms=4, capsize=2, label=label)
         else:
             ax.plot(to_x(xs), np.bincount(where, c.y[sel]) / np.bincount(where), "o", ms=4, label=label)
     if c.c is not None and len(c.c):
