@@ -27,7 +27,7 @@ def plot_fit(fit, ax=None):
     groups = sorted(set(c.precision), key=lambda v: (str(type(v)), v)) if c.precision is not None else [None]
     for g in groups:
         sel = np.ones(len(c.x), bool) if g is None else c.precision == g
-        label = None if g is None else f"{g}-bit"
+        label = f"cells ({ci_label(fit.alpha)} Wilson bars)" if g is None else f"{g}-bit"
         # Rows at one x (the tasks of one model and precision) are pooled into one point to read.
         xs, where = np.unique(c.x[sel], return_inverse=True)
         if c.s is not None:
@@ -54,9 +54,9 @@ def plot_fit(fit, ax=None):
         ax.set_xscale("log", base=2)
         powers = np.arange(np.floor(c.x.min()), np.ceil(c.x.max()) + 1)
         ax.set_xticks(2.0 ** powers[:: max(1, int(np.ceil(len(powers) / 5)))])
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: si(v, "bit")))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{si(v, 'bit')}\n{si(v / 8, 'B')}"))
         ax.xaxis.set_minor_locator(NullLocator())
-        ax.set_xlabel("total model bits")
+        ax.set_xlabel("total model bits (bits, bytes)")
     else:
         ax.set_xlabel(fit.x_name)
     ax.set_ylabel("accuracy" if c.s is not None else "metric")

@@ -137,9 +137,11 @@ def budget_frame(points: pd.DataFrame, bits: str = "bits", alpha: float = 0.05) 
     for fam, part in points.groupby(FAMILY):
         curves = {k: d.groupby("log2_total_bits", as_index=False)[["successes", "n"]].sum()
                   for k, d in part.groupby(bits)}
-        curves = {k: d for k, d in curves.items() if len(d) >= 2}
-        lo = min((d["log2_total_bits"].min() for d in curves.values()), default=np.inf)
-        hi = max((d["log2_total_bits"].max() for d in curves.values()), default=-np.inf)
+        curves = {k: d for k, d in curves.items() if len(d) >= 2}  # interpolation needs two model sizes
+        if len(curves) < 2:
+            continue
+        lo = min(d["log2_total_bits"].min() for d in curves.values())
+        hi = max(d["log2_total_bits"].max() for d in curves.values())
         for budget in np.arange(np.ceil(lo), np.floor(hi) + 1):
             at = {k: _at_budget(d, budget) for k, d in curves.items()
                   if d["log2_total_bits"].min() <= budget <= d["log2_total_bits"].max()}
@@ -162,8 +164,8 @@ def budget_frame(points: pd.DataFrame, bits: str = "bits", alpha: float = 0.05) 
 def best_k_sentence(budget: pd.DataFrame, alpha: float = 0.05) -> str:
     """Dettmers and Zettlemoyer's question answered from the data, or "cannot tell"."""
     if budget.empty:
-        return ("At a fixed total-bit budget, which k is best for reasoning: cannot tell, no budget holds cells "
-                "of two precisions.")
+        return ("At a fixed total-bit budget, which k is best for reasoning: cannot tell, no total-bit budget lies "
+                "within the size range (two or more model sizes) of two precisions.")
     clear = budget[budget["clear"]]
     head = "At a fixed total-bit budget, which k is best for reasoning: "
     if clear.empty:
@@ -231,8 +233,8 @@ def panel_markdown(p: Panels | None, figures: dict, alpha: float, why_not: str =
     lines = ["## Phase diagram", "",
              f"The accuracy threshold of every reasoning family x difficulty level: psi in log2(total model bits) "
              f"with its {label} profile interval, or \"none detectable\" (then the closest smooth curve and why).", "",
-             *_table(p.phase.assign(threshold=p.phase["threshold"], closest=np.where(
-                 p.phase["detected"], "", p.phase["closest_smooth"] + ": " + p.phase["reason"])),
+             *_table(p.phase.assign(closest=[": ".join(t for t in (r.closest_smooth, r.reason) if t)
+                                             if not r.detected else "" for r in p.phase.itertuples()]),
                      {FAMILY: "family", LEVEL: "level", "threshold": f"psi [{label}] (size)", "p_value": "existence p",
                       "closest": "if none: closest smooth curve, why"}), "", *fig("phase_diagram")]
     mir = p.mirage
@@ -259,8 +261,9 @@ def panel_markdown(p: Panels | None, figures: dict, alpha: float, why_not: str =
               "Accuracy of each k at equal total bits (whole powers of 2), pooled over each family's tasks and "
               "levels and interpolated linearly in log2 bits between that k's two nearest model sizes (best k "
               "first; p: z-test of the best k against the runner-up; Holm: corrected for the many budgets):", "",
-              *_table(p.budget, {FAMILY: "family", "budget": "total bits", "accuracy_by_k": "accuracy by k",
-                                 "best_k": "best k", "p_value": "p", "p_holm": "Holm p"}), "",
+              *(_table(p.budget, {FAMILY: "family", "budget": "total bits", "accuracy_by_k": "accuracy by k",
+                                  "best_k": "best k", "p_value": "p", "p_holm": "Holm p"}) if len(p.budget)
+                else ["(no budget to compare)"]), "",
               "Does the threshold move with bits per parameter? Per family x level, the accuracy fit with a "
               "per-precision shift (logit scale, against the highest precision) tested by likelihood ratio, and "
               "one psi for all precisions against one psi each (chi2 reference, approximate):", "",

@@ -124,3 +124,26 @@ def test_best_k_sentence_says_cannot_tell_when_precisions_tie():
     assert list(budget["best_k"]) == [8, 4] and list(budget["clear"]) == [False, True]
     assert "4-bit, best in 1 of the 1 comparisons" in best_k_sentence(budget)
     assert "cannot tell" in best_k_sentence(budget.iloc[:1])
+
+
+@pytest.mark.slow
+def test_figures_draw_exactly_their_csv(report):
+    """Redrawn from the saved CSVs, the figures plot those numbers: each k's accuracy line in the
+    precision panel, each detected psi in the phase diagram."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from fitting.figures import phase_figure, precision_figure
+
+    points = pd.read_csv(report / "precision.csv")
+    fig = precision_figure(points)
+    for ax in fig.axes:
+        fam = ax.get_title().removeprefix("family: ")
+        for bar in ax.containers:
+            k = int(bar.get_label().split("-")[0])
+            want = points[(points.group == fam) & (points.bits == k)].sort_values("log2_total_bits")
+            x, y = bar.lines[0].get_data()
+            assert np.allclose(x, want.log2_total_bits) and np.allclose(y, want.accuracy)
+    phase = pd.read_csv(report / "phase_diagram.csv")
+    drawn = sorted(y for line in phase_figure(phase, (27, 36)).axes[0].get_lines() for y in line.get_ydata())
+    assert np.allclose(drawn, sorted(phase.loc[phase.detected, "psi"]))
