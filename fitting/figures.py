@@ -52,16 +52,22 @@ def phase_figure(phase: pd.DataFrame, x_range: tuple[float, float], alpha: float
                         color="black", bbox=dict(facecolor="white", edgecolor="none", pad=1))
         ax.plot([], [], "o", color=color, label=f"{fam}: psi, shaded {ci_label(alpha)}")
     ax.bar([np.nan], [0], fill=False, hatch="//", edgecolor="0.6", label="none detectable in this range")
-    ax.set_xticks(range(len(levels)))
-    ax.set_xticklabels([f"level {v}" for v in levels])
     ax.set_xlabel("difficulty level")
-    ax.set_xlim(-0.6, len(levels) - 0.4)
-    ax.set_ylim(lo_y, hi_y)
-    _log2_axis(ax.yaxis, lo_y, hi_y)
-    ax.set_ylabel("threshold: total model bits (log2; bits, bytes)")
-    ax.set_title("Phase diagram: where each kind of reasoning appears", fontsize=10)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    _finish(ax, [f"level {v}" for v in levels], x_range, "threshold",
+            "Phase diagram: where each kind of reasoning appears")
     return fig
+
+
+def _finish(ax, ticks: list[str], y_range, what: str, title: str) -> None:
+    """Categories across, log2 total bits up (in bits and bytes), the legend outside."""
+    ax.set_xticks(range(len(ticks)))
+    ax.set_xticklabels(ticks, fontsize=8)
+    ax.set_xlim(-0.6, len(ticks) - 0.4)
+    ax.set_ylim(*y_range)
+    _log2_axis(ax.yaxis, *y_range)
+    ax.set_ylabel(f"{what}: total model bits (log2; bits, bytes)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
 
 
 def mirage_figure(mirage: pd.DataFrame, x_range: tuple[float, float], alpha: float = 0.05):
@@ -90,14 +96,8 @@ def mirage_figure(mirage: pd.DataFrame, x_range: tuple[float, float], alpha: flo
     ax.plot([], [], "o", color="0.4", mfc="white", label="hollow: located, not significant")
     ax.plot([], [], "x", color="0.4", label="x: none located")
     verdicts = mirage.groupby([mirage[FAMILY].astype(str), LEVEL])["verdict"].first()
-    ax.set_xticks(range(len(keys)))
-    ax.set_xticklabels([f"{f}\nlevel {lev}\n{verdicts[(f, lev)]}" for f, lev in keys], fontsize=7)
-    ax.set_xlim(-0.6, len(keys) - 0.4)
-    ax.set_ylim(lo_y, hi_y)
-    _log2_axis(ax.yaxis, lo_y, hi_y)
-    ax.set_ylabel("breakpoint: total model bits (log2; bits, bytes)")
-    ax.set_title("Mirage check: does the accuracy threshold survive smooth metrics?", fontsize=10)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    _finish(ax, [f"{f}\nlevel {lev}\n{verdicts[(f, lev)]}" for f, lev in keys], x_range, "breakpoint",
+            "Mirage check: does the accuracy threshold survive smooth metrics?")
     return fig
 
 
