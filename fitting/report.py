@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
@@ -115,16 +115,24 @@ def precision_points(table: pd.DataFrame, accuracy: str, bits: str = "bits", alp
 
 
 def _at_budget(d: pd.DataFrame, budget: float) -> tuple[float, float]:
-    """Accuracy of one k at log2 total bits `budget`, linearly interpolated between its two
-    nearest cells, and its variance (binomial, each cell's p shrunk to (s+1)/(n+2) so a cell at
-    0 or 100 % keeps some). Hand-written: no library interpolates binomial proportions."""
+    """Accuracy of one k at log2 total bits `budget` and its variance, interpolated between its
+    two nearest cells on the scale the fits use, logit((p - chance) / (1 - chance)), where
+    accuracy is piecewise straight (linear interpolation of p itself under-rates the k whose
+    sizes lie farther apart wherever accuracy curves). Each cell's p is shrunk to
+    (s + 1/2) / (n + 1) so that 0 and 100 % stay finite; the variance is the delta method's.
+    Hand-written: no library interpolates binomial proportions."""
     x = d["log2_total_bits"].to_numpy()
     i = int(np.clip(np.searchsorted(x, budget) - 1, 0, len(x) - 2))
-    w = (x[i + 1] - budget) / (x[i + 1] - x[i])
-    s, n = d["successes"].to_numpy(float), d["n"].to_numpy(float)
-    p, shrunk = s / n, (s + 1) / (n + 2)
-    var = shrunk * (1 - shrunk) / n
-    return float(w * p[i] + (1 - w) * p[i + 1]), float(w ** 2 * var[i] + (1 - w) ** 2 * var[i + 1])
+    w = np.array([(x[i + 1] - budget) / (x[i + 1] - x[i]), (budget - x[i]) / (x[i + 1] - x[i])])
+    s, n = d["successes"].to_numpy(float)[i:i + 2], d["n"].to_numpy(float)[i:i + 2]
+    c = float(d["chance"].mean()) if "chance" in d else 0.0
+    p = (s + 0.5) / (n + 1)
+    q = np.clip((p - c) / (1 - c), 1e-3, 1 - 1e-3)  # above chance, on (0, 1)
+    dq = (1 - c) * q * (1 - q)  # dp / d logit(q)
+    eta = float(w @ special.logit(q))
+    var_eta = float(w ** 2 @ (p * (1 - p) / n / dq ** 2))
+    q_b = special.expit(eta)
+    return float(c + (1 - c) * q_b), float(((1 - c) * q_b * (1 - q_b)) ** 2 * var_eta)
 
 
 def budget_frame(points: pd.DataFrame, bits: str = "bits", alpha: float = 0.05) -> pd.DataFrame:
@@ -135,7 +143,8 @@ def budget_frame(points: pd.DataFrame, bits: str = "bits", alpha: float = 0.05) 
     correction over all budgets and families."""
     rows = []
     for fam, part in points.groupby(FAMILY):
-        curves = {k: d.groupby("log2_total_bits", as_index=False)[["successes", "n"]].sum()
+        curves = {k: d.groupby("log2_total_bits", as_index=False).agg(
+                      successes=("successes", "sum"), n=("n", "sum"), chance=("chance", "mean"))
                   for k, d in part.groupby(bits)}
         curves = {k: d for k, d in curves.items() if len(d) >= 2}  # interpolation needs two model sizes
         if len(curves) < 2:
@@ -259,7 +268,8 @@ def panel_markdown(p: Panels | None, figures: dict, alpha: float, why_not: str =
         return lines
     lines += [f"**{p.answer}**", "",
               "Accuracy of each k at equal total bits (whole powers of 2), pooled over each family's tasks and "
-              "levels and interpolated linearly in log2 bits between that k's two nearest model sizes (best k "
+              "levels and interpolated between that k's two nearest model sizes, linearly in log2 bits on the "
+              "logit scale above chance (best k "
               "first; p: z-test of the best k against the runner-up; Holm: corrected for the many budgets):", "",
               *(_table(p.budget, {FAMILY: "family", "budget": "total bits", "accuracy_by_k": "accuracy by k",
                                   "best_k": "best k", "p_value": "p", "p_holm": "Holm p"}) if len(p.budget)

@@ -119,7 +119,7 @@ def test_best_k_sentence_says_cannot_tell_when_precisions_tie():
     from fitting.report import best_k_sentence, budget_frame
 
     points = pd.DataFrame({"group": "g", "bits": [4, 8, 4, 8], "log2_total_bits": [30.0, 30.0, 31.0, 31.0],
-                           "successes": [50, 51, 80, 20], "n": [100, 100, 100, 100]})
+                           "successes": [50, 51, 80, 20], "n": [100, 100, 100, 100], "chance": 0.25})
     budget = budget_frame(points)
     assert list(budget["best_k"]) == [8, 4] and list(budget["clear"]) == [False, True]
     assert "4-bit, best in 1 of the 1 comparisons" in best_k_sentence(budget)
@@ -147,3 +147,19 @@ def test_figures_draw_exactly_their_csv(report):
     phase = pd.read_csv(report / "phase_diagram.csv")
     drawn = sorted(y for line in phase_figure(phase, (27, 36)).axes[0].get_lines() for y in line.get_ydata())
     assert np.allclose(drawn, sorted(phase.loc[phase.detected, "psi"]))
+
+
+@pytest.mark.slow
+def test_no_precision_effect_planted_gives_cannot_tell(report):
+    assert "which k is best for reasoning: cannot tell" in (report / "report.md").read_text()
+
+
+def test_a_planted_precision_advantage_is_named():
+    """3-bit weights given +1.5 on the logit scale at every size (simulate_table's
+    collapse_3bit, negated): at equal total bits 3-bit is the answer, and never the loser."""
+    from fitting.report import best_k_sentence, budget_frame, precision_points
+
+    table = simulate_table(psi=None, chance=0.25, seed=3, tasks=("kbit_logical_x_l1",), collapse_3bit=-1.5, b2=0.6)
+    budget = budget_frame(precision_points(table, "acc"))
+    assert best_k_sentence(budget).startswith("At a fixed total-bit budget, which k is best for reasoning: 3-bit")
+    assert not (budget["clear"] & (budget["best_k"] != 3)).any()
