@@ -1,4 +1,5 @@
-"""`kbit-fit results.csv [--by task,level] [--metric acc] -o report/`: fits, a report, plots.
+"""`kbit-fit results.csv [--by group,level] [--metric acc] -o report/`: fits and a report with
+a phase diagram, a mirage check and a precision panel (each figure a PNG beside its CSV).
 
 It lives in kbit_tasks, not in fitting, so that `fitting` stays a library importing nothing
 from kbit_tasks (the report is written through kbit_tasks' atomic writer)."""
@@ -45,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--method", default="auto", choices=("auto",) + METHODS,
                     help="auto: binomial for acc/acc_norm, ols otherwise")
     ap.add_argument("--x", default="log2_total_bits")
-    ap.add_argument("--precision", default=None, help="column for per-precision terms, e.g. bits")
+    ap.add_argument("--precision", default=None,
+                    help="column for per-precision terms in the fits, e.g. bits (the precision panel uses it, else bits)")
     ap.add_argument("--breakpoints", type=int, default=1, choices=(1, 2))
     ap.add_argument("--n-boot", type=int, default=199, help="bootstrap replicates of the existence test")
     ap.add_argument("--boot-ci", type=int, default=0, help="replicates for a bootstrap interval (0: none)")

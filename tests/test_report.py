@@ -163,3 +163,14 @@ def test_a_planted_precision_advantage_is_named():
     budget = budget_frame(precision_points(table, "acc"))
     assert best_k_sentence(budget).startswith("At a fixed total-bit budget, which k is best for reasoning: 3-bit")
     assert not (budget["clear"] & (budget["best_k"] != 3)).any()
+
+
+def test_a_table_without_family_and_level_still_reports_and_says_why(tmp_path):
+    from kbit_tasks.fit_cli import main
+
+    table = simulate_table(seed=0).drop(columns=["group", "level"])
+    table.to_csv(tmp_path / "t.csv", index=False)
+    main([str(tmp_path / "t.csv"), "--metric", "acc", "--n-boot", "0", "-o", str(tmp_path / "out")])
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "Not drawn: the table has no 'group' or 'level' column" in text and "## All fits" in text
+    assert not (tmp_path / "out" / "phase_diagram.png").exists()
