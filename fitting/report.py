@@ -72,7 +72,8 @@ def mirage_verdict(acc_fit, smooth_fits: dict) -> tuple[str, str]:
     if broke:
         where = ", ".join(f"{m} at {smooth_fits[m].breakpoint:.2f}" for m in broke)
         return "mirage?", f"mirage?: the smooth metrics break elsewhere ({where}), not at the accuracy threshold"
-    return "mirage?", (f"mirage?: no break in {', '.join(smooth_fits)}: the accuracy threshold may come from "
+    why = "; ".join(f"{m}: {f.reason}" for m, f in smooth_fits.items())
+    return "mirage?", (f"mirage?: no break in the smooth metrics ({why}): the accuracy threshold may come from "
                        "scoring all-or-nothing (Schaeffer et al. 2023)")
 
 

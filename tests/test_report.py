@@ -107,9 +107,10 @@ def test_mirage_verdict_words():
     acc = Fit(detected=True, ci=(30.0, 31.0), breakpoint=30.5)
     near = Fit(detected=True, ci=(30.5, 31.5), breakpoint=31.0)
     far = Fit(detected=True, ci=(33.0, 34.0), breakpoint=33.5)
-    none = Fit(detected=False, ci=(np.nan, np.nan), breakpoint=np.nan)
+    none = Fit(detected=False, ci=(np.nan, np.nan), breakpoint=np.nan, reason="only 3 distinct x value(s)")
     assert mirage_verdict(acc, {"gold_logprob": near})[0] == "survives"
-    assert mirage_verdict(acc, {"gold_logprob": none, "brier_score": none})[0] == "mirage?"
+    word, sentence = mirage_verdict(acc, {"gold_logprob": none, "brier_score": none})
+    assert word == "mirage?" and "gold_logprob: only 3 distinct x value(s)" in sentence
     assert mirage_verdict(acc, {"gold_logprob": far})[0] == "mirage?"
     assert mirage_verdict(none, {"gold_logprob": near})[0] == "no threshold"
     assert mirage_verdict(acc, {})[0] == "not checked"
