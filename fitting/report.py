@@ -252,7 +252,7 @@ def panel_markdown(p: Panels | None, figures: dict, alpha: float, why_not: str =
               "Each accuracy fit beside the same segmented fit on the smooth metrics of the same answers "
               "(Brier score, gold log-probability), by least squares with Davies' test against a straight line. "
               "A threshold that accuracy shows but no smooth metric does may be made by the all-or-nothing "
-              "scoring (Schaeffer et al. 2023). survives: a smooth metric breaks inside the accuracy interval; "
+              "scoring (Schaeffer et al. 2023). survives: a smooth metric breaks, its interval overlapping the accuracy one; "
               "mirage?: no smooth metric confirms it (a steep break can look like a sigmoid in a smooth metric, "
               "so read it as \"not confirmed\").", ""]
     if set(mir["metric"]) == {"accuracy"}:
