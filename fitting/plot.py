@@ -27,14 +27,15 @@ def plot_fit(fit, ax=None):
     groups = sorted(set(c.precision), key=lambda v: (str(type(v)), v)) if c.precision is not None else [None]
     for g in groups:
         sel = np.ones(len(c.x), bool) if g is None else c.precision == g
-        label = None if g is None else f"{g}-bit"
+        label = f"cells ({ci_label(fit.alpha)} Wilson bars)" if g is None else f"{g}-bit"
         # Rows at one x (the tasks of one model and precision) are pooled into one point to read.
         xs, where = np.unique(c.x[sel], return_inverse=True)
         if c.s is not None:
             s, n = np.bincount(where, c.s[sel]), np.bincount(where, c.n[sel])
             acc = s / n
             lo, hi = binomial_bars(s, n, fit.alpha)
-            ax.errorbar(to_x(xs), acc, yerr=[acc - lo, hi - acc], fmt="o", ms=4, capsize=2, label=label)
+            bar = np.clip([acc - lo, hi - acc], 0, None)  # Wilson ends at 0 or 1 can overshoot by rounding
+            ax.errorbar(to_x(xs), acc, yerr=bar, fmt="o", ms=4, capsize=2, label=label)
         else:
             ax.plot(to_x(xs), np.bincount(where, c.y[sel]) / np.bincount(where), "o", ms=4, label=label)
     if c.c is not None and len(c.c):
@@ -53,9 +54,9 @@ def plot_fit(fit, ax=None):
         ax.set_xscale("log", base=2)
         powers = np.arange(np.floor(c.x.min()), np.ceil(c.x.max()) + 1)
         ax.set_xticks(2.0 ** powers[:: max(1, int(np.ceil(len(powers) / 5)))])
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: si(v, "bit")))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{si(v, 'bit')}\n{si(v / 8, 'B')}"))
         ax.xaxis.set_minor_locator(NullLocator())
-        ax.set_xlabel("total model bits")
+        ax.set_xlabel("total model bits (bits, bytes)")
     else:
         ax.set_xlabel(fit.x_name)
     ax.set_ylabel("accuracy" if c.s is not None else "metric")

@@ -1,19 +1,297 @@
-"""The markdown report of `kbit-fit`: one table of all fits, then each fit's plot and summary."""
+"""The report of `kbit-fit`: the phase diagram (a threshold per family x level), the mirage
+check (the same fit on smooth metrics), the precision panel (does k matter at equal total
+bits?), then every fit. Tables and words here; the figures are drawn by fitting.figures."""
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import dataclass
 
-from fitting.units import ci_label
+import numpy as np
+import pandas as pd
+from scipy import special, stats
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.proportion import proportion_confint
+
+from fitting.units import ci_label, readable_bits
+
+FAMILY, LEVEL = "group", "level"  # the tidy table's columns for reasoning family and difficulty
+SMOOTH_METRICS = ("brier_score", "gold_logprob")  # the continuous metrics kbit tasks emit
 
 
 def _cell(v, fmt="{:.3f}"):
-    return fmt.format(v) if isinstance(v, (float, np.floating)) and np.isfinite(v) else ("" if v is None else str(v))
+    if isinstance(v, (float, np.floating)):
+        return fmt.format(v) if np.isfinite(v) else ""
+    return "" if v is None else str(v)
 
 
-def markdown(fits: dict, plots: dict, command: str, metric: str, note: str = "") -> str:
-    """fits: key -> ThresholdFit; plots: key -> relative PNG path; note: the caller's caveat, shown first."""
+def threshold_text(fit) -> str:
+    """"31.44 [31.00, 31.96] (2.91 Gbit = 364 MB)" for a detected threshold, else "none detectable"."""
+    if not fit.detected:
+        return "none detectable"
+    lo, hi = fit.ci
+    return f"{fit.breakpoint:.2f} [{lo:.2f}, {hi:.2f}] ({fit.readable})"
+
+
+def _fit_row(fit, metric: str) -> dict:
+    lo, hi = fit.ci
+    return {**fit.label, "metric": metric, "method": fit.method, "detected": fit.detected,
+            "psi": fit.breakpoint, "ci_low": lo, "ci_high": hi,
+            "p_value": np.nan if fit.p_value is None else fit.p_value,
+            "test": "" if fit.test is None else fit.test["name"], "closest_smooth": fit.closest,
+            "threshold": threshold_text(fit), "reason": fit.reason}
+
+
+def phase_frame(fits) -> pd.DataFrame:
+    """One row per family x level of accuracy fits keyed by (group, level)."""
+    rows = []
+    for fit in fits.values():
+        row = _fit_row(fit, "")
+        row.pop("metric")
+        row["size"] = fit.readable if fit.detected else ""
+        rows.append(row)
+    return pd.DataFrame(rows).sort_values([FAMILY, LEVEL], ignore_index=True)
+
+
+def _overlap(a, b) -> bool:
+    return bool(a.ci[0] <= b.ci[1] and b.ci[0] <= a.ci[1])
+
+
+def mirage_verdict(acc_fit, smooth_fits: dict) -> tuple[str, str]:
+    """(word, sentence): does the accuracy threshold survive a smooth metric (Schaeffer et al.
+    2023: a threshold made by the all-or-nothing scoring of accuracy is absent from a smooth
+    score of the same answers)? word: survives, mirage?, no threshold, or not checked."""
+    if not smooth_fits:
+        return "not checked", "no smooth metric in the table"
+    broke = [m for m, f in smooth_fits.items() if f.detected]
+    if not acc_fit.detected:
+        also = f"; a break in {', '.join(broke)} though" if broke else ""
+        return "no threshold", f"no accuracy threshold to check{also}"
+    same = [m for m in broke if _overlap(smooth_fits[m], acc_fit)]
+    if same:
+        where = ", ".join(f"{m} at {smooth_fits[m].breakpoint:.2f}" for m in same)
+        return "survives", f"survives: the break is also in {where}, intervals overlapping the accuracy one"
+    if broke:
+        where = ", ".join(f"{m} at {smooth_fits[m].breakpoint:.2f}" for m in broke)
+        return "mirage?", f"mirage?: the smooth metrics break elsewhere ({where}), not at the accuracy threshold"
+    why = "; ".join(f"{m}: {f.reason}" for m, f in smooth_fits.items())
+    return "mirage?", (f"mirage?: no break in the smooth metrics ({why}): the accuracy threshold may come from "
+                       "scoring all-or-nothing (Schaeffer et al. 2023)")
+
+
+def mirage_frame(acc_fits, smooth: dict) -> pd.DataFrame:
+    """Long frame: per family x level, the accuracy fit then each smooth metric's fit, all
+    rows carrying the verdict. smooth: metric -> fits keyed like acc_fits."""
+    rows = []
+    for key, acc in acc_fits.items():
+        by_metric = {m: fits[key] for m, fits in smooth.items() if key in fits}
+        word, sentence = mirage_verdict(acc, by_metric)
+        for metric, fit in [("accuracy", acc), *by_metric.items()]:
+            rows.append({**_fit_row(fit, metric), "verdict": word, "verdict_text": sentence})
+    return pd.DataFrame(rows)
+
+
+def precision_frame(fits) -> pd.DataFrame:
+    """Per family x level: fits with per-precision terms; does precision matter beyond total bits
+    (LR test of the terms), and is psi shared by every precision (LR, chi2 reference)?"""
+    rows = []
+    for fit in fits.values():
+        terms, shared = fit.precision_tests.get("precision_terms", {}), fit.precision_tests.get("shared_psi", {})
+        shifts = fit.params[[k for k in fit.params.index if k.startswith("prec[")]] if len(fit.params) else []
+        rows.append({**fit.label, "precision_terms_p": terms.get("p_value", np.nan),
+                     "shared_psi_p": shared.get("p_value", np.nan),
+                     "shifts": ", ".join(f"{k} {v:+.2f}" for k, v in dict(shifts).items()),
+                     "note": shared.get("note", "") or ("" if terms else fit.reason or "no break located: not tested")})
+    return pd.DataFrame(rows)
+
+
+def precision_points(table: pd.DataFrame, accuracy: str, bits: str = "bits", alpha: float = 0.05) -> pd.DataFrame:
+    """Accuracy per family, k and model size, pooled over the family's tasks and levels
+    (every cell ran the same tasks), with Wilson intervals: the precision figure's data."""
+    t = table[table["metric"] == accuracy] if "metric" in table.columns else table
+    t = t.dropna(subset=["successes", "n", "log2_total_bits"])
+    g = t.groupby([FAMILY, bits, "model", "log2_total_bits"], as_index=False).agg(
+        successes=("successes", "sum"), n=("n", "sum"), chance=("chance", "mean"))
+    lo, hi = proportion_confint(g["successes"], g["n"], alpha=alpha, method="wilson")
+    return g.assign(accuracy=g["successes"] / g["n"], ci_low=lo, ci_high=hi,
+                    total_bits=2.0 ** g["log2_total_bits"], total_bytes=2.0 ** g["log2_total_bits"] / 8)
+
+
+def _at_budget(d: pd.DataFrame, budget: float) -> tuple[float, float]:
+    """Accuracy of one k at log2 total bits `budget` and its variance, interpolated between its
+    two nearest cells on the scale the fits use, logit((p - chance) / (1 - chance)), where
+    accuracy is piecewise straight (linear interpolation of p itself under-rates the k whose
+    sizes lie farther apart wherever accuracy curves). Each cell's p is shrunk to
+    (s + 1/2) / (n + 1) so that 0 and 100 % stay finite; the variance is the delta method's.
+    Hand-written: no library interpolates binomial proportions."""
+    x = d["log2_total_bits"].to_numpy()
+    i = int(np.clip(np.searchsorted(x, budget) - 1, 0, len(x) - 2))
+    w = np.array([(x[i + 1] - budget) / (x[i + 1] - x[i]), (budget - x[i]) / (x[i + 1] - x[i])])
+    s, n = d["successes"].to_numpy(float)[i:i + 2], d["n"].to_numpy(float)[i:i + 2]
+    c = float(d["chance"].mean()) if "chance" in d else 0.0
+    p = (s + 0.5) / (n + 1)
+    q = np.clip((p - c) / (1 - c), 1e-3, 1 - 1e-3)  # above chance, on (0, 1)
+    dq = (1 - c) * q * (1 - q)  # dp / d logit(q)
+    eta = float(w @ special.logit(q))
+    var_eta = float(w ** 2 @ (p * (1 - p) / n / dq ** 2))
+    q_b = special.expit(eta)
+    return float(c + (1 - c) * q_b), float(((1 - c) * q_b * (1 - q_b)) ** 2 * var_eta)
+
+
+def budget_frame(points: pd.DataFrame, bits: str = "bits", alpha: float = 0.05) -> pd.DataFrame:
+    """Which k is best at a fixed total-bit budget (Dettmers and Zettlemoyer 2023's question),
+    per family at every whole power of 2 inside the size range of at least two precisions: each
+    k's accuracy is interpolated to that budget (`_at_budget`), the best is the highest, and it
+    is "clear" when a z-test of its difference to the runner-up rejects at alpha after Holm's
+    correction over all budgets and families."""
+    rows = []
+    for fam, part in points.groupby(FAMILY):
+        curves = {k: d.groupby("log2_total_bits", as_index=False).agg(
+                      successes=("successes", "sum"), n=("n", "sum"), chance=("chance", "mean"))
+                  for k, d in part.groupby(bits)}
+        curves = {k: d for k, d in curves.items() if len(d) >= 2}  # interpolation needs two model sizes
+        if len(curves) < 2:
+            continue
+        lo = min(d["log2_total_bits"].min() for d in curves.values())
+        hi = max(d["log2_total_bits"].max() for d in curves.values())
+        for budget in np.arange(np.ceil(lo), np.floor(hi) + 1):
+            at = {k: _at_budget(d, budget) for k, d in curves.items()
+                  if d["log2_total_bits"].min() <= budget <= d["log2_total_bits"].max()}
+            if len(at) < 2:
+                continue
+            order = sorted(at, key=lambda k: -at[k][0])
+            best, runner = order[0], order[1]
+            z = (at[best][0] - at[runner][0]) / np.sqrt(at[best][1] + at[runner][1])
+            rows.append({FAMILY: fam, "budget_log2_bits": budget, "budget": readable_bits(budget),
+                         "accuracy_by_k": ", ".join(f"{k}-bit {at[k][0]:.3f}" for k in order),
+                         "best_k": best, "runner_up_k": runner, "p_value": float(2 * stats.norm.sf(abs(z)))})
+    out = pd.DataFrame(rows, columns=[FAMILY, "budget_log2_bits", "budget", "accuracy_by_k", "best_k", "runner_up_k",
+                                      "p_value"])
+    # Many budgets are compared: Holm's correction keeps the chance of any false "clear" at alpha.
+    out["p_holm"] = multipletests(out["p_value"], alpha, method="holm")[1] if len(out) else []
+    out["clear"] = out["p_holm"] < alpha
+    return out
+
+
+def best_k_sentence(budget: pd.DataFrame, alpha: float = 0.05) -> str:
+    """Dettmers and Zettlemoyer's question answered from the data, or "cannot tell"."""
+    if budget.empty:
+        return ("At a fixed total-bit budget, which k is best for reasoning: cannot tell, no total-bit budget lies "
+                "within the size range (two or more model sizes) of two precisions.")
+    clear = budget[budget["clear"]]
+    head = "At a fixed total-bit budget, which k is best for reasoning: "
+    if clear.empty:
+        return head + (f"cannot tell: in none of {len(budget)} family x budget comparisons does the most accurate k "
+                       f"beat the runner-up (z-test, Holm-corrected p < {alpha:g}).")
+    wins = clear["best_k"].value_counts()
+    k, n = wins.index[0], int(wins.iloc[0])
+    others = "; ".join(f"{kk}-bit in {int(c)}" for kk, c in wins.iloc[1:].items())
+    return head + (f"{k}-bit, best in {n} of the {len(clear)} comparisons the data can tell apart "
+                   f"(Holm-corrected p < {alpha:g} against the runner-up){'; ' + others if others else ''}; "
+                   f"{len(budget) - len(clear)} of {len(budget)} comparisons cannot tell.")
+
+
+@dataclass(frozen=True)
+class Panels:
+    """The three answers of the report, as tables (each also written as a CSV)."""
+
+    phase: pd.DataFrame
+    mirage: pd.DataFrame
+    precision: pd.DataFrame
+    points: pd.DataFrame
+    budget: pd.DataFrame
+    answer: str
+
+
+def panels(table: pd.DataFrame, acc_fits, accuracy: str = "acc", bits: str | None = "bits", alpha: float = 0.05,
+           seed: int = 0) -> Panels:
+    """acc_fits: binomial fits keyed by (group, level). Fits the smooth metrics by segmented
+    least squares (Davies' test against a straight line) and the precision terms (n_boot=0:
+    only their LR tests are used) for the same groups."""
+    from fitting import fit_threshold
+
+    metrics = set(table["metric"].astype(str)) if "metric" in table.columns else set()
+    smooth = {m: fit_threshold(table, method="ols", metric=m, by=[FAMILY, LEVEL], alpha=alpha, seed=seed)
+              for m in SMOOTH_METRICS if m in metrics}
+    have_k = bits is not None and bits in table.columns and table[bits].nunique() > 1
+    prec = fit_threshold(table, metric=accuracy, by=[FAMILY, LEVEL], precision=bits, n_boot=0, alpha=alpha,
+                         seed=seed) if have_k else {}
+    points = precision_points(table, accuracy, bits, alpha) if have_k else pd.DataFrame()
+    budget = budget_frame(points, bits, alpha) if have_k else budget_frame(pd.DataFrame(
+        columns=[FAMILY, "log2_total_bits", "bits", "successes", "n"]), "bits", alpha)
+    return Panels(phase_frame(acc_fits), mirage_frame(acc_fits, smooth), precision_frame(prec), points, budget,
+                  best_k_sentence(budget, alpha))
+
+
+def _table(frame: pd.DataFrame, columns: dict) -> list[str]:
+    """A markdown table of `frame`'s columns (keys) under headers (values)."""
+    lines = ["| " + " | ".join(columns.values()) + " |", "|" + "---|" * len(columns)]
+    for _, row in frame.iterrows():
+        lines.append("| " + " | ".join(_cell(row[c], "{:.3g}") if c.endswith("_p") or c.startswith("p_")
+                                        else _cell(row[c]) for c in columns) + " |")
+    return lines
+
+
+def panel_markdown(p: Panels | None, figures: dict, alpha: float, why_not: str = "") -> list[str]:
+    """The three sections; figures: name -> (png, csv) relative paths."""
+    if p is None:
+        return ["## Phase diagram, mirage check, precision panel", "", f"Not drawn: {why_not}", ""]
+    label = ci_label(alpha)
+
+    def fig(name):
+        png, csv = figures[name]
+        return [f"![{name}]({png})", "", f"Figure data: [{csv}]({csv})", ""]
+
+    lines = ["## Phase diagram", "",
+             f"The accuracy threshold of every reasoning family x difficulty level: psi in log2(total model bits) "
+             f"with its {label} profile interval, or \"none detectable\" (then the closest smooth curve and why).", "",
+             *_table(p.phase.assign(closest=[": ".join(t for t in (r.closest_smooth, r.reason) if t)
+                                             if not r.detected else "" for r in p.phase.itertuples()]),
+                     {FAMILY: "family", LEVEL: "level", "threshold": f"psi [{label}] (size)", "p_value": "existence p",
+                      "closest": "if none: closest smooth curve, why"}), "", *fig("phase_diagram")]
+    mir = p.mirage
+    lines += ["## Mirage check", "",
+              "Each accuracy fit beside the same segmented fit on the smooth metrics of the same answers "
+              "(Brier score, gold log-probability), by least squares with Davies' test against a straight line. "
+              "A threshold that accuracy shows but no smooth metric does may be made by the all-or-nothing "
+              "scoring (Schaeffer et al. 2023). survives: a smooth metric breaks, its interval overlapping the accuracy one; "
+              "mirage?: no smooth metric confirms it (a steep break can look like a sigmoid in a smooth metric, "
+              "so read it as \"not confirmed\").", ""]
+    if set(mir["metric"]) == {"accuracy"}:
+        lines += ["No smooth metric (brier_score, gold_logprob) is in the table: not checked.", ""]
+    else:
+        wide = mir.pivot_table(index=[FAMILY, LEVEL], columns="metric", values="threshold", aggfunc="first")
+        verdicts = mir.groupby([FAMILY, LEVEL])["verdict_text"].first()
+        cols = [c for c in ("accuracy", *SMOOTH_METRICS) if c in wide.columns]
+        lines += ["| family | level | " + " | ".join(cols) + " | verdict |", "|" + "---|" * (len(cols) + 3)]
+        for (fam, lev), row in wide.iterrows():
+            lines.append(f"| {fam} | {lev} | " + " | ".join(str(row[c]) for c in cols) + f" | {verdicts[(fam, lev)]} |")
+        lines += ["", *fig("mirage")]
+    lines += ["## Precision panel", ""]
+    if p.points.empty:
+        lines += ["The table has a single precision: nothing to compare.", ""]
+        return lines
+    lines += [f"**{p.answer}**", "",
+              "Accuracy of each k at equal total bits (whole powers of 2), pooled over each family's tasks and "
+              "levels and interpolated between that k's two nearest model sizes, linearly in log2 bits on the "
+              "logit scale above chance (best k "
+              "first; p: z-test of the best k against the runner-up; Holm: corrected for the many budgets):", "",
+              *(_table(p.budget, {FAMILY: "family", "budget": "total bits", "accuracy_by_k": "accuracy by k",
+                                  "best_k": "best k", "p_value": "p", "p_holm": "Holm p"}) if len(p.budget)
+                else ["(no budget to compare)"]), "",
+              "Does the threshold move with bits per parameter? Per family x level, the accuracy fit with a "
+              "per-precision shift (logit scale, against the highest precision) tested by likelihood ratio, and "
+              "one psi for all precisions against one psi each (chi2 reference, approximate):", "",
+              *_table(p.precision, {FAMILY: "family", LEVEL: "level", "precision_terms_p": "precision terms p",
+                                    "shifts": "shifts at equal total bits", "shared_psi_p": "shared psi p",
+                                    "note": "note"}), "", *fig("precision")]
+    return lines
+
+
+def markdown(fits: dict, plots: dict, command: str, metric: str, note: str = "", panel_lines: list[str] = ()) -> str:
+    """fits: key -> ThresholdFit; plots: key -> relative PNG path; note: the caller's caveat,
+    shown first; panel_lines: the phase diagram, mirage check and precision panel (panel_markdown)."""
     label = ci_label(next(iter(fits.values())).alpha) if fits else ci_label(0.05)
     lines = [f"# Threshold fits: {metric}", "", *([note, ""] if note else []), f"Command: `{command}`", "",
+             *panel_lines, "## All fits", "",
              f"psi is the breakpoint in log2(total model bits); the interval is the {label.replace(' CI', '')} profile-likelihood "
              "interval (dispersion-scaled); p tests \"no break: the closest smooth curve\" against one break; "
              "detected needs that test passed, the slope rising at psi, a closed interval and moderate dispersion.",
@@ -28,5 +306,5 @@ def markdown(fits: dict, plots: dict, command: str, metric: str, note: str = "")
                      f"{row['direction']} | {row['closest_smooth']} | {'; '.join(t for t in (row['reason'], row['notes']) if t)} |")
     for key, fit in fits.items():
         title = ", ".join(f"{k}={v}" for k, v in fit.label.items()) or "all cells"
-        lines += ["", f"## {title}", "", f"![{title}]({plots[key]})", "", "```", str(fit.summary()), "```"]
+        lines += ["", f"### {title}", "", f"![{title}]({plots[key]})", "", "```", str(fit.summary()), "```"]
     return "\n".join(lines) + "\n"

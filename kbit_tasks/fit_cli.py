@@ -1,4 +1,5 @@
-"""`kbit-fit results.csv [--by task,level] [--metric acc] -o report/`: fits, a report, plots.
+"""`kbit-fit results.csv [--by group,level] [--metric acc] -o report/`: fits and a report with
+a phase diagram, a mirage check and a precision panel (each figure a PNG beside its CSV).
 
 It lives in kbit_tasks, not in fitting, so that `fitting` stays a library importing nothing
 from kbit_tasks (the report is written through kbit_tasks' atomic writer)."""
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from fitting.data import BINOMIAL_METRICS, METHODS
-from fitting.report import markdown
+from fitting.report import FAMILY, LEVEL, markdown, panel_markdown, panels
 from kbit_tasks.atomic import atomic_write
 
 
@@ -45,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--method", default="auto", choices=("auto",) + METHODS,
                     help="auto: binomial for acc/acc_norm, ols otherwise")
     ap.add_argument("--x", default="log2_total_bits")
-    ap.add_argument("--precision", default=None, help="column for per-precision terms, e.g. bits")
+    ap.add_argument("--precision", default=None,
+                    help="column for per-precision terms in the fits, e.g. bits (the precision panel uses it, else bits)")
     ap.add_argument("--breakpoints", type=int, default=1, choices=(1, 2))
     ap.add_argument("--n-boot", type=int, default=199, help="bootstrap replicates of the existence test")
     ap.add_argument("--boot-ci", type=int, default=0, help="replicates for a bootstrap interval (0: none)")
@@ -94,18 +96,52 @@ def run(args: argparse.Namespace, command: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     plots = {}
     for key, fit in fits.items():
         name = f"plots/{_slug(fit.label)}.png"
         ax = fit.plot()
-        atomic_write(out / name, lambda p, fig=ax.figure: fig.savefig(p, dpi=120, bbox_inches="tight", format="png"))
-        plt.close(ax.figure)
+        _save(ax.figure, out / name)
         plots[key] = name
     frame = pd.concat([f.to_frame() for f in fits.values()], ignore_index=True)
     atomic_write(out / "fits.csv", lambda p: frame.to_csv(p, index=False))
-    text = markdown(fits, plots, command=command, metric=args.metric, note=args.note)
+    panel_lines = _panels(table, fits, by, method, args, out)
+    text = markdown(fits, plots, command=command, metric=args.metric, note=args.note, panel_lines=panel_lines)
     atomic_write(out / "report.md", lambda p: Path(p).write_text(text))
     found = int(np.sum(frame["detected"]))
     print(f"{len(frame)} fit(s), {found} threshold(s) detected; report in {out / 'report.md'}")
+
+
+def _save(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    atomic_write(path, lambda p: fig.savefig(p, dpi=120, bbox_inches="tight", format="png"))
+    plt.close(fig)
+
+
+def _panels(table, fits, by, method, args, out: Path) -> list[str]:
+    """The phase diagram, mirage check and precision panel: each figure as PNG beside its CSV."""
+    from fitting import fit_threshold
+    from fitting.figures import mirage_figure, phase_figure, precision_figure
+
+    missing = [c for c in (FAMILY, LEVEL) if c not in table.columns or table[c].isna().all()]
+    if method != "binomial" or missing:
+        why = (f"the table has no {' or '.join(repr(c) for c in missing)} column" if missing
+               else f"--metric {args.metric} is not an accuracy ({', '.join(BINOMIAL_METRICS)})")
+        return panel_markdown(None, {}, args.alpha, why_not=why)
+    acc_fits = fits if by == [FAMILY, LEVEL] and args.precision is None and args.breakpoints == 1 else fit_threshold(
+        table, x=args.x, metric=args.metric, by=[FAMILY, LEVEL], n_boot=args.n_boot, alpha=args.alpha, seed=args.seed)
+    p = panels(table, acc_fits, accuracy=args.metric, bits=args.precision or "bits", alpha=args.alpha, seed=args.seed)
+    rows = table[args.x].dropna()
+    x_range = (float(np.floor(rows.min())), float(np.ceil(rows.max())))
+    figures = {}
+    drawn = [("phase_diagram", p.phase, lambda: phase_figure(p.phase, x_range, args.alpha))]
+    if set(p.mirage["metric"]) != {"accuracy"}:
+        drawn.append(("mirage", p.mirage, lambda: mirage_figure(p.mirage, x_range, args.alpha)))
+    if not p.points.empty:
+        drawn.append(("precision", p.points, lambda: precision_figure(p.points, args.precision or "bits", args.alpha)))
+        atomic_write(out / "precision_budget.csv", lambda f: p.budget.to_csv(f, index=False))
+    for name, data, draw in drawn:
+        atomic_write(out / f"{name}.csv", lambda f, d=data: d.to_csv(f, index=False))
+        _save(draw(), out / f"{name}.png")
+        figures[name] = (f"{name}.png", f"{name}.csv")
+    return panel_markdown(p, figures, args.alpha)

@@ -26,10 +26,10 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     table = pd.concat([
         simulate_table(psi=args.psi, chance=args.chance, n_items=args.items, seed=args.seed,
-                       tasks=("kbit_sim_threshold_l1",)),
+                       tasks=("kbit_sim_threshold_l1",)).assign(group="sim-threshold"),
         simulate_table(psi=None, chance=args.chance, n_items=args.items, seed=args.seed + 1,
-                       tasks=("kbit_sim_nobreak_l1",)),
-    ], ignore_index=True)
+                       tasks=("kbit_sim_nobreak_l1",)).assign(group="sim-nobreak"),
+    ], ignore_index=True)  # two families, so that the report's phase diagram shows both outcomes
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_parquet(out) if out.suffix in (".parquet", ".pq") else table.to_csv(out, index=False)
