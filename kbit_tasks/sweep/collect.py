@@ -1,4 +1,4 @@
-"""Cell records -> the tidy results table of shared/ARCHITECTURE.md (the sweep/fitting contract)."""
+"""Cell records -> the tidy results table of docs/fitting.md ("The tidy table") (the sweep/fitting contract)."""
 from __future__ import annotations
 
 import logging
