@@ -1,117 +1,286 @@
 """Inductive reasoning: number-sequence rules, list functions from examples, and property
-induction (bAbI task 16 style). Level = rule complexity or story size."""
+induction (bAbI task 16 style).
+
+Every maker returns (question, choices, gold, depth). Depth is the number of inference steps
+the answer rests on, and the level sets it:
+  sequence  the order of the simplest linear recurrence (with a constant) that fits all shown
+            terms: how many earlier terms each next term combines (1 / 2 / 3);
+  listfn    the length of the shortest composition of primitives that fits all examples (1 / 2 / 3);
+  property  the category links from the queried entity to the kind whose members' colors decide
+            (1: "X is a K"; 2 and 3 add "Every K is a J" hops).
+Distractors are built so that surface properties do not single out the gold answer: wrong
+sequence rules that fit part of the terms, matched on parity and divisibility; list outputs
+that agree with the gold on length, multiset, sortedness and parity; colors spread so that
+neither the adjacent line nor the most frequent color gives the answer.
+"""
 from __future__ import annotations
 
 import itertools
+import math
 from fractions import Fraction
-from functools import lru_cache
 
-from .base import Subtask
-from .lexicon import names, sample
+from .base import Subtask, question_split
+from .lexicon import sample
+
+N_CHOICES = 4
+
+
+_TRIES = 300  # rules drawn per sequence item for the wanted gold ranks
+
+
+def _placed(rng, gold, pool, ranks, target, naive):
+    """Three values of `pool` (numbers) with the gold at the wanted ranks among the four
+    choices: ranks[0] by value (so the largest, smallest or middle choice says nothing) and
+    ranks[1] by distance from `naive`, the continuation of the last difference (so closeness to
+    a naive guess says nothing either); shuffled, the gold at position `target`. None if no
+    draw of the pool does it."""
+    below = sorted(v for v in pool if v < gold)
+    above = sorted(v for v in pool if v > gold)
+    if len(below) < ranks[0] or len(above) < N_CHOICES - 1 - ranks[0]:
+        return None
+    for _ in range(10):
+        wrong = rng.sample(below, ranks[0]) + rng.sample(above, N_CHOICES - 1 - ranks[0])
+        if ranks[1] is None or sorted(wrong + [gold], key=lambda v: (abs(v - naive), v)).index(gold) == ranks[1]:
+            rng.shuffle(wrong)
+            wrong.insert(target, gold)
+            return [str(v) for v in wrong]
+    return None
+
 
 # --- sequences ------------------------------------------------------------------------------
-def _arithmetic(rng):
-    a, d = rng.randint(1, 60), rng.choice([x for x in range(-9, 10) if x])
-    return lambda i: a + d * i
+# level -> terms shown: the order-k rule with a constant has k + 1 unknowns and the shown terms
+# give len - k equations, so every level leaves two equations to confirm the rule.
+_SHOWN = {1: 5, 2: 7, 3: 9}
+_MAX_TERM = 3000
 
 
-def _geometric(rng):
-    a, r = rng.randint(1, 20), rng.choice((2, 3, -2))
-    return lambda i: a * r**i
+def _run(coeffs, const, start, count):
+    """Terms of x[n] = coeffs[0] * x[n-1] + ... + coeffs[k-1] * x[n-k] + const."""
+    terms = list(start)
+    while len(terms) < count:
+        terms.append(sum(a * t for a, t in zip(coeffs, reversed(terms[-len(coeffs):]))) + const)
+    return terms
 
 
-def _quadratic(rng):
-    a, b, c = rng.choice((1, 2, -1)), rng.randint(-5, 5), rng.randint(0, 20)
-    return lambda i: a * i * i + b * i + c
+def _draw_rule(rng, level):
+    """(coeffs, const) of an order-`level` recurrence: a difference-table rule (arithmetic,
+    quadratic, cubic) or a general one with small integer coefficients."""
+    polynomial = {1: (1,), 2: (2, -1), 3: (3, -3, 1)}[level]
+    if rng.random() < 0.4:
+        return polynomial, rng.choice([c for c in range(-9, 10) if c])
+    coeffs = [rng.choice((-3, -2, -1, 1, 2, 3))] + [rng.randint(-2, 2) for _ in range(level - 1)]
+    return tuple(coeffs), rng.randint(-9, 9)
 
 
-def _interleaved(rng):
-    f, g = _arithmetic(rng), _arithmetic(rng)
-    return lambda i: f(i // 2) if i % 2 == 0 else g(i // 2)
+def _solve_exact(rows, rhs):
+    """Gauss-Jordan elimination in integers (exact, fast, and the generators stay pure Python;
+    each row is kept divided by its gcd). Returns (consistent, the unique solution as Fractions
+    or None when some unknown is left free)."""
+    n = len(rows[0])
+    aug = [list(row) + [b] for row, b in zip(rows, rhs)]
+    pivots = []
+    for col in range(n):
+        r0 = len(pivots)
+        pivot = next((r for r in range(r0, len(aug)) if aug[r][col]), None)
+        if pivot is None:
+            continue
+        aug[r0], aug[pivot] = aug[pivot], aug[r0]
+        p = aug[r0]
+        for r in range(len(aug)):
+            if r != r0 and aug[r][col]:
+                row = [v * p[col] - q * aug[r][col] for v, q in zip(aug[r], p)]
+                g = math.gcd(*row) or 1
+                aug[r] = [v // g for v in row]
+        pivots.append(col)
+    if any(row[-1] for row in aug[len(pivots):]):
+        return False, None
+    if len(pivots) < n:
+        return True, None
+    return True, [Fraction(row[-1], row[col]) for row, col in zip(aug, pivots)]
 
 
-def _fibonacci(rng):
-    a, b = rng.randint(1, 9), rng.randint(1, 9)
-
-    @lru_cache(maxsize=None)
-    def term(i):
-        return a if i == 0 else b if i == 1 else term(i - 1) + term(i - 2)
-
-    return term
+def _system(terms, order, constant=True):
+    rows = [[terms[n - j] for j in range(1, order + 1)] + ([1] if constant else []) for n in range(order, len(terms))]
+    return rows, terms[order:]
 
 
-# level -> (rule families, terms shown)
-_SEQUENCE_LEVELS = {1: ((_arithmetic,), 5), 2: ((_geometric, _quadratic), 6), 3: ((_interleaved, _fibonacci), 8)}
+def _fit(terms, order, constant=True):
+    """(coeffs, const) of the unique order-`order` recurrence fitting every given term, or None."""
+    rows, rhs = _system(terms, order, constant)
+    if len(rows) < order + constant:
+        return None
+    _, sol = _solve_exact(rows, rhs)
+    return None if sol is None else (sol[:order], sol[order] if constant else 0)
 
 
-def next_candidates(terms):
-    """Next terms predicted by every simple rule family that fits all shown terms; an item
-    is kept only when all of them agree, so the answer is unambiguous."""
-    preds = set()
-    diffs = [b - a for a, b in zip(terms, terms[1:])]
-    if len(set(diffs)) == 1:
-        preds.add(terms[-1] + diffs[0])
-    second = [b - a for a, b in zip(diffs, diffs[1:])]
-    if len(set(second)) == 1:
-        preds.add(terms[-1] + diffs[-1] + second[0])
-    ratio = Fraction(terms[1], terms[0]) if terms[0] else None
-    if ratio and all(b == a * ratio for a, b in zip(terms, terms[1:])) and (terms[-1] * ratio).denominator == 1:
-        preds.add(int(terms[-1] * ratio))
-    if all(c == a + b for a, b, c in zip(terms, terms[1:], terms[2:])):
-        preds.add(terms[-1] + terms[-2])
-    evens, odds = terms[0::2], terms[1::2]
-    if len(set(b - a for a, b in zip(evens, evens[1:]))) == 1 and len(set(b - a for a, b in zip(odds, odds[1:]))) == 1:
-        half = evens if len(terms) % 2 == 0 else odds  # the subsequence the next term continues
-        preds.add(terms[-2] + (half[1] - half[0]))
-    return preds
+def _fits_some_rule(terms, order):
+    """Whether some recurrence of order <= `order` with a constant reproduces all terms."""
+    return order == 0 and len(set(terms)) == 1 or order > 0 and _solve_exact(*_system(terms, order))[0]
 
 
-def _place(rng, gold, target, n_choices, spread):
-    """Choices in ascending order with the gold one at position `target`."""
-    below = rng.sample(range(gold - spread, gold), target)
-    above = rng.sample(range(gold + 1, gold + spread + 1), n_choices - 1 - target)
-    return [str(v) for v in sorted(below) + [gold] + sorted(above)]
+def _next(rule, terms):
+    coeffs, const = rule
+    value = sum(a * t for a, t in zip(coeffs, reversed(terms[-len(coeffs):]))) + const
+    return int(value) if Fraction(value).denominator == 1 else None
+
+
+def _famous():
+    seqs = [[n * n for n in range(30)], [n**3 for n in range(20)], [n * (n + 1) // 2 for n in range(40)],
+            [2**n for n in range(16)], [3**n for n in range(10)], _run((1, 1), 0, (0, 1), 25),
+            _run((1, 1), 0, (2, 1), 25), _run((1, 1, 1), 0, (0, 0, 1), 25), _run((2, 1), 0, (0, 1), 15)]
+    return [tuple(s) for s in seqs]
+
+
+_FAMOUS = _famous()
+
+
+def _is_famous(terms):
+    """Textbook sequences (squares, Fibonacci, Lucas, ...) can be recalled instead of induced."""
+    k = len(terms)
+    return any(tuple(terms) == s[i: i + k] for s in _FAMOUS for i in range(len(s) - k + 1))
+
+
+# recurrences a reader may try first (difference tables, doubling, Fibonacci-style sums...)
+_FAMILIAR = ((1,), (2,), (3,), (-1,), (-2,), (2, -1), (1, 1), (1, 2), (2, 1), (1, -1), (3, -3, 1), (1, 1, 1))
+
+
+def _wrong_rules(terms, rule, level):
+    """Next terms of plausible wrong rules, each fitting part of the shown terms: lower-order
+    rules fitted exactly to the last or the first terms, familiar recurrences fitted to the
+    last terms, and the gold rule run one step too far."""
+    preds = []
+    for order in range(1, level + 1):
+        for constant in (True, False):
+            need = 2 * order + constant  # terms that determine the rule exactly
+            for part in (terms[-need:], terms[:need]) if order < level else ():
+                fitted = _fit(part, order, constant)
+                if fitted is not None:
+                    preds.append(_next(fitted, terms))
+    for coeffs in _FAMILIAR:
+        if list(coeffs) != list(rule[0]):
+            const = terms[-1] - sum(a * t for a, t in zip(coeffs, reversed(terms[-len(coeffs) - 1:-1])))
+            preds.append(_next((coeffs, const), terms))
+    preds.append(_next(rule, terms + [_next(rule, terms)]))
+    return {p for p in preds if p is not None}
+
+
+def _sequence_question(terms):
+    return f"What number comes next in the sequence {', '.join(map(str, terms))}, ...?\nAnswer:"
+
+
+def _sequence_draw(rng, level, split):
+    """(shown terms, gold next term, pool of wrong next terms) of one random rule, or None."""
+    coeffs, const = _draw_rule(rng, level)
+    start = [rng.randint(-5, 25) for _ in range(level)]
+    terms = _run(coeffs, const, start, _SHOWN[level])
+    if max(map(abs, terms)) > _MAX_TERM or len(set(terms)) < len(terms) - 1 or _is_famous(terms):
+        return None
+    if question_split(_sequence_question(terms)) != split:
+        return None  # the item loop would drop it; checked here before the costly fits
+    if _fits_some_rule(terms, level - 1):
+        return None  # a simpler rule fits: the item would not need order `level`
+    rule = _fit(terms, level)
+    gold = None if rule is None else _next(rule, terms)
+    if gold is None or abs(gold) > _MAX_TERM or gold in terms:
+        return None  # a gold among the shown terms would make "not shown" point away from it
+    # wrong answers look like the gold: same parity, divisible by the terms' gcd exactly when
+    # the gold is, same sign, about as many digits, never a shown term
+    g = math.gcd(*terms)
+    digits = len(str(abs(gold)))
+    # the gold rule with its constant or its first coefficient perturbed: at most one such value
+    perturbed = gold + rng.choice((-1, 1)) * rng.choice((2 * g * rng.randint(1, 3), terms[-1]))
+    pool = {
+        p for p in _wrong_rules(terms, rule, level) | {perturbed}
+        if p != gold and p not in terms and (p - gold) % 2 == 0 and (p % g == 0) == (gold % g == 0)
+        and abs(len(str(abs(p))) - digits) <= 1 and (p < 0) == (gold < 0)
+    }
+    return terms, gold, pool
+
+
+def _draw_ranks(rng):
+    """(rank by value, rank by closeness to the naive continuation) of the gold, each uniform
+    over items. Only the largest or smallest value can be the farthest from any point, so the
+    farthest rank goes to half of the extreme-valued items and the interior ones never get it.
+    (At level 1 the naive continuation IS the gold rule of every arithmetic item, so
+    closeness to it is left free there.)"""
+    by_value = rng.randrange(N_CHOICES)
+    extreme = by_value in (0, N_CHOICES - 1)
+    return by_value, N_CHOICES - 1 if extreme and rng.random() < 0.5 else rng.randrange(N_CHOICES - 1)
 
 
 def _sequence(rng, level, split, target):
-    families, shown = _SEQUENCE_LEVELS[level]
-    rule = rng.choice(families)(rng)
-    terms = [rule(i) for i in range(shown + 1)]
-    *terms, gold = terms
-    if next_candidates(terms) != {gold}:
-        return None
-    choices = _place(rng, gold, target, 4, spread=max(6, abs(gold) // 4))
-    question = f"What number comes next in the sequence {', '.join(map(str, terms))}, ...?\nAnswer:"
-    return question, choices, target
+    ranks = _draw_ranks(rng) if level > 1 else (rng.randrange(N_CHOICES), None)
+    for _ in range(_TRIES):
+        drawn = _sequence_draw(rng, level, split)
+        choices = drawn and _placed(rng, drawn[1], drawn[2], ranks, target, 2 * drawn[0][-1] - drawn[0][-2])
+        if choices:
+            return _sequence_question(drawn[0]), choices, target, level
+    return None
 
 
 # --- list functions --------------------------------------------------------------------------
 PRIMITIVES = {
     "reverse": lambda xs: xs[::-1],
-    "sort": lambda xs: sorted(xs),
-    "add1": lambda xs: [x + 1 for x in xs],
-    "double": lambda xs: [2 * x for x in xs],
+    "sort": lambda xs: tuple(sorted(xs)),
+    "sort_desc": lambda xs: tuple(sorted(xs, reverse=True)),
+    "rotate_left": lambda xs: xs[1:] + xs[:1],
+    "rotate_right": lambda xs: xs[-1:] + xs[:-1],
+    "swap_ends": lambda xs: xs[-1:] + xs[1:-1] + xs[:1] if len(xs) > 1 else xs,
+    "add1": lambda xs: tuple(x + 1 for x in xs),
+    "add2": lambda xs: tuple(x + 2 for x in xs),
+    "add3": lambda xs: tuple(x + 3 for x in xs),
+    "double": lambda xs: tuple(2 * x for x in xs),
     "drop_first": lambda xs: xs[1:],
     "drop_last": lambda xs: xs[:-1],
-    "rotate": lambda xs: xs[1:] + xs[:1],
-    "evens": lambda xs: [x for x in xs if x % 2 == 0],
+    "evens": lambda xs: tuple(x for x in xs if x % 2 == 0),
+    "odds": lambda xs: tuple(x for x in xs if x % 2),
 }
 _EXAMPLES = {1: 3, 2: 4, 3: 5}
 
 
-def compose(names_, xs):
-    for name in names_:
+def compose(program, xs):
+    xs = tuple(xs)
+    for name in program:
         xs = PRIMITIVES[name](xs)
     return xs
 
 
-@lru_cache(maxsize=None)
-def programs(depth):
-    return tuple(p for k in range(1, depth + 1) for p in itertools.product(sorted(PRIMITIVES), repeat=k))
+def _search(examples, outputs, query, depth):
+    """Breadth-first over programs of at most `depth` primitives. Returns ({query output:
+    shortest length} of the programs that fit every example, {query output: shortest length}
+    of all programs). Programs that agree on these inputs are one function, so a duplicate is
+    never expanded again; the last layer is not stored, only checked (most of the cost)."""
+    start = tuple(examples) + (query,)
+    fits = {query: 0} if list(examples) == outputs else {}
+    states, frontier, shortest = {start}, [start], {query: 0}
+    for length in range(1, depth + 1):
+        if fits:
+            break  # a shorter program already fits: the caller rejects the item
+        nxt = []
+        for state in frontier:
+            for fn in PRIMITIVES.values():
+                out = fn(state[-1])
+                shortest.setdefault(out, length)
+                if length < depth:
+                    new = tuple(fn(xs) for xs in state)
+                    if new not in states:
+                        states.add(new)
+                        nxt.append(new)
+                if all(fn(xs) == want for xs, want in zip(state, outputs)):
+                    fits.setdefault(out, length)
+        frontier = nxt
+    return fits, shortest
 
 
-def _list(rng):
-    return [rng.randint(0, 9) for _ in range(rng.randint(4, 7))]
+def signature(inp, out):
+    """The coarse invariants a shortcut reads: length, permutation / sub-multiset / subset of
+    the input, sortedness, number of odd values."""
+    counts_in = {x: inp.count(x) for x in inp}
+    return (
+        len(out), sorted(out) == sorted(inp), all(out.count(x) <= counts_in.get(x, 0) for x in out),
+        set(out) <= set(inp), list(out) == sorted(out), list(out) == sorted(out, reverse=True),
+        sum(x % 2 for x in out),
+    )
 
 
 def _show(xs):
@@ -119,59 +288,100 @@ def _show(xs):
 
 
 def _listfn(rng, level, split, target):
-    program = rng.choice([p for p in programs(level) if len(p) == level])
-    inputs = [_list(rng) for _ in range(_EXAMPLES[level] + 1)]
+    program = [rng.choice(sorted(PRIMITIVES)) for _ in range(level)]
+    inputs = [tuple(rng.sample(range(10), rng.randint(4, 7))) for _ in range(_EXAMPLES[level] + 1)]
     *examples, query = inputs
     outputs = [compose(program, xs) for xs in examples]
-    fits = [p for p in programs(level) if all(compose(p, xs) == out for xs, out in zip(examples, outputs))]
-    answers = {_show(compose(p, query)) for p in fits}
-    gold = _show(compose(program, query))
-    if answers != {gold}:
+    gold = compose(program, query)
+    if len(gold) < 2:
         return None
-    wrong = sorted({_show(compose(p, query)) for p in programs(level)} - {gold})
-    if len(wrong) < 3:
-        return None
-    choices = rng.sample(wrong, 3)
-    choices.insert(target, gold)
     lines = [f"Input: {_show(xs)} Output: {_show(out)}" for xs, out in zip(examples, outputs)]
     question = (
         "Every example applies the same rule to a list of numbers.\n"
         + "\n".join(lines)
         + f"\nInput: {_show(query)} Output:"
     )
-    return question, choices, target
+    if question_split(question) != split:
+        return None  # the item loop would drop it; checked here before the costly search
+    fits, shortest = _search(examples, outputs, query, level)
+    if set(fits) != {gold} or fits[gold] != level:
+        return None  # another answer fits the examples, or a shorter program does
+    # distractors: query outputs of other programs, as short (from the query alone) as the
+    # gold's and with its coarse invariants
+    key = signature(query, gold)
+    pool = sorted(out for out, length in shortest.items()
+                  if out != gold and length == shortest[gold] and signature(query, out) == key)
+    if len(pool) < N_CHOICES - 1:
+        return None
+    choices = [_show(out) for out in rng.sample(pool, N_CHOICES - 1)]
+    choices.insert(target, _show(gold))
+    return question, choices, target, level
 
 
 # --- property induction (bAbI 16) --------------------------------------------------------------
 COLORS = ("red", "blue", "green", "yellow", "white", "black", "gray", "purple")
-_KINDS = {1: 4, 2: 6, 3: 8}  # at least four, so every wrong choice is a color the story uses
+
+
+def _group(kinds, subject, members, colors):
+    """Story lines of one group: `subject` is a kinds[0], every kinds[i] is a kinds[i+1], and
+    the members of the last kind have the given colors."""
+    lines = [f"{subject} is a {kinds[0]}."]
+    lines += [f"Every {a} is a {b}." for a, b in zip(kinds, kinds[1:])]
+    for member, color in zip(members, colors):
+        lines += [f"{member} is a {kinds[-1]}.", f"{member} is {color}."]
+    return lines
+
+
+def _story_colors(rng):
+    """(gold, wrong colors, colors of each group's members; group 0 is the subject's). The four
+    choice colors are mentioned 1-5 times, all differently often, and the gold's count has a
+    uniformly drawn rank among them: neither the most nor the least frequent color, nor a
+    random color line, points at the gold. The gold has a strict majority in group 0; every
+    other mention goes to groups of other kinds."""
+    gold, *wrong = rng.sample(COLORS, N_CHOICES)
+    rank = rng.randrange(N_CHOICES)
+    counts = sorted(rng.sample(range(1, 6), N_CHOICES))
+    while counts[rank] < 2:  # the gold needs two members to hold a majority
+        counts = sorted(rng.sample(range(1, 6), N_CHOICES))
+    left = dict(zip(wrong, rng.sample(counts[:rank] + counts[rank + 1:], N_CHOICES - 1)))
+    left[gold] = counts[rank]
+    subject_group = [gold] * min(left[gold], rng.choice((2, 3))) + rng.sample(wrong, rng.choice((1, 2)))
+    for c in subject_group:
+        left[c] -= 1
+    groups = [[c] * n for c, n in left.items() if n >= 2]
+    for c in (c for c, n in left.items() if n == 1):  # single mentions join another group as a minority
+        rng.choice(groups).append(c)
+    for g in groups:
+        rng.shuffle(g)
+    rng.shuffle(subject_group)
+    return gold, wrong, [subject_group] + groups
 
 
 def _property(rng, level, split, target):
-    n_kinds = _KINDS[level]
-    kinds = sample(rng, split, n_kinds)
-    colors = rng.sample(COLORS, n_kinds)
-    people = names(rng, split, 2 * n_kinds + 1)
+    gold, wrong, groups = _story_colors(rng)
+    n_members = sum(map(len, groups))
+    n_groups = len(groups)
+    words = sample(rng, split, n_groups * (level + 1) + n_members)
+    kinds = [words[g * level: (g + 1) * level] for g in range(n_groups)]
+    people = [w.capitalize() for w in words[n_groups * level:]]
+    subjects, people = people[:n_groups], people[n_groups:]
     lines = []
-    for k in range(n_kinds):
-        for person in people[2 * k: 2 * k + rng.choice((1, 2))]:
-            lines += [f"{person} is a {kinds[k]}.", f"{person} is {colors[k]}."]
-    query, kind = people[-1], rng.randrange(n_kinds)
-    gold = colors[kind]
-    others = [c for c in colors if c != gold]
-    choices = rng.sample(others, 3)
+    for g, colors in enumerate(groups):
+        lines += _group(kinds[g], subjects[g], people[: len(colors)], colors)
+        people = people[len(colors):]
+    rng.shuffle(lines)  # kind and color statements apart and interleaved across groups
+    choices = rng.sample(wrong, N_CHOICES - 1)
     choices.insert(target, gold)
-    pairs = [lines[i: i + 2] for i in range(0, len(lines), 2)]
-    rng.shuffle(pairs)
     question = (
-        "\n".join(line for pair in pairs for line in pair)
-        + f"\n{query} is a {kinds[kind]}.\nWhat color is {query}?\nAnswer:"
+        "Things of the same kind are usually the same color.\n"
+        + "\n".join(lines)
+        + f"\nWhat color is {subjects[0]} most likely?\nAnswer:"
     )
-    return question, choices, target
+    return question, choices, target, level
 
 
 SUBTASKS = (
-    Subtask("inductive", "sequence", (1, 2, 3), 4, _sequence),
-    Subtask("inductive", "listfn", (1, 2, 3), 4, _listfn),
-    Subtask("inductive", "property", (1, 2, 3), 4, _property),
+    Subtask("inductive", "sequence", (1, 2, 3), N_CHOICES, _sequence),
+    Subtask("inductive", "listfn", (1, 2, 3), N_CHOICES, _listfn),
+    Subtask("inductive", "property", (1, 2, 3), N_CHOICES, _property),
 )
