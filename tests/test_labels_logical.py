@@ -5,6 +5,7 @@ level; and each surface cue that gave v1 away scores within chance + 0.05.
 
     python -m pytest tests/test_labels_logical.py -q          # the figures: python tests/test_labels_logical.py
 """
+import functools
 import itertools
 import re
 from collections import Counter
@@ -53,12 +54,18 @@ def holds(statement, sets):
     return (s & ~p if neg else s & p) != 0
 
 
+@functools.lru_cache(maxsize=None)
+def set_models(n_terms):
+    """Every assignment of a non-empty subset of the universe (as a bitmask) to each term."""
+    return np.array(list(itertools.product(range(1, 2**UNIVERSE), repeat=n_terms)), dtype=np.uint8)
+
+
 def syllogism_follows(premises, conclusion):
     """True iff every set model (terms non-empty, premises true) makes the conclusion true: the
     models are every assignment of a subset of a 3-element universe to each term."""
     terms = sorted({t for _, s, _, p in premises + [conclusion] for t in (s, p)})
-    grid = np.array(list(itertools.product(range(1, 2**UNIVERSE), repeat=len(terms))), dtype=np.uint8)
-    sets = {t: grid[:, k] for k, t in enumerate(terms)}  # range starts at 1: non-empty terms
+    grid = set_models(len(terms))
+    sets = {t: grid[:, k] for k, t in enumerate(terms)}
     ok = np.ones(len(grid), dtype=bool)
     for st in premises:
         ok &= holds(st, sets)
@@ -195,10 +202,14 @@ def test_depth_grows_with_level(subtask):
 
 
 def test_depth_is_what_the_text_needs():
-    """Syllogisms chain every premise; orderings need as many comparisons as the shortest path."""
+    """Syllogisms chain the premises on the path between the conclusion's terms (two more
+    premises branch off it); orderings need as many comparisons as the shortest path."""
     for level in LEVELS:
         for item in eval_items("syllogism", level, n=50):
-            assert item["depth"] == len(parse_syllogism(item["question"])[0]) == level + 1
+            premises, (_, s, _, p) = parse_syllogism(item["question"])
+            terms = nx.Graph([(a, b) for _, a, _, b in premises])
+            assert nx.is_tree(terms) and len(premises) == level + 3
+            assert item["depth"] == nx.shortest_path_length(terms, s, p) == level + 1
         for item in eval_items("ordering", level, n=50):
             graph, _, x, y = parse_ordering(item["question"])
             ends = (x, y) if nx.has_path(graph, x, y) else (y, x)
@@ -225,22 +236,27 @@ def test_rules_depth_is_the_shortest_implication_path():
 
 
 # --- the v1 cues --------------------------------------------------------------------------------
-def _roles(premises, term):
-    return "".join("s" if s == term else "p" for _, s, _, p in premises if term in (s, p))
+def syllogism_forms(q):
+    """v1's mood: which forms occur in the premises (a set), and the conclusion's form."""
+    premises, (cq, _, cneg, _) = parse_syllogism(q)
+    return tuple(sorted({f"{x}{n or ''}" for x, _, n, _ in premises})), f"{cq}{cneg or ''}"
 
 
 def syllogism_mood(q):
-    """Which premise forms occur (a multiset) and the conclusion's form."""
+    """The premise forms as a multiset, and the conclusion's form."""
     premises, (cq, _, cneg, _) = parse_syllogism(q)
     return tuple(sorted(f"{x}{n or ''}" for x, _, n, _ in premises)), f"{cq}{cneg or ''}"
 
 
-def syllogism_mood_positions(q):
-    """The mood plus the roles (subject/predicate) each term takes in the premises."""
-    premises, (_, s, _, p) = parse_syllogism(q)
-    middle = {t for _, a, _, b in premises for t in (a, b)} - {s, p}
-    middle_roles = sorted("".join(sorted(_roles(premises, t))) for t in middle)  # premise order is noise
-    return syllogism_mood(q), _roles(premises, s), _roles(premises, p), tuple(middle_roles)
+def syllogism_end_premises(end):
+    """v1's mood with positions, as a lookup can learn it at n = 300: the conclusion's form and,
+    for its subject (end 0) or its predicate (end 1), the form of each premise naming it and
+    the role (subject or predicate) it takes there."""
+    def cue(q):
+        premises, (cq, s, cneg, p) = parse_syllogism(q)
+        t = (s, p)[end]
+        return f"{cq}{cneg or ''}", tuple(sorted((f"{x}{n or ''}", a == t) for x, a, n, b in premises if t in (a, b)))
+    return cue
 
 
 def rules_concluded(q):
@@ -286,7 +302,9 @@ def rules_cheap_cue(name):
 
 
 CUES = {
-    "syllogism": {"mood": syllogism_mood, "mood + term positions": syllogism_mood_positions},
+    "syllogism": {"forms occurring": syllogism_forms, "mood": syllogism_mood,
+                  "forms and roles of the premises naming S": syllogism_end_premises(0),
+                  "forms and roles of the premises naming P": syllogism_end_premises(1)},
     "rules": {
         "rule concludes literal / negation": rules_concluded,
         **{name: rules_cheap_cue(name) for name in ("rules", "negated heads", "statement negated", "facts about the person")},
@@ -329,7 +347,7 @@ def test_each_varying_cue_finds_a_planted_leak(subtask):
     recover it, so a cue that parses nothing cannot pass silently; and the cue must not be
     near-unique per item, which would make that trivial. (Cues that are constant by
     construction are shown to find v1's leaks in the two tests below.)"""
-    items = eval_items(subtask, 3, n=120)
+    items = eval_items(subtask, 3)
     k = len(items[0]["choices"])
     for name, cue in CUES[subtask].items():
         values = sorted({repr(cue(it["question"])) for it in items})

@@ -8,7 +8,6 @@ about the label (tests/test_labels_logical.py measures each of them).
 from __future__ import annotations
 
 import itertools
-from collections import defaultdict
 from functools import lru_cache
 
 from .base import Subtask, question_split
@@ -55,46 +54,52 @@ def syllogism_valid(premises, conclusion, n_terms) -> bool:
     return not (witnessed and all(allowed & m for m in masks))
 
 
-def syllogism_signature(premises, conclusion) -> tuple:
-    """What a reader sees without chaining: the mood (premise forms as a multiset and the
-    conclusion's form) and where terms stand (the roles, subject or predicate, that the
-    conclusion's subject, its predicate and each middle term take in the premises)."""
-    roles = defaultdict(list)
-    for _, s, p in premises:
-        roles[s].append("s")
-        roles[p].append("p")
-    _, subj, pred = conclusion
-    middle = sorted("".join(sorted(r)) for t, r in roles.items() if t not in (subj, pred))
-    return ("".join(sorted(f for f, _, _ in premises)), conclusion[0],
-            "".join(roles[subj]), "".join(roles[pred]), tuple(middle))
-
-
 @lru_cache(maxsize=None)
-def _syllogism_classes(n_premises):
-    """Every chain of n_premises linking terms 0..n_premises with a conclusion about the two end
-    terms, grouped by signature; only signatures that hold both valid and invalid chains are
-    kept, as (valid chains, invalid chains)."""
+def _valid_chains(n_premises):
+    """Every valid chain: premises linking terms 0..n_premises in turn (either way round) and a
+    conclusion about the two end terms."""
     n_terms = n_premises + 1
-    groups = defaultdict(lambda: ([], []))
+    chains = []
     for forms in itertools.product("AEIO", repeat=n_premises):
         for flips in itertools.product((False, True), repeat=n_premises):
             premises = tuple((f, i + 1, i) if flip else (f, i, i + 1) for i, (f, flip) in enumerate(zip(forms, flips)))
             for form, end in itertools.product("AEIO", ((0, n_terms - 1), (n_terms - 1, 0))):
-                conclusion = (form,) + end
-                label = 0 if syllogism_valid(premises, conclusion, n_terms) else 1
-                groups[syllogism_signature(premises, conclusion)][label].append((premises, conclusion))
-    return [groups[key] for key in sorted(groups) if all(groups[key])]
+                if syllogism_valid(premises, (form,) + end, n_terms):
+                    chains.append((premises, (form,) + end))
+    return chains
 
 
 def _syllogism(rng, level, split, target):
-    # The signature class is drawn before the label matters, then a chain with the target label
-    # inside that class: the mood and the term positions are independent of the label, and
-    # only how the forms are arranged along the chain (the logic) decides it.
+    # A valid chain of level + 1 premises from the conclusion's subject S to its predicate P,
+    # plus a decoy premise branching off S and one off P, to fresh terms, each with its end term
+    # in the same role (subject or predicate) as in the chain's link (branches never change what
+    # follows about S and P). Exchanging the forms of a link and its decoy keeps everything a
+    # reader sees without chaining: the multiset of forms (the mood), each premise's form and
+    # where S and P stand in it, and the roles every term takes. Of the four exchanges, one
+    # with the target label is drawn, and only when both labels occur among them, so all of
+    # that is independent of the label: which premises chain, and how, decides it.
     n_premises = level + 1
-    premises, conclusion = rng.choice(rng.choice(_syllogism_classes(n_premises))[target])
-    assert syllogism_valid(premises, conclusion, n_premises + 1) == (target == 0)
-    terms = [w + "s" for w in sample(rng, split, n_premises + 1)]
-    said = [_FORMS[f].format(s=terms[s], p=terms[p]) for f, s, p in premises]
+    n_terms = n_premises + 3
+    premises, conclusion = rng.choice(_valid_chains(n_premises))
+    links = {0: 0, n_premises: n_premises - 1}  # end term -> index of its link premise
+    decoys = {}
+    for k, (end, link) in enumerate(links.items()):
+        new = n_premises + 1 + k
+        decoys[end] = (rng.choice("AEIO"),) + ((end, new) if premises[link][1] == end else (new, end))
+    variants = []
+    for swaps in itertools.product((False, True), repeat=2):
+        statements = list(premises) + list(decoys.values())
+        for k, ((end, link), swap) in enumerate(zip(links.items(), swaps)):
+            if swap:
+                decoy = n_premises + k
+                statements[link], statements[decoy] = (
+                    statements[decoy][:1] + statements[link][1:], statements[link][:1] + statements[decoy][1:])
+        variants.append((statements, 0 if syllogism_valid(statements, conclusion, n_terms) else 1))
+    if len({label for _, label in variants}) < 2:
+        return None
+    statements = rng.choice([st for st, label in variants if label == target])
+    terms = [w + "s" for w in sample(rng, split, n_terms)]
+    said = [_FORMS[f].format(s=terms[s], p=terms[p]) for f, s, p in statements]
     rng.shuffle(said)
     f, s, p = conclusion
     question = (
