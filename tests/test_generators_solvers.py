@@ -1,6 +1,6 @@
 """Every gold label re-derived from the question TEXT by a solver written here, independently
-of the generators: truth tables for syllogisms, forward chaining for rules, networkx for
-orderings and causal graphs, executing candidate rules for the inductive items."""
+of the generators: networkx for causal graphs, executing candidate rules for the inductive
+items (the logical tasks: tests/test_labels_logical.py)."""
 import itertools
 import re
 from fractions import Fraction
@@ -23,102 +23,7 @@ def lines_of(item):
     return item["question"].splitlines()
 
 
-# --- logical ----------------------------------------------------------------------------------
-STATEMENT = re.compile(r"^(All|No|Some) (\w+) are (not )?(\w+)\.$")
-
-
-def syllogism_follows(premises, conclusion):
-    """Truth tables over the terms: a 'type' is one row (which terms an individual belongs to).
-    Universal statements forbid types; each particular statement, the negated conclusion and
-    each term (existential import) must be witnessed by some allowed type."""
-    terms = sorted({t for _, s, _, p in premises + [conclusion] for t in (s, p)})
-
-    def universal(q, s, neg, p):
-        if q == "All":
-            return lambda row: not row[s] or row[p]
-        if q == "No":
-            return lambda row: not (row[s] and row[p])
-        return None
-
-    def witness(q, s, neg, p):
-        return lambda row: row[s] and (not row[p] if neg else row[p])
-
-    q, s, neg, p = conclusion
-    negated = {("All", None): ("Some", s, "not ", p), ("No", None): ("Some", s, None, p),
-               ("Some", None): ("No", s, None, p), ("Some", "not "): ("All", s, None, p)}[(q, neg)]
-    statements = premises + [negated]
-    rows = [dict(zip(terms, bits)) for bits in itertools.product((False, True), repeat=len(terms))]
-    forbid = [f for f in (universal(*st) for st in statements) if f]
-    allowed = [r for r in rows if all(f(r) for f in forbid)]
-    needs = [witness(*st) for st in statements if st[0] == "Some"]
-    needs += [(lambda t: lambda row: row[t])(t) for t in terms]
-    countermodel = all(any(need(r) for r in allowed) for need in needs)
-    return not countermodel
-
-
-def test_syllogism_solver_sanity():
-    barbara = [("All", "m", None, "p"), ("All", "s", None, "m")]
-    assert syllogism_follows(barbara, ("All", "s", None, "p"))
-    assert syllogism_follows(barbara, ("Some", "s", None, "p"))  # existential import
-    assert not syllogism_follows(barbara, ("All", "p", None, "s"))
-    assert not syllogism_follows([("Some", "m", None, "p"), ("Some", "s", None, "m")], ("Some", "s", None, "p"))
-
-
-def test_syllogism_labels():
-    for item in items_of("logical", "syllogism"):
-        lines = lines_of(item)
-        premises = [STATEMENT.match(x).groups() for x in lines[1:-3]]
-        conclusion = STATEMENT.match(lines[-3].removeprefix("Conclusion: ")).groups()
-        assert len(premises) == item["level"] + 1
-        assert item["choices"][item["gold"]] == ("Yes" if syllogism_follows(premises, conclusion) else "No")
-
-
-FACT = re.compile(r"^(\w+) is (not )?(\w+)\.$")
-RULE = re.compile(r"^If someone is (.+) then they are (not )?(\w+)\.$")
-
-
-def test_rules_labels_and_proof_depth():
-    for item in items_of("logical", "rules"):
-        facts, rules = set(), []
-        for line in lines_of(item)[:-2]:
-            if m := RULE.match(line):
-                rules.append((m[1].split(" and "), not m[2], m[3]))
-            else:
-                m = FACT.match(line)
-                facts.add((m[1], m[3], not m[2]))
-        who, neg, what = FACT.match(re.search(r'"(.+)"', lines_of(item)[-2])[1]).groups()
-        known, rounds = set(facts), {}
-        for depth in itertools.count(1):  # forward chaining, one round per proof step
-            people = {f[0] for f in known}
-            new = {(p, head, pos) for p in people for body, pos, head in rules
-                   if all((p, b, True) in known for b in body)} - known
-            if not new:
-                break
-            rounds.update({lit: depth for lit in new})
-            known |= new
-        if (who, what, True) in known:
-            label, lit = ("False" if neg else "True"), (who, what, True)
-        elif (who, what, False) in known:
-            label, lit = ("True" if neg else "False"), (who, what, False)
-        else:
-            label, lit = "Unknown", None
-        assert item["choices"][item["gold"]] == label
-        if lit is not None:
-            assert rounds.get(lit, 0) == item["level"]
-
-
-def test_ordering_labels():
-    for item in items_of("logical", "ordering"):
-        graph = nx.DiGraph()  # edge: taller -> shorter
-        *facts, question, _ = lines_of(item)
-        for fact in facts:
-            a, rel, b = re.match(r"^(\w+) is (taller|shorter) than (\w+)\.$", fact).groups()
-            graph.add_edge(*((a, b) if rel == "taller" else (b, a)))
-        assert graph.number_of_nodes() == 2 * item["level"] + 1
-        rel, x, y = re.match(r"^Who is (taller|shorter): (\w+) or (\w+)\?$", question).groups()
-        taller = x if nx.has_path(graph, x, y) else y
-        assert nx.has_path(graph, x, y) != nx.has_path(graph, y, x)
-        assert item["choices"][item["gold"]] == (taller if rel == "taller" else ({x, y} - {taller}).pop())
+# --- logical: tests/test_labels_logical.py (SAT, set models, topological sorts) ---------------
 
 
 # --- causal -----------------------------------------------------------------------------------
