@@ -1,11 +1,10 @@
 """Every gold label re-derived from the question TEXT by a solver written here, independently
-of the generators: networkx for causal graphs, executing candidate rules for the inductive
-items (the logical tasks: tests/test_labels_logical.py)."""
+of the generators: executing candidate rules for the inductive items (the logical tasks:
+tests/test_labels_logical.py; the causal tasks: tests/test_labels_causal.py)."""
 import itertools
 import re
 from fractions import Fraction
 
-import networkx as nx
 import numpy as np
 import pytest
 
@@ -26,49 +25,7 @@ def lines_of(item):
 # --- logical: tests/test_labels_logical.py (SAT, set models, topological sorts) ---------------
 
 
-# --- causal -----------------------------------------------------------------------------------
-def causal_graph(item):
-    lines = lines_of(item)
-    graph = nx.DiGraph()
-    graph.add_nodes_from(re.search(r"the variables (.+)\. These", lines[0])[1].split(", "))
-    for line in lines:
-        if m := re.match(r"^(\w+) directly causes (\w+)\.$", line):
-            graph.add_edge(m[1], m[2])
-    assert nx.is_directed_acyclic_graph(graph)
-    assert graph.number_of_nodes() == {1: 5, 2: 7, 3: 9}[item["level"]]
-    return graph, lines[-2]
-
-
-def test_intervention_labels():
-    for item in items_of("causal", "intervention"):
-        graph, question = causal_graph(item)
-        x, y = re.search(r"sets (\w+) to a new value, will (\w+) change", question).groups()
-        assert item["choices"][item["gold"]] == ("Yes" if y in nx.descendants(graph, x) else "No")
-
-
-def test_dsep_labels():
-    for item in items_of("causal", "dsep"):
-        graph, question = causal_graph(item)
-        m = re.search(r"same value of (.+?)\. ", question)
-        given = set(m[1].split(" and of ")) if m else set()
-        x, y = re.search(r"Are (\w+) and (\w+) statistically dependent", question).groups()
-        dependent = not nx.is_d_separator(graph, {x}, {y}, given)
-        assert item["choices"][item["gold"]] == ("Yes" if dependent else "No")
-
-
-def test_correlation_labels():
-    for item in items_of("causal", "correlation"):
-        graph, question = causal_graph(item)
-        a, b = re.search(r"statement about (\w+) and (\w+) is correct", question).groups()
-        gold = item["choices"][item["gold"]]
-        if nx.has_path(graph, a, b):
-            assert gold.startswith(f"{a} causes {b}")
-        elif nx.has_path(graph, b, a):
-            assert gold.startswith(f"{b} causes {a}")
-        elif nx.ancestors(graph, a) & nx.ancestors(graph, b):
-            assert "share a common cause" in gold
-        else:
-            assert "independent" in gold
+# --- causal: tests/test_labels_causal.py (networkx, a Bayes ball, DAG enumeration) ------------
 
 
 # --- inductive --------------------------------------------------------------------------------
