@@ -202,7 +202,6 @@ SEQUENCE_CUES = {
     "middle choice (closest to the mean)": lambda it: _closest(_numbers(it), np.mean(_numbers(it))),
     "closest to the arithmetic continuation": lambda it: _closest(
         _numbers(it), 2 * sequence_terms(it["question"])[-1] - sequence_terms(it["question"])[-2]),
-    "gold's rank among choices (sorted)": lambda it: tuple(np.argsort(_numbers(it))),
     "same parity as the last term": lambda it: tuple(
         (v - sequence_terms(it["question"])[-1]) % 2 for v in _numbers(it)),
 }
@@ -322,47 +321,47 @@ def test_no_cue_beats_chance(subtask, level):
 
 
 # The cues must find a leak where there is one: the v1 flaws, planted in real items.
-def _plant_v1_sequence(it):
-    terms = sequence_terms(it["question"])
-    gold = int(it["choices"][it["gold"]])
-    wrong = [terms[0] - 1, terms[1] + 1 if terms[1] + 1 != gold else terms[1] - 1, gold + 1]  # shown or off-gcd
-    wrong = [str(w) for w in wrong]
-    return {**it, "choices": wrong[: it["gold"]] + [str(gold)] + wrong[it["gold"]:]}
-
-
-def _plant_v1_listfn(it):
-    _, query = listfn_parts(it["question"])
+def _with_wrong(it, wrong):
     gold = it["choices"][it["gold"]]
-    wrong = [str(query + [0]), str(query[:1]), str([v * 10 + 1 for v in query])]  # other length / values / parity
     return {**it, "choices": wrong[: it["gold"]] + [gold] + wrong[it["gold"]:]}
 
 
+def _plant_shown_terms(it):
+    """v1: shown terms offered as distractors."""
+    return _with_wrong(it, [str(t) for t in sequence_terms(it["question"])[:3]])
+
+
+def _plant_gold_largest(it):
+    return _with_wrong(it, [str(int(it["choices"][it["gold"]]) - k) for k in (1, 2, 3)])
+
+
+def _plant_v1_listfn(it):
+    """v1: distractors that change the length, the values or the parities differently."""
+    _, query = listfn_parts(it["question"])
+    return _with_wrong(it, [str(query + [0]), str(query[:1]), str([v * 10 + 1 for v in query])])
+
+
 def _plant_v1_property(it):
-    """Each member's colour line right after its kind line, as in v1."""
-    lines = it["question"].splitlines()
+    """v1: each member's colour line right after its kind line, a gold-coloured member first."""
+    lines, gold = it["question"].splitlines(), it["choices"][it["gold"]]
     head, story, tail = lines[:1], lines[1:-2], lines[-2:]
     colour_of = {line.split()[0]: line for line in story if re.fullmatch(r"[A-Z]\w+ is [a-z]+\.", line)}
-    grouped = [x for line in story if " is a " in line for x in [line, colour_of.get(line.split()[0])] if x]
-    return {**it, "question": "\n".join(head + grouped + tail)}
+    pairs = [[line, colour_of.get(line.split()[0])] for line in story if " is a " in line]
+    pairs.sort(key=lambda pair: pair[1] != f"{pair[0].split()[0]} is {gold}.")
+    return {**it, "question": "\n".join(head + [x for pair in pairs for x in pair if x] + tail)}
 
 
 @pytest.mark.parametrize("subtask,plant,cue", [
-    ("sequence", _plant_v1_sequence, "divisible by gcd and not shown (v1: 0.47)"),
-    ("sequence", lambda it: {**it, "choices": sorted(it["choices"], key=lambda c: c != it["choices"][it["gold"]])},
-     "largest choice"),
+    ("sequence", _plant_shown_terms, "divisible by gcd and not shown (v1: 0.47)"),
+    ("sequence", _plant_gold_largest, "largest choice"),
     ("listfn", _plant_v1_listfn, "matches all invariants (v1: 0.87)"),
     ("property", _plant_v1_property, "colour after the first line naming the subject's kind (v1: 1.00)"),
 ])
 def test_cues_catch_a_planted_leak(subtask, plant, cue):
     fit, test = (generate("inductive", subtask, 1, 60, seed=s) for s in (1, 0))
-    fn = CUES[subtask][cue]
-    if cue == "largest choice":  # plant: the gold is always the largest value
-        leak = lambda it: {**it, "choices": [str(int(c) - (10**6 if i != it["gold"] else 0))
-                                             for i, c in enumerate(it["choices"])]}
-    else:
-        leak = plant
-    assert lookup_accuracy(fn, [leak(it) for it in fit], [leak(it) for it in test]) > 0.9
-    assert lookup_accuracy(fn, fit, test) < 0.45
+    found = CUES[subtask][cue]
+    assert lookup_accuracy(found, [plant(it) for it in fit], [plant(it) for it in test]) > 0.9
+    assert lookup_accuracy(found, fit, test) < 0.45
 
 
 if __name__ == "__main__":  # the cue table of the tasks README

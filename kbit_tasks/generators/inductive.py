@@ -62,14 +62,15 @@ def _run(coeffs, const, start, count):
     return terms
 
 
-def _draw_rule(rng, level):
+def _draw_rule(rng, level, arithmetic):
     """(coeffs, const) of an order-`level` recurrence: a difference-table rule (arithmetic,
-    quadratic, cubic) or a general one with small integer coefficients."""
+    quadratic, cubic) or a general one with small integer coefficients (at level 1: geometric
+    or affine, x * r + c; `arithmetic` chooses between the two kinds there)."""
     polynomial = {1: (1,), 2: (2, -1), 3: (3, -3, 1)}[level]
-    if rng.random() < 0.4:
+    if arithmetic if level == 1 else rng.random() < 0.4:
         return polynomial, rng.choice([c for c in range(-9, 10) if c])
-    coeffs = [rng.choice((-3, -2, -1, 1, 2, 3))] + [rng.randint(-2, 2) for _ in range(level - 1)]
-    return tuple(coeffs), rng.randint(-9, 9)
+    coeffs = [rng.choice((-3, -2, 2, 3) if level == 1 else (-3, -2, -1, 1, 2, 3))]
+    return tuple(coeffs + [rng.randint(-2, 2) for _ in range(level - 1)]), rng.randint(-9, 9)
 
 
 def _solve_exact(rows, rhs):
@@ -168,9 +169,9 @@ def _sequence_question(terms):
     return f"What number comes next in the sequence {', '.join(map(str, terms))}, ...?\nAnswer:"
 
 
-def _sequence_draw(rng, level, split):
+def _sequence_draw(rng, level, split, arithmetic):
     """(shown terms, gold next term, pool of wrong next terms) of one random rule, or None."""
-    coeffs, const = _draw_rule(rng, level)
+    coeffs, const = _draw_rule(rng, level, arithmetic)
     start = [rng.randint(-5, 25) for _ in range(level)]
     terms = _run(coeffs, const, start, _SHOWN[level])
     if max(map(abs, terms)) > _MAX_TERM or len(set(terms)) < len(terms) - 1 or _is_famous(terms):
@@ -197,22 +198,32 @@ def _sequence_draw(rng, level, split):
     return terms, gold, pool
 
 
-def _draw_ranks(rng):
+def _draw_ranks(rng, closeness):
     """(rank by value, rank by closeness to the naive continuation) of the gold, each uniform
-    over items. Only the largest or smallest value can be the farthest from any point, so the
-    farthest rank goes to half of the extreme-valued items and the interior ones never get it.
-    (At level 1 the naive continuation IS the gold rule of every arithmetic item, so
-    closeness to it is left free there.)"""
+    over items; `closeness` lists the closeness ranks allowed (None: left free). Only the
+    largest or smallest value can be the farthest from any point, so the farthest rank goes to
+    a share 2/m of the extreme-valued items (m allowed ranks) and never to interior ones."""
     by_value = rng.randrange(N_CHOICES)
-    extreme = by_value in (0, N_CHOICES - 1)
-    return by_value, N_CHOICES - 1 if extreme and rng.random() < 0.5 else rng.randrange(N_CHOICES - 1)
+    if closeness is None:
+        return by_value, None
+    farthest, others = closeness[-1], closeness[:-1]
+    if by_value in (0, N_CHOICES - 1) and rng.random() < 2 / len(closeness):
+        return by_value, farthest
+    return by_value, rng.choice(others)
 
 
 def _sequence(rng, level, split, target):
-    ranks = _draw_ranks(rng) if level > 1 else (rng.randrange(N_CHOICES), None)
+    # Ranks are drawn first, so they are uniform over items. At level 1 the naive continuation
+    # IS the gold rule of arithmetic items: those are a quarter of the items, and in the others
+    # the gold is never the closest choice to it, so "closest to the naive guess" stays at chance.
+    arithmetic = level == 1 and rng.random() < 1 / N_CHOICES
+    closeness = None if arithmetic else (1, 2, 3) if level == 1 else (0, 1, 2, 3)
+    ranks = _draw_ranks(rng, closeness)
     for _ in range(_TRIES):
-        drawn = _sequence_draw(rng, level, split)
-        choices = drawn and _placed(rng, drawn[1], drawn[2], ranks, target, 2 * drawn[0][-1] - drawn[0][-2])
+        drawn = _sequence_draw(rng, level, split, arithmetic)
+        if drawn is None:
+            continue
+        choices = _placed(rng, drawn[1], drawn[2], ranks, target, 2 * drawn[0][-1] - drawn[0][-2])
         if choices:
             return _sequence_question(drawn[0]), choices, target, level
     return None
