@@ -27,8 +27,11 @@ def _literal(text: str) -> tuple[bool, str | None]:
 # ---- logical/rules -------------------------------------------------------------------------
 
 def _statement(query: str) -> str:
+    """The claim a query asks about: quoted, or after "Statement:"/"Hypothesis:"/"Conclusion:"."""
     quoted = re.search(r'"([^"]+)"', query)
-    return quoted[1] if quoted else query
+    if quoted:
+        return quoted[1]
+    return re.sub(r"^(?:statement|hypothesis|conclusion|claim)\s*:\s*", "", query, flags=re.I)
 
 
 def _conclusion(rule: str) -> str:
@@ -228,6 +231,25 @@ def _lines_naming(it, i):
     return tuple(sorted(shapes)), choice_identity(it, i)
 
 
+def _lines_naming_asked(it, i):
+    """Corr2Cause-style cue: the statement's own shape and the templates of the context lines that
+    name all of its invented words (the pair's own findings or edges), not chained, plus the answer."""
+    context, query = context_and_query(it["question"])
+    statement = _statement(query)
+    asked = _question_names(statement)
+    if not asked:
+        return None
+    roles = {n: f"Q{j + 1}" for j, n in enumerate(asked)}
+
+    def shape(line):
+        return re.sub(r"\bW\d+\b", "W", " ".join(delex_tokens(line, dict(roles))))
+
+    # Lines naming many more things (a list of all variables) say nothing about these ones.
+    found = sorted({shape(x) for x in context
+                    if set(asked) <= set(_question_names(x)) and len(_question_names(x)) <= len(asked) + 1})
+    return shape(statement), tuple(found), choice_identity(it, i)
+
+
 # ---- inductive -----------------------------------------------------------------------------
 
 def _gcd_not_shown(it, i):
@@ -295,16 +317,35 @@ def _adjacent_copy(it, i):
     return bool(after) and mentions(after[0], choice), min(3, sum(mentions(x, choice) for x in after))
 
 
+def _kind_mates(it, i):
+    """Majority attribute among the members of the query entity's own kind, ignoring "Every K is
+    a J" links (one hop of the induction, without the hierarchy): rank of the choice's count."""
+    context, query = context_and_query(it["question"])
+    asked = _question_names(query)
+    if not asked:
+        return None
+    kind = next((k for k in (_kind_of(context, w) for w in TOKEN.findall(query) if nonce_stem(w) == asked[0]) if k), None)
+    if kind is None:
+        return None
+    mates = {nonce_stem(m[1]) for x in context if (m := re.match(r"(\w+) is an? (\w+)", x)) and nonce_stem(m[2]) == kind}
+    mates.discard(asked[0])
+    counts = [sum(mentions(x, c) and _question_names(x)[:1] and _question_names(x)[0] in mates and not re.search(r" an? ", x)
+                  for x in context) for c in it["choices"]]
+    return rank(counts, i)
+
+
 TASK_CUES = (
     Cue("rule concludes literal", _rule_conclusions, ("rules",)),
     Cue("mood", _mood, ("syllogism",)),
     Cue("mood + positions", _mood_positions, ("syllogism",)),
     Cue("net side count", _net_side, ("ordering",)),
-    Cue("edge or 2-hop path", _two_hop, ("intervention", "correlation")),
-    Cue("in/out edges", _degrees, ("intervention", "dsep", "correlation")),
+    Cue("edge or 2-hop path", _two_hop, ("intervention",)),
+    Cue("in/out edges", _degrees, ("intervention", "dsep")),
     Cue("path ignoring colliders", _open_without_colliders, ("dsep",)),
     Cue("lines naming the choice", _lines_naming),
+    Cue("lines naming the asked words", _lines_naming_asked),
     Cue("gcd, not shown", _gcd_not_shown, ("sequence",)),
     Cue("coarse invariants", _listfn_invariants, ("listfn",)),
     Cue("adjacent-line copy", _adjacent_copy, ("property",)),
+    Cue("kind-mates' majority", _kind_mates, ("property",)),
 )

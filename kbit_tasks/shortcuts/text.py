@@ -37,9 +37,13 @@ def lines(question: str) -> tuple[str, ...]:
 
 @lru_cache(maxsize=4096)
 def context_and_query(question: str) -> tuple[tuple[str, ...], str]:
-    """The lines before the query, and the query (the last line before "Answer:")."""
+    """The lines before the query, and the query: the last line that names something invented
+    (the statement, hypothesis or question about named things; instructions after it are
+    dropped), else the last line."""
     body = lines(question)
-    return body[:-1], (body[-1] if body else "")
+    named = [i for i, x in enumerate(body) if any(nonce_stem(t) for t in TOKEN.findall(x))]
+    at = named[-1] if named else len(body) - 1
+    return body[:max(at, 0)], (body[at] if body else "")
 
 
 def number_bucket(text: str) -> str:
