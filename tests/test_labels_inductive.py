@@ -5,6 +5,7 @@ reader on a networkx graph), depth per level, and the shortcut cues of issue 10 
     python -m pytest tests/test_labels_inductive.py -q            # all (about a minute)
     python tests/test_labels_inductive.py                         # prints the cue table
 """
+import functools
 import itertools
 import re
 import sys
@@ -22,9 +23,18 @@ LEVELS = (1, 2, 3)
 CHANCE = 0.25
 
 
+@functools.lru_cache(maxsize=None)
+def items(subtask, level, n, seed):
+    """Generated once per session: the 300-item checks share them (callers do not mutate)."""
+    return tuple(generate("inductive", subtask, level, n, seed=seed))
+
+
 # --- sequence: brute force over x[n] = a1 x[n-1] + ... + ak x[n-k] + c, integer a in [-4, 4] ---
 def sequence_terms(question):
     return [int(t) for t in re.search(r"sequence (.+), \.\.\.\?", question)[1].split(", ")]
+
+
+COEFFS = {k: np.array(list(itertools.product(range(-4, 5), repeat=k)), dtype=np.int64) for k in (1, 2, 3)}
 
 
 def sequence_solve(terms):
@@ -32,7 +42,7 @@ def sequence_solve(terms):
     fits exactly; the constant is what is left of each term, and it must not vary."""
     x = np.array(terms, dtype=np.int64)
     for k in (1, 2, 3):
-        coeffs = np.array(list(itertools.product(range(-4, 5), repeat=k)), dtype=np.int64)  # (M, k)
+        coeffs = COEFFS[k]  # (M, k): every coefficient vector
         lags = np.stack([x[k - j: len(x) - j] for j in range(1, k + 1)], axis=1)  # rows x[n-1..n-k]
         left = x[k:, None] - lags @ coeffs.T  # (equations, M): the constant each equation implies
         ok = (left == left[0]).all(axis=0)
@@ -143,16 +153,15 @@ CHECKS = {"sequence": sequence_ok, "listfn": listfn_ok, "property": property_ok}
 @pytest.mark.parametrize("level", LEVELS)
 @pytest.mark.parametrize("subtask", list(CHECKS))
 def test_solver_agrees_with_every_gold(subtask, level):
-    items = generate("inductive", subtask, level, N_LABELS, seed=3)
-    bad = [it["question"] for it in items if not CHECKS[subtask](it)]
+    made = items(subtask, level, N_LABELS, 3)
+    bad = [it["question"] for it in made if not CHECKS[subtask](it)]
     assert not bad, bad[:2]
-    assert {it["depth"] for it in items} == {level}  # depth = the level's inference steps
+    assert {it["depth"] for it in made} == {level}  # depth = the level's inference steps
 
 
 @pytest.mark.parametrize("subtask", list(CHECKS))
 def test_a_flipped_label_is_caught(subtask):
-    items = generate("inductive", subtask, 2, 20, seed=5)
-    for it in items:
+    for it in items(subtask, 2, 20, 5):
         assert CHECKS[subtask](it)
         assert not CHECKS[subtask]({**it, "gold": (it["gold"] + 1) % 4})
         assert not CHECKS[subtask]({**it, "depth": it["depth"] + 1})
@@ -163,9 +172,9 @@ def test_a_flipped_label_is_caught(subtask):
 def test_solver_agrees_on_300_items_and_depth_grows(subtask):
     means = []
     for level in LEVELS:
-        items = generate("inductive", subtask, level, N_CUES, seed=0)
-        assert all(CHECKS[subtask](it) for it in items)
-        means.append(np.mean([it["depth"] for it in items]))
+        made = items(subtask, level, N_CUES, 0)
+        assert all(CHECKS[subtask](it) for it in made)
+        means.append(np.mean([it["depth"] for it in made]))
     assert means[0] < means[1] < means[2]
 
 
@@ -233,9 +242,16 @@ def _matching(it, names):
 def _shortest_from_query(it):
     """Per choice: the fewest primitives that turn the query into it (4 = none of <= 3)."""
     _, query = listfn_parts(it["question"])
-    found = {}
-    for p in PROGRAMS:
-        found.setdefault(str(run(p, query)), len(p))
+    found, layer = {str(query): 0}, [query]
+    for length in (1, 2, 3):
+        new = {}
+        for xs in layer:
+            for op in OPS.values():
+                out = op(xs)
+                if str(out) not in found:
+                    new.setdefault(str(out), out)
+        found.update(dict.fromkeys(new, length))
+        layer = list(new.values())
     return tuple(found.get(c, 4) for c in it["choices"])
 
 
@@ -307,8 +323,7 @@ CUES = {"sequence": SEQUENCE_CUES, "listfn": LISTFN_CUES, "property": PROPERTY_C
 
 
 def cue_table(subtask, level, n=N_CUES, cues=None):
-    fit = generate("inductive", subtask, level, n, seed=1)
-    test = generate("inductive", subtask, level, n, seed=0)
+    fit, test = items(subtask, level, n, 1), items(subtask, level, n, 0)
     return {name: lookup_accuracy(cue, fit, test) for name, cue in (cues or CUES[subtask]).items()}
 
 
@@ -358,7 +373,7 @@ def _plant_v1_property(it):
     ("property", _plant_v1_property, "colour after the first line naming the subject's kind (v1: 1.00)"),
 ])
 def test_cues_catch_a_planted_leak(subtask, plant, cue):
-    fit, test = (generate("inductive", subtask, 1, 60, seed=s) for s in (1, 0))
+    fit, test = items(subtask, 1, 60, 1), items(subtask, 1, 60, 0)
     found = CUES[subtask][cue]
     assert lookup_accuracy(found, [plant(it) for it in fit], [plant(it) for it in test]) > 0.9
     assert lookup_accuracy(found, fit, test) < 0.45
@@ -369,9 +384,9 @@ if __name__ == "__main__":  # the cue table of the tasks README
     for subtask in subtasks:
         for level in LEVELS:
             table = cue_table(subtask, level, cues={**CUES[subtask], **DIAGNOSTIC.get(subtask, {})})
-            items = generate("inductive", subtask, level, N_CUES, seed=0)
-            agree = np.mean([CHECKS[subtask](it) for it in items])
-            depths = dict(sorted(Counter(it["depth"] for it in items).items()))
+            made = items(subtask, level, N_CUES, 0)
+            agree = np.mean([CHECKS[subtask](it) for it in made])
+            depths = dict(sorted(Counter(it["depth"] for it in made).items()))
             print(f"kbit_inductive_{subtask}_l{level}: chance {CHANCE:.2f}, solver agreement {agree:.3f}, depth {depths}")
             for name, acc in table.items():
                 z = (acc - CHANCE) / np.sqrt(CHANCE * (1 - CHANCE) / N_CUES)

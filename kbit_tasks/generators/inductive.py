@@ -345,17 +345,13 @@ def _group(kinds, subject, members, colors):
 
 def _story_colors(rng):
     """(gold, wrong colors, colors of each group's members; group 0 is the subject's). The four
-    choice colors are mentioned 1-5 times, all differently often, and the gold's count has a
-    uniformly drawn rank among them: neither the most nor the least frequent color, nor a
-    random color line, points at the gold. The gold has a strict majority in group 0; every
-    other mention goes to groups of other kinds."""
+    choice colors are mentioned 2-6 times, all differently often, and which count is the
+    gold's is random: neither a mention count nor the most or least frequent color, nor a
+    random color line, points at the gold. The gold has a strict majority in group 0 (2 or 3
+    members against 1 or 2 single others); every other mention goes to groups of other kinds."""
     gold, *wrong = rng.sample(COLORS, N_CHOICES)
-    rank = rng.randrange(N_CHOICES)
-    counts = sorted(rng.sample(range(1, 6), N_CHOICES))
-    while counts[rank] < 2:  # the gold needs two members to hold a majority
-        counts = sorted(rng.sample(range(1, 6), N_CHOICES))
-    left = dict(zip(wrong, rng.sample(counts[:rank] + counts[rank + 1:], N_CHOICES - 1)))
-    left[gold] = counts[rank]
+    counts = rng.sample(range(2, 7), N_CHOICES)  # exchangeable: the gold's is any of them
+    left = dict(zip([gold] + wrong, counts))
     subject_group = [gold] * min(left[gold], rng.choice((2, 3))) + rng.sample(wrong, rng.choice((1, 2)))
     for c in subject_group:
         left[c] -= 1
