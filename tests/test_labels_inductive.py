@@ -224,6 +224,8 @@ def _invariants(inp, out):
         "subset of input": set(out) <= set(inp),
         "sorted": out == sorted(out),
         "parity (odd count change)": sum(v % 2 for v in out) - sum(v % 2 for v in inp),
+        "largest value change": max(out, default=0) - max(inp, default=0),  # v2 found: 0.43 at l2
+        "smallest value change": min(out, default=0) - min(inp, default=0),
     }
 
 
@@ -317,7 +319,17 @@ PROPERTY_CUES = {
     "first colour mentioned": lambda it: _choice_of(it, _colour_lines(it)[0][2]),
     "last colour mentioned": lambda it: _choice_of(it, _colour_lines(it)[-1][2]),
 }
-DIAGNOSTIC = {"property": {"first member of the deciding kind": lambda it: _one_member(it, 0),
+def _keeps(it, end):
+    """Partial program inference (positions only): does the choice keep the query's first or last
+    value where every example does? Reported, not bounded."""
+    pairs, query = listfn_parts(it["question"])
+    kept = {bool(o) and o[end] == i[end] for i, o in pairs}
+    return tuple(parse_list(c)[end] == query[end] for c in it["choices"]) if kept == {True} else None
+
+
+DIAGNOSTIC = {"listfn": {"keeps the first value": lambda it: _keeps(it, 0),
+                         "keeps the last value": lambda it: _keeps(it, -1)},
+              "property": {"first member of the deciding kind": lambda it: _one_member(it, 0),
                            "last member of the deciding kind": lambda it: _one_member(it, -1)}}
 CUES = {"sequence": SEQUENCE_CUES, "listfn": LISTFN_CUES, "property": PROPERTY_CUES}
 

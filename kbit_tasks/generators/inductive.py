@@ -9,9 +9,10 @@ the answer rests on, and the level sets it:
   property  the category links from the queried entity to the kind whose members' colors decide
             (1: "X is a K"; 2 and 3 add "Every K is a J" hops).
 Distractors are built so that surface properties do not single out the gold answer: wrong
-sequence rules that fit part of the terms, matched on parity and divisibility; list outputs
-that agree with the gold on length, multiset, sortedness and parity; colors spread so that
-neither the adjacent line nor the most frequent color gives the answer.
+sequence rules that fit part of the terms, matched on parity, divisibility and sign, with the
+gold's rank by value and by closeness to the naive continuation uniform; list outputs of other
+programs with exactly the gold's values in another order; stories whose kind and color lines
+are apart and shuffled, with minority members and color counts that say nothing.
 """
 from __future__ import annotations
 
@@ -283,15 +284,11 @@ def _search(examples, outputs, query, depth):
     return fits, shortest
 
 
-def signature(inp, out):
-    """The coarse invariants a shortcut reads: length, permutation / sub-multiset / subset of
-    the input, sortedness, number of odd values."""
-    counts_in = {x: inp.count(x) for x in inp}
-    return (
-        len(out), sorted(out) == sorted(inp), all(out.count(x) <= counts_in.get(x, 0) for x in out),
-        set(out) <= set(inp), list(out) == sorted(out), list(out) == sorted(out, reverse=True),
-        sum(x % 2 for x in out),
-    )
+def signature(out):
+    """What the choices share: the multiset of output values (so the length, which input values
+    survive, parities, the largest, smallest and total all agree) and sortedness. Only the
+    order differs, and only running the inferred program gives it."""
+    return tuple(sorted(out)), list(out) == sorted(out), list(out) == sorted(out, reverse=True)
 
 
 def _show(xs):
@@ -304,8 +301,8 @@ def _listfn(rng, level, split, target):
     *examples, query = inputs
     outputs = [compose(program, xs) for xs in examples]
     gold = compose(program, query)
-    if len(gold) < 2:
-        return None
+    if len(gold) < 2 or any(signature(gold)[1:]):
+        return None  # a sorted output has no same-valued distractor that is also sorted
     lines = [f"Input: {_show(xs)} Output: {_show(out)}" for xs, out in zip(examples, outputs)]
     question = (
         "Every example applies the same rule to a list of numbers.\n"
@@ -318,10 +315,10 @@ def _listfn(rng, level, split, target):
     if set(fits) != {gold} or fits[gold] != level:
         return None  # another answer fits the examples, or a shorter program does
     # distractors: query outputs of other programs, as short (from the query alone) as the
-    # gold's and with its coarse invariants
-    key = signature(query, gold)
+    # gold's and with the same values
+    key = signature(gold)
     pool = sorted(out for out, length in shortest.items()
-                  if out != gold and length == shortest[gold] and signature(query, out) == key)
+                  if out != gold and length == shortest[gold] and signature(out) == key)
     if len(pool) < N_CHOICES - 1:
         return None
     choices = [_show(out) for out in rng.sample(pool, N_CHOICES - 1)]
