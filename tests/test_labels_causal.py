@@ -297,9 +297,9 @@ def test_cues_at_chance(subtask, level):
         assert lookup_accuracy(cue, fit, test) <= 0.55, name
 
 
-def report(n=N_SLOW):
+def report(subtasks=("intervention", "dsep", "correlation"), n=N_SLOW):
     """The figures for the tasks README: depth per level, collider flips, cue accuracies."""
-    for subtask in ("intervention", "dsep", "correlation"):
+    for subtask in subtasks:
         for level in LEVELS:
             fit, test = items(subtask, level, n, seed=1), items(subtask, level, n)
             depth = dict(sorted(Counter(it["depth"] for it in test).items()))
@@ -314,4 +314,6 @@ def report(n=N_SLOW):
 
 
 if __name__ == "__main__":
-    report()
+    import sys
+
+    report(*[sys.argv[1:]] if sys.argv[1:] else [])

@@ -97,11 +97,12 @@ def _linear_extension(rng, orient):
     return order
 
 
-def _planted_graph(rng, level, orient):
+def _planted_graph(rng, level, orient, ends_fixed=True):
     """A random DAG with a chain of len(orient) links from x to y, link i pointing towards y iff
     orient[i]; then one more link at each end so that x and y have exactly one cause and one
     effect in every item (their degrees tell nothing); then distractor links among the other
-    variables that keep x and y len(orient) links apart. Returns (n, edges, parents, path),
+    variables that keep x and y len(orient) links apart (with ends_fixed=False, also links at
+    x and y, whose degrees the caller then balances). Returns (n, edges, parents, path),
     path from x to y, or None when no such graph was found."""
     n, d = N_VARS[level], len(orient)
     path = rng.sample(range(n), d + 1)
@@ -128,7 +129,7 @@ def _planted_graph(rng, level, orient):
     if _distances(parents, x)[y] != d:
         return None
     others = [(a, b) for a in range(n) for b in range(n)
-              if rank[a] < rank[b] and (a, b) not in edges and not {a, b} & {x, y}]
+              if rank[a] < rank[b] and (a, b) not in edges and not (ends_fixed and {a, b} & {x, y})]
     rng.shuffle(others)
     from_x, from_y = _distances(parents, x), _distances(parents, y)
     for a, b in others:
@@ -304,10 +305,10 @@ def _dsep_draw(level):
     d = CHAIN[level]
 
     def draw(rng):
-        orient = [rng.random() < 0.5 for _ in range(d)]
-        colliders = [i + 1 for i in range(d - 1) if orient[i] and not orient[i + 1]]
-        if not colliders:
-            return None
+        colliders = []
+        while not colliders:  # a chain with a common effect on it
+            orient = [rng.random() < 0.5 for _ in range(d)]
+            colliders = [i + 1 for i in range(d - 1) if orient[i] and not orient[i + 1]]
         graph = _planted_graph(rng, level, orient)
         if graph is None:
             return None
@@ -317,11 +318,19 @@ def _dsep_draw(level):
         rest = [v for v in range(n) if v not in (x, y)]
         size = rng.choice(OBSERVED[level])
         pool = set()
-        if rng.random() < 0.6:  # observe a common effect on the chain, or an effect of it
+        common = [v for v in rest if anc[v] >> x & 1 and anc[v] >> y & 1]
+        plan = rng.random()
+        if plan < 0.4 - 0.1 * (level == 1):  # observe a common effect on the chain, or an effect of it
             collider = path[rng.choice(colliders)]
             pool.add(rng.choice([v for v in rest if v == collider or anc[v] >> collider & 1]))
-            if size > 1 and rng.random() < 0.5:  # and a link of the chain that blocks it again
+            if size > 1 and rng.random() < 0.5:  # and a link of the chain that may block it again
                 pool.add(rng.choice(path[1:-1]))
+        elif plan < 0.8 and common and level > 1:  # (at two links this is always dependent)  # observe any common effect, and maybe a link towards it
+            effect = rng.choice(common)
+            pool.add(effect)
+            between = [v for v in rest if anc[effect] >> v & 1 and (anc[v] >> x & 1 or anc[v] >> y & 1)]
+            if size > 1 and between:
+                pool.add(rng.choice(between))
         while len(pool) < size:
             pool.add(rng.choice(rest))
         given = sum(1 << v for v in pool)
@@ -335,7 +344,8 @@ def _dsep_draw(level):
         adj = _adjacency(parents)
         signature = (
             size,
-            _degrees(parents, x, y, cap=1),
+            # A common effect of x and y observed; at two links it decides (almost) every item.
+            level > 1 and any(anc[g] >> x & 1 and anc[g] >> y & 1 for g in pool),
             bool(adj[x] & given) + bool(adj[y] & given),
             _ancestors_meet(anc, x, y),
         )
