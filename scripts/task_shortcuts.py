@@ -45,8 +45,10 @@ def main(argv=None) -> int:
     else:
         print(f"| task | chance | {' | '.join(generic)} | task cues | {PROBE} | max - chance | max z |")
         print("|---" * (len(generic) + 6) + "|")
-    all_scores, depths = [], {}
-    for name, scores, items in run(args.n, args.seed, args.tasks):
+    all_scores, depths, seconds = [], {}, [0.0, 0.0]
+    for name, scores, items, (gen_s, score_s) in run(args.n, args.seed, args.tasks):
+        seconds[0] += gen_s
+        seconds[1] += score_s
         all_scores += scores
         depths[name] = depth_counts(items)
         by_cue = {s.cue: s for s in scores}
@@ -70,6 +72,7 @@ def main(argv=None) -> int:
           f"about {expected:.1f} would cross the bar by chance alone.")
     for s in flagged:
         print(f"  {s.task} {s.cue}: {s.accuracy:.3f} (chance {s.chance:.2f}, z {s.z:+.1f})")
+    print(f"Wall time: {seconds[0]:.0f} s generating items, {seconds[1]:.0f} s fitting and scoring cues and probe.")
     print("\n| task | inference depth of the evaluation items |\n|---|---|")
     for name, counts in depths.items():
         print(f"| {name} | {format_depths(counts)} |")

@@ -358,7 +358,7 @@ def test_real_tasks_have_no_shortcut_at_n_150():
     (+0.25 to +0.75) fail it. `scripts/task_shortcuts.py --n 300` applies the stricter +0.05."""
     n = 150
     over = []
-    for task, scores, _ in run(n):
+    for task, scores, _, _ in run(n):
         for s in scores:
             bound = s.chance + 4 * math.sqrt(s.chance * (1 - s.chance) / n)
             if s.accuracy is not None and s.accuracy > bound:

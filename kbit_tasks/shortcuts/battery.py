@@ -3,6 +3,7 @@ and scored on the evaluation split, against chance."""
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -62,12 +63,16 @@ def tasks(only: list[str] | None = None):
 
 
 def run(n: int, seed: int = 0, only: list[str] | None = None):
-    """Yield (task, scores, eval items) per task: cues fitted on n train-split items."""
+    """Yield (task, scores, eval items, (seconds generating, seconds scoring)) per task: cues
+    fitted on n train-split items, scored on n eval-split items."""
     for family, subtask, level in tasks(only):
+        start = time.perf_counter()
         train = generate(family, subtask, level, n, seed=seed, split="train")
         test = generate(family, subtask, level, n, seed=seed, split="eval")
+        generated = time.perf_counter()
         name = task_name(family, subtask, level)
-        yield name, score_items(name, train, test), test
+        scores = score_items(name, train, test)
+        yield name, scores, test, (generated - start, time.perf_counter() - generated)
 
 
 def depth_counts(items: list[dict]) -> Counter:
