@@ -24,15 +24,13 @@ from .base import Subtask, question_split
 from .lexicon import sample
 
 N_CHOICES = 4
-
-
 _TRIES = 300  # rules drawn per sequence item for the wanted gold ranks
 
 
 def _placed(rng, gold, pool, ranks, target, naive):
     """Three values of `pool` (numbers) with the gold at the wanted ranks among the four
     choices: ranks[0] by value (so the largest, smallest or middle choice says nothing) and
-    ranks[1] by distance from `naive`, the continuation of the last difference (so closeness to
+    ranks[1] (unless None) by distance from `naive`, the continuation of the last difference (so closeness to
     a naive guess says nothing either); shuffled, the gold at position `target`. None if no
     draw of the pool does it."""
     below = sorted(v for v in pool if v < gold)
