@@ -121,23 +121,19 @@ def _fits_some_rule(terms, order):
 def _next(rule, terms):
     coeffs, const = rule
     value = sum(a * t for a, t in zip(coeffs, reversed(terms[-len(coeffs):]))) + const
-    return int(value) if Fraction(value).denominator == 1 else None
+    return None if isinstance(value, Fraction) and value.denominator != 1 else int(value)
 
 
-def _famous():
+def _famous_windows():
+    """Every run of shown length in textbook sequences (squares, cubes, triangular numbers,
+    powers, Fibonacci, Lucas, tribonacci, Pell): those can be recalled instead of induced."""
     seqs = [[n * n for n in range(30)], [n**3 for n in range(20)], [n * (n + 1) // 2 for n in range(40)],
             [2**n for n in range(16)], [3**n for n in range(10)], _run((1, 1), 0, (0, 1), 25),
             _run((1, 1), 0, (2, 1), 25), _run((1, 1, 1), 0, (0, 0, 1), 25), _run((2, 1), 0, (0, 1), 15)]
-    return [tuple(s) for s in seqs]
+    return {tuple(s[i: i + k]) for s in seqs for k in set(_SHOWN.values()) for i in range(len(s) - k + 1)}
 
 
-_FAMOUS = _famous()
-
-
-def _is_famous(terms):
-    """Textbook sequences (squares, Fibonacci, Lucas, ...) can be recalled instead of induced."""
-    k = len(terms)
-    return any(tuple(terms) == s[i: i + k] for s in _FAMOUS for i in range(len(s) - k + 1))
+_FAMOUS = _famous_windows()
 
 
 # recurrences a reader may try first (difference tables, doubling, Fibonacci-style sums...)
@@ -173,7 +169,7 @@ def _sequence_draw(rng, level, split, arithmetic):
     coeffs, const = _draw_rule(rng, level, arithmetic)
     start = [rng.randint(-5, 25) for _ in range(level)]
     terms = _run(coeffs, const, start, _SHOWN[level])
-    if max(map(abs, terms)) > _MAX_TERM or len(set(terms)) < len(terms) - 1 or _is_famous(terms):
+    if max(map(abs, terms)) > _MAX_TERM or len(set(terms)) < len(terms) - 1 or tuple(terms) in _FAMOUS:
         return None
     if question_split(_sequence_question(terms)) != split:
         return None  # the item loop would drop it; checked here before the costly fits
