@@ -504,15 +504,14 @@ def _profile(n, stated, subset, a, b):
     return tuple(_status(n, consistent, h) for h in hyps)
 
 
-def _facts_needed(n, stated, a, b) -> int:
-    """Inference depth of a correlation item: how many stated facts must be combined to settle
-    everything the facts say about how a and b are related (the hypothesis's status among it),
-    found by greedily dropping facts that are not needed (an irreducible, not always smallest,
-    set)."""
-    every = (1 << len(_facts(n))) - 1
-    target = _profile(n, stated, every, a, b)
-    needed = every
-    for i in range(len(_facts(n))):
+def _facts_needed(n, stated, shown, a, b) -> int:
+    """Inference depth of a correlation item: how many of the shown facts must be combined to
+    settle everything they say about how a and b are related (the hypothesis's status among
+    it), found by greedily dropping facts that are not needed (an irreducible, not always
+    smallest, set)."""
+    target = _profile(n, stated, shown, a, b)
+    needed = shown
+    for i in _bits(shown):
         if _profile(n, stated, needed & ~(1 << i), a, b) == target:
             needed &= ~(1 << i)
     return bin(needed).count("1")
@@ -533,10 +532,15 @@ def _correlation_draw(level):
     facts = _facts(n)
     pair_fact = {(x, y): i for i, (x, y, z) in enumerate(facts) if z is None}
 
+    marginal = _union(1 << i for i, f in enumerate(facts) if f[2] is None)
+    conditional = [i for i, f in enumerate(facts) if f[2] is not None]
+
     def draw(rng):
         # A pattern drawn uniformly, not a DAG: dense DAGs share one uninformative pattern.
         stated, members = rng.choice(_patterns(n))
-        consistent = _mask(members)
+        # Every marginal fact and all (three variables) or half of the conditional ones.
+        shown = marginal | _union(1 << i for i in rng.sample(conditional, len(conditional) // (1 + (n > 3))))
+        consistent = _consistent(n, stated, shown)
         j = rng.choice(members)
         for _ in range(20):  # half the time, a hypothesis true of one consistent graph
             kind = rng.choice(KINDS)
@@ -545,15 +549,20 @@ def _correlation_draw(level):
             if _hypothesis_mask(n, *hyp) >> j & 1 or rng.random() < 0.5:
                 break
         status = _status(n, consistent, hyp)
+        if status == "cannot" and n > 3 and rng.random() < 0.8:
+            # Mostly open No items, so that "possible, hence must" does not pay. (Three variables
+            # force a hypothesis only in a collider pattern, which settles every hypothesis.)
+            return None
         indep = [bool(stated >> i & 1) for i in range(len(facts))]
+        cond = [i for i in _bits(shown) if facts[i][2] is not None]
         signature = (
             kind,
             indep[pair_fact[(min(a, b), max(a, b))]],  # a and b marginally independent
-            any(indep[i] for i, (x, y, z) in enumerate(facts) if {x, y} == {a, b} and z is not None),
-            min(sum(indep[i] for i, f in enumerate(facts) if f[2] is None), 3),
-            sum(indep) // 4,
+            any(indep[i] for i in cond if {facts[i][0], facts[i][1]} == {a, b}),
+            sum(indep[i] for i in _bits(marginal)),
+            sum(indep[i] for i in cond) // (1 + (n > 4)),  # (in pairs at five variables: speed)
         )
-        return (0 if status == "must" else 1), signature, (stated, hyp)
+        return (0 if status == "must" else 1), signature, (stated, shown, hyp)
 
     return draw
 
@@ -570,14 +579,14 @@ _HYPOTHESES = {
 
 def _correlation(rng, level, split, target):
     """Corr2Cause-style (Jin et al., ICLR 2024): from which pairs are correlated or independent,
-    marginally and given each single third variable, must a causal hypothesis hold? Labels by
+    marginally and given some single third variables, must a causal hypothesis hold? Labels by
     enumerating every DAG on the 3 / 4 / 5 variables and keeping those whose d-separations
     match the stated facts (faithfulness, no hidden common causes): Yes iff the hypothesis
     holds in all of them. depth = stated facts that must be combined (_facts_needed)."""
-    made = _matched(rng, _correlation_draw(level), target)
+    made = _matched(rng, _correlation_draw(level), target, tries=4 * MATCH_TRIES)
     if made is None:
         return None
-    stated, (kind, a, b, c) = made
+    stated, shown, (kind, a, b, c) = made
     n = CORR_VARS[level]
     labels = _names(rng, split, n)
 
@@ -586,21 +595,22 @@ def _correlation(rng, level, split, target):
         first, second = sorted((labels[x], labels[y]))
         return f"{first} and {second} are {word}" + (f" given {labels[z]}." if z is not None else ".")
 
-    marginal = [line(*f) for f in _facts(n) if f[2] is None]
-    conditional = [line(*f) for f in _facts(n) if f[2] is not None]
+    listed = [f for i, f in enumerate(_facts(n)) if shown >> i & 1]
+    marginal = [line(*f) for f in listed if f[2] is None]
+    conditional = [line(*f) for f in listed if f[2] is not None]
     rng.shuffle(marginal)
     rng.shuffle(conditional)
-    shown = sorted(labels)
     question = (
-        f"A study measures the variables {', '.join(shown)}. Assume their causal relations form a "
+        f"A study measures the variables {', '.join(sorted(labels))}. Assume their causal relations form a "
         "directed acyclic graph over exactly these variables (no hidden common causes), and that "
         "the data are faithful to it: two variables are independent, marginally or given a third, "
-        "only when the graph implies it. These are the findings:\n"
+        "only when the graph implies it. These are the findings (pairs not listed given a "
+        "variable were not tested given it):\n"
         + "\n".join(marginal + conditional)
         + f"\nHypothesis: {_HYPOTHESES[kind].format(a=labels[a], b=labels[b], c=labels[c] if c is not None else '')}\n"
         "Must the hypothesis hold in every causal graph that agrees with these findings?\nAnswer:"
     )
-    return question, YES_NO, target, _facts_needed(n, stated, a, b)
+    return question, YES_NO, target, _facts_needed(n, stated, shown, a, b)
 
 
 SUBTASKS = (
