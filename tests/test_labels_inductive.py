@@ -327,7 +327,20 @@ def _keeps(it, end):
     return tuple(parse_list(c)[end] == query[end] for c in it["choices"]) if kept == {True} else None
 
 
-DIAGNOSTIC = {"listfn": {"keeps the first value": lambda it: _keeps(it, 0),
+def _trend(it, order):
+    """The last ratio continued (order 0) or the difference table of the given order continued."""
+    t = sequence_terms(it["question"])
+    if order == 0:
+        return t[-1] * t[-1] / t[-2] if t[-2] else t[-1]
+    return t[-1] + sum(np.diff(t, n=k)[-1] for k in range(1, order + 1))
+
+
+# OPEN (reported, not bounded): the gold is the one choice on the sequence's trend, so a rough
+# extrapolation lands nearest to it; at each level it is also the exact rule of some items.
+DIAGNOSTIC = {"sequence": {"closest to the last ratio continued": lambda it: _closest(_numbers(it), _trend(it, 0)),
+                           "closest to the second-difference continuation": lambda it: _closest(
+                               _numbers(it), _trend(it, 2))},
+              "listfn": {"keeps the first value": lambda it: _keeps(it, 0),
                          "keeps the last value": lambda it: _keeps(it, -1)},
               "property": {"first member of the deciding kind": lambda it: _one_member(it, 0),
                            "last member of the deciding kind": lambda it: _one_member(it, -1)}}

@@ -185,8 +185,14 @@ def _sequence_draw(rng, level, split, arithmetic):
     digits = len(str(abs(gold)))
     # the gold rule with its constant or its first coefficient perturbed: at most one such value
     perturbed = gold + rng.choice((-1, 1)) * rng.choice((2 * g * rng.randint(1, 3), terms[-1]))
+    guesses = _wrong_rules(terms, rule, level)
+    # rough guesses a reader may make (the last ratio continued, the second differences
+    # continued), moved to the nearest value of the gold's parity and gcd class
+    rough = [2 * terms[-1] - terms[-2] + (terms[-1] - 2 * terms[-2] + terms[-3])]
+    rough += [Fraction(terms[-1] * terms[-1], terms[-2])] if terms[-2] else []
+    guesses |= {gold + 2 * g * round((r - gold) / (2 * g)) for r in rough}
     pool = {
-        p for p in _wrong_rules(terms, rule, level) | {perturbed}
+        p for p in guesses | {perturbed}
         if p != gold and p not in terms and (p - gold) % 2 == 0 and (p % g == 0) == (gold % g == 0)
         and abs(len(str(abs(p))) - digits) <= 1 and (p < 0) == (gold < 0)
     }
