@@ -105,7 +105,8 @@ def listfn_parts(question):
 
 
 def listfn_solve(question, max_len=3):
-    """(shortest fitting length, answers of the fitting programs no longer than it... up to max_len)."""
+    """(length of the shortest fitting program, query outputs of every fitting program of at
+    most `max_len` primitives)."""
     pairs, query = listfn_parts(question)
     fitting = [p for p in PROGRAMS if len(p) <= max_len and all(run(p, i) == o for i, o in pairs)]
     if not fitting:
