@@ -45,10 +45,14 @@ def main(argv=None) -> int:
     else:
         print(f"| task | chance | {' | '.join(generic)} | task cues | {PROBE} | max - chance | max z |")
         print("|---" * (len(generic) + 6) + "|")
-    all_scores, depths, seconds = [], {}, [0.0, 0.0]
-    for name, scores, items, (gen_s, score_s) in run(args.n, args.seed, args.tasks):
+    all_scores, depths, seconds, failed = [], {}, [0.0, 0.0], []
+    for name, scores, items, (gen_s, score_s), error in run(args.n, args.seed, args.tasks):
         seconds[0] += gen_s
         seconds[1] += score_s
+        if error:
+            failed.append(name)
+            print(f"| {name} | generation failed: {error} |", flush=True)
+            continue
         all_scores += scores
         depths[name] = depth_counts(items)
         by_cue = {s.cue: s for s in scores}
@@ -72,11 +76,13 @@ def main(argv=None) -> int:
           f"about {expected:.1f} would cross the bar by chance alone.")
     for s in flagged:
         print(f"  {s.task} {s.cue}: {s.accuracy:.3f} (chance {s.chance:.2f}, z {s.z:+.1f})")
+    if failed:
+        print(f"Not measured (items could not be generated): {', '.join(failed)}")
     print(f"Wall time: {seconds[0]:.0f} s generating items, {seconds[1]:.0f} s fitting and scoring cues and probe.")
     print("\n| task | inference depth of the evaluation items |\n|---|---|")
     for name, counts in depths.items():
         print(f"| {name} | {format_depths(counts)} |")
-    return 1 if flagged and not args.no_fail else 0
+    return 1 if (flagged or failed) and not args.no_fail else 0
 
 
 if __name__ == "__main__":

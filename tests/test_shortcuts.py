@@ -358,9 +358,21 @@ def test_real_tasks_have_no_shortcut_at_n_150():
     (+0.25 to +0.75) fail it. `scripts/task_shortcuts.py --n 300` applies the stricter +0.05."""
     n = 150
     over = []
-    for task, scores, _, _ in run(n):
+    for task, scores, _, _, error in run(n):
+        assert error is None, f"{task}: {error}"
         for s in scores:
             bound = s.chance + 4 * math.sqrt(s.chance * (1 - s.chance) / n)
             if s.accuracy is not None and s.accuracy > bound:
                 over.append(f"{task} {s.cue}: {s.accuracy:.2f} > {bound:.2f}")
     assert not over, "\n".join(over)
+
+
+def test_a_cue_is_not_scored_where_it_is_the_whole_inference():
+    """The two-link path check answers depth-2 intervention items by doing the inference; it is
+    scored only on deeper items, and on none at all when every item has depth 2."""
+    cue = CUES["edge or 2-hop path"]
+    train, test = toy(LEAKS["edge or 2-hop path"], "train"), toy(LEAKS["edge or 2-hop path"], "eval")
+    assert cue_accuracy(cue, train, test) >= 0.8
+    for it in train + test:
+        it["depth"] = 2
+    assert cue_accuracy(cue, train, test) is None

@@ -11,7 +11,7 @@ from scipy.stats import binom
 
 from kbit_tasks.generators import SUBTASKS, generate, task_name
 
-from .cues import GENERIC, cue_accuracy
+from .cues import GENERIC, cue_accuracy, deeper
 from .probe import probe_accuracy
 from .task_cues import TASK_CUES
 
@@ -51,7 +51,7 @@ def score_items(task: str, train: list[dict], test: list[dict]) -> list[Score]:
     chance, n = test[0]["chance"], len(test)
     out = []
     for cue in cues_for(test[0]["subtask"]):
-        out.append(Score(task, cue.name, cue_accuracy(cue, train, test), chance, n))
+        out.append(Score(task, cue.name, cue_accuracy(cue, train, test), chance, len(deeper(cue, test))))
     out.append(Score(task, PROBE, probe_accuracy(train, test), chance, n))
     return out
 
@@ -63,16 +63,21 @@ def tasks(only: list[str] | None = None):
 
 
 def run(n: int, seed: int = 0, only: list[str] | None = None):
-    """Yield (task, scores, eval items, (seconds generating, seconds scoring)) per task: cues
-    fitted on n train-split items, scored on n eval-split items."""
+    """Yield (task, scores, eval items, (seconds generating, seconds scoring), error) per task:
+    cues fitted on n train-split items, scored on n eval-split items. A task whose items cannot
+    be generated yields no scores and the error, and the battery goes on with the next."""
     for family, subtask, level in tasks(only):
-        start = time.perf_counter()
-        train = generate(family, subtask, level, n, seed=seed, split="train")
-        test = generate(family, subtask, level, n, seed=seed, split="eval")
-        generated = time.perf_counter()
         name = task_name(family, subtask, level)
+        start = time.perf_counter()
+        try:
+            train = generate(family, subtask, level, n, seed=seed, split="train")
+            test = generate(family, subtask, level, n, seed=seed, split="eval")
+        except Exception as err:  # noqa: BLE001 - reported per task, the battery goes on
+            yield name, [], [], (time.perf_counter() - start, 0.0), f"{type(err).__name__}: {err}"
+            continue
+        generated = time.perf_counter()
         scores = score_items(name, train, test)
-        yield name, scores, test, (generated - start, time.perf_counter() - generated)
+        yield name, scores, test, (generated - start, time.perf_counter() - generated), None
 
 
 def depth_counts(items: list[dict]) -> Counter:

@@ -24,11 +24,14 @@ Key = Callable[[dict, int], Hashable]
 
 @dataclass(frozen=True)
 class Cue:
-    """A named key function; `subtasks` empty means it applies to every task."""
+    """A named key function; `subtasks` empty means it applies to every task. `steps`: how many
+    inference steps the cue itself performs (a two-link path check performs 2); on items whose
+    `depth` is no larger it IS the inference, not a shortcut, so it is scored on deeper items only."""
 
     name: str
     key: Key
     subtasks: tuple[str, ...] = ()
+    steps: int = 0
 
     def applies(self, subtask: str) -> bool:
         return not self.subtasks or subtask in self.subtasks
@@ -60,8 +63,17 @@ def accuracy(table: dict, item_keys: list[list], items: list[dict]) -> float:
     return total / len(items)
 
 
+def deeper(cue: Cue, items: list[dict]) -> list[dict]:
+    """The items that need more inference steps than the cue performs."""
+    return [it for it in items if it.get("depth", cue.steps + 1) > cue.steps]
+
+
 def cue_accuracy(cue: Cue, train: list[dict], test: list[dict]) -> float | None:
-    """Fitted on train, scored on test; None if the cue's key is constant on both (nothing to read)."""
+    """Fitted on train, scored on test (items deeper than the cue's own steps); None if the cue's
+    key is constant there (nothing to read) or no item is deeper."""
+    train, test = deeper(cue, train), deeper(cue, test)
+    if not train or not test:
+        return None
     train_keys, test_keys = keys(cue, train), keys(cue, test)
     if len({k for ks in train_keys + test_keys for k in ks}) < 2:
         return None

@@ -339,7 +339,7 @@ TASK_CUES = (
     Cue("mood", _mood, ("syllogism",)),
     Cue("mood + positions", _mood_positions, ("syllogism",)),
     Cue("net side count", _net_side, ("ordering",)),
-    Cue("edge or 2-hop path", _two_hop, ("intervention",)),
+    Cue("edge or 2-hop path", _two_hop, ("intervention",), steps=2),
     Cue("in/out edges", _degrees, ("intervention", "dsep")),
     Cue("path ignoring colliders", _open_without_colliders, ("dsep",)),
     Cue("lines naming the choice", _lines_naming),
@@ -347,5 +347,5 @@ TASK_CUES = (
     Cue("gcd, not shown", _gcd_not_shown, ("sequence",)),
     Cue("coarse invariants", _listfn_invariants, ("listfn",)),
     Cue("adjacent-line copy", _adjacent_copy, ("property",)),
-    Cue("kind-mates' majority", _kind_mates, ("property",)),
+    Cue("kind-mates' majority", _kind_mates, ("property",), steps=1),
 )
