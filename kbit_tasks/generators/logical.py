@@ -70,30 +70,34 @@ def _valid_chains(n_premises):
 
 
 def _syllogism(rng, level, split, target):
-    # A valid chain of level + 1 premises from the conclusion's subject S to its predicate P,
-    # plus a decoy premise branching off S and one off P, to fresh terms, each with its end term
-    # in the same role (subject or predicate) as in the chain's link (branches never change what
-    # follows about S and P). Exchanging the forms of a link and its decoy keeps everything a
-    # reader sees without chaining: the multiset of forms (the mood), each premise's form and
-    # where S and P stand in it, and the roles every term takes. Of the four exchanges, one
-    # with the target label is drawn, and only when both labels occur among them, so all of
-    # that is independent of the label: which premises chain, and how, decides it.
-    n_premises = level + 1
-    n_terms = n_premises + 3
-    premises, conclusion = rng.choice(_valid_chains(n_premises))
-    links = {0: 0, n_premises: n_premises - 1}  # end term -> index of its link premise
-    decoys = {}
-    for k, (end, link) in enumerate(links.items()):
-        new = n_premises + 1 + k
-        decoys[end] = (rng.choice("AEIO"),) + ((end, new) if premises[link][1] == end else (new, end))
+    # A valid chain of k = level + 1 premises from the conclusion's subject S to its predicate P,
+    # plus a dead-end arm of k premises off S and one off P, through fresh terms (branches of a
+    # tree never change what follows about S and P). Each arm starts with the end term in the
+    # same role (subject or predicate) as in the chain's link, so exchanging the forms of a link
+    # and its arm's first premise keeps everything a reader sees without chaining: the forms
+    # (the mood), each premise's form and where S and P stand in it, the roles every term
+    # takes, how often each term is mentioned. Telling the link from the arm takes following
+    # them for k steps, as the inference does. Of the four exchanges, one with the target
+    # label is drawn, and only when both labels occur among them.
+    k = level + 1
+    n_terms = 3 * k + 1
+    chain, conclusion = rng.choice(_valid_chains(k))
+    first = {0: 0, k: k - 1}  # end term -> index of its link premise in the chain
+    arms, fresh = [], iter(range(k + 1, n_terms))
+    for end, link in first.items():
+        term = end
+        for step in range(k):
+            new = next(fresh)
+            forward = chain[link][1] == end if step == 0 else rng.random() < 0.5
+            arms.append((rng.choice("AEIO"),) + ((term, new) if forward else (new, term)))
+            term = new
     variants = []
     for swaps in itertools.product((False, True), repeat=2):
-        statements = list(premises) + list(decoys.values())
-        for k, ((end, link), swap) in enumerate(zip(links.items(), swaps)):
+        statements = list(chain) + arms
+        for (end, link), arm_start, swap in zip(first.items(), (k, 2 * k), swaps):
             if swap:
-                decoy = n_premises + k
-                statements[link], statements[decoy] = (
-                    statements[decoy][:1] + statements[link][1:], statements[link][:1] + statements[decoy][1:])
+                statements[link], statements[arm_start] = (
+                    statements[arm_start][:1] + statements[link][1:], statements[link][:1] + statements[arm_start][1:])
         variants.append((statements, 0 if syllogism_valid(statements, conclusion, n_terms) else 1))
     if len({label for _, label in variants}) < 2:
         return None
@@ -109,7 +113,7 @@ def _syllogism(rng, level, split, target):
         + f"\nConclusion: {_FORMS[f].format(s=terms[s], p=terms[p])}\n"
         "Does the conclusion follow from the statements above (must it be true whenever they are)?\nAnswer:"
     )
-    return question, YES_NO, target, n_premises
+    return question, YES_NO, target, k
 
 
 # --- rule chaining (classical logic, open world) -------------------------------------------
