@@ -1,7 +1,9 @@
 """Logical reasoning: syllogism chains, rule chaining under classical logic, transitive ordering.
 
-Every label is computed by exhaustive model checking (all Venn regions, all truth assignments),
-never read off the construction, and every maker also returns the answer's inference depth.
+Syllogism and rule labels are computed by exhaustive model checking (all Venn regions, all truth
+assignments), never read off the construction; an ordering states one chain of adjacent
+comparisons, whose order is its only model. Every maker also returns the answer's inference
+depth (premises chained, rules in the proof, comparisons chained).
 The constructions are built so that the surface cues that gave v1 away carry no information
 about the label (tests/test_labels_logical.py measures each of them).
 """
