@@ -205,15 +205,55 @@ def _closest(values, target):
     return int(np.argmin([abs(v - target) for v in values]))
 
 
+def _affine_fit(terms):
+    """The last three terms' affine rule x[n] = a x[n-1] + b continued (None if it is not
+    determined): at level 1 the rule itself, above it a wrong lower-order rule."""
+    x1, x2, x3 = terms[-3:]
+    if x1 == x2:
+        return None
+    a = (x3 - x2) / (x2 - x1)
+    return a * x3 + x3 - a * x2
+
+
+def _extrapolations(it):
+    """Rough continuations that do not find the recurrence: the last difference, the last
+    ratio, the second and third differences continued, and (above level 1) the last three
+    terms' affine rule."""
+    t = sequence_terms(it["question"])
+    found = {"arithmetic": _trend(t, 1), "last ratio": t[-1] * t[-1] / t[-2] if t[-2] else None,
+             "second differences": _trend(t, 2), "third differences": _trend(t, 3)}
+    if it["level"] > 1:
+        found["last three terms' affine rule"] = _affine_fit(t)
+    return {name: e for name, e in found.items() if e is not None}
+
+
+def _trend(t, order):
+    """The difference table of the given order continued."""
+    return t[-1] + sum(np.diff(t, n=k)[-1] for k in range(1, order + 1))
+
+
+def _closest_to(name):
+    def cue(it):
+        e = _extrapolations(it).get(name)
+        return None if e is None else _closest(_numbers(it), e)
+    return cue
+
+
+def _closest_to_any(it):
+    """The choice nearest to whichever rough continuation comes nearest to some choice."""
+    return int(np.argmin([min(abs(v - e) for e in _extrapolations(it).values()) for v in _numbers(it)]))
+
+
 SEQUENCE_CUES = {
     "divisible by gcd and not shown (v1: 0.47)": _gcd_not_shown,
     "largest choice": lambda it: int(np.argmax(_numbers(it))),
     "smallest choice": lambda it: int(np.argmin(_numbers(it))),
     "middle choice (closest to the mean)": lambda it: _closest(_numbers(it), np.mean(_numbers(it))),
-    "closest to the arithmetic continuation": lambda it: _closest(
-        _numbers(it), 2 * sequence_terms(it["question"])[-1] - sequence_terms(it["question"])[-2]),
     "same parity as the last term": lambda it: tuple(
         (v - sequence_terms(it["question"])[-1]) % 2 for v in _numbers(it)),
+    **{f"closest to the {name} continuation": _closest_to(name) for name in (
+        "arithmetic", "last ratio", "second differences", "third differences", "last three terms' affine rule")},
+    "closest to any rough continuation": _closest_to_any,
 }
 
 
@@ -328,20 +368,9 @@ def _keeps(it, end):
     return tuple(parse_list(c)[end] == query[end] for c in it["choices"]) if kept == {True} else None
 
 
-def _trend(it, order):
-    """The last ratio continued (order 0) or the difference table of the given order continued."""
-    t = sequence_terms(it["question"])
-    if order == 0:
-        return t[-1] * t[-1] / t[-2] if t[-2] else t[-1]
-    return t[-1] + sum(np.diff(t, n=k)[-1] for k in range(1, order + 1))
-
-
-# OPEN (reported, not bounded): the gold is the one choice on the sequence's trend, so a rough
-# extrapolation lands nearest to it; at each level it is also the exact rule of some items.
-DIAGNOSTIC = {"sequence": {"closest to the last ratio continued": lambda it: _closest(_numbers(it), _trend(it, 0)),
-                           "closest to the second-difference continuation": lambda it: _closest(
-                               _numbers(it), _trend(it, 2))},
-              "listfn": {"keeps the first value": lambda it: _keeps(it, 0),
+# Reported, not bounded: partial reasoning (positions kept, one member read) that is not
+# the shortcut of issue 10's table.
+DIAGNOSTIC = {"listfn": {"keeps the first value": lambda it: _keeps(it, 0),
                          "keeps the last value": lambda it: _keeps(it, -1)},
               "property": {"first member of the deciding kind": lambda it: _one_member(it, 0),
                            "last member of the deciding kind": lambda it: _one_member(it, -1)}}

@@ -8,9 +8,10 @@ the answer rests on, and the level sets it:
   listfn    the length of the shortest composition of primitives that fits all examples (1 / 2 / 3);
   property  the category links from the queried entity to the kind whose members' colors decide
             (1: "X is a K"; 2 and 3 add "Every K is a J" hops).
-Distractors are built so that surface properties do not single out the gold answer: wrong
-sequence rules that fit part of the terms, matched on parity, divisibility and sign, with the
-gold's rank by value and by closeness to the naive continuation uniform; list outputs of other
+Distractors are built so that surface properties do not single out the gold answer: for
+sequences, the gold rule's next term with its constant slipped (an evenly spaced ladder of
+one parity, gcd class and sign, the gold at a random rung, and no rough continuation within
+half a rung of the gold); list outputs of other
 programs with exactly the gold's values in another order; stories whose kind and color lines
 are apart and shuffled, with minority members and color counts that say nothing.
 """
@@ -24,26 +25,6 @@ from .base import Subtask, question_split
 from .lexicon import sample
 
 N_CHOICES = 4
-_TRIES = 300  # rules drawn per sequence item for the wanted gold ranks
-
-
-def _placed(rng, gold, pool, ranks, target, naive):
-    """Three values of `pool` (numbers) with the gold at the wanted ranks among the four
-    choices: ranks[0] by value (so the largest, smallest or middle choice says nothing) and
-    ranks[1] (unless None) by distance from `naive`, the continuation of the last difference (so closeness to
-    a naive guess says nothing either); shuffled, the gold at position `target`. None if no
-    draw of the pool does it."""
-    below = sorted(v for v in pool if v < gold)
-    above = sorted(v for v in pool if v > gold)
-    if len(below) < ranks[0] or len(above) < N_CHOICES - 1 - ranks[0]:
-        return None
-    for _ in range(10):
-        wrong = rng.sample(below, ranks[0]) + rng.sample(above, N_CHOICES - 1 - ranks[0])
-        if ranks[1] is None or sorted(wrong + [gold], key=lambda v: (abs(v - naive), v)).index(gold) == ranks[1]:
-            rng.shuffle(wrong)
-            wrong.insert(target, gold)
-            return [str(v) for v in wrong]
-    return None
 
 
 # --- sequences ------------------------------------------------------------------------------
@@ -61,13 +42,10 @@ def _run(coeffs, const, start, count):
     return terms
 
 
-def _draw_rule(rng, level, arithmetic):
-    """(coeffs, const) of an order-`level` recurrence: a difference-table rule (arithmetic,
-    quadratic, cubic) or a general one with small integer coefficients (at level 1: geometric
-    or affine, x * r + c; `arithmetic` chooses between the two kinds there)."""
-    polynomial = {1: (1,), 2: (2, -1), 3: (3, -3, 1)}[level]
-    if arithmetic if level == 1 else rng.random() < 0.4:
-        return polynomial, rng.choice([c for c in range(-9, 10) if c])
+def _draw_rule(rng, level):
+    """(coeffs, const) of an order-`level` recurrence with small integer coefficients (at level
+    1: x * r + c with |r| >= 2). Rules that a rough guess continues exactly (arithmetic,
+    geometric, polynomial) are rejected later by `_rough_guesses`."""
     coeffs = [rng.choice((-3, -2, 2, 3) if level == 1 else (-3, -2, -1, 1, 2, 3))]
     return tuple(coeffs + [rng.randint(-2, 2) for _ in range(level - 1)]), rng.randint(-9, 9)
 
@@ -136,98 +114,51 @@ def _famous_windows():
 _FAMOUS = _famous_windows()
 
 
-# recurrences a reader may try first (difference tables, doubling, Fibonacci-style sums...)
-_FAMILIAR = ((1,), (2,), (3,), (-1,), (-2,), (2, -1), (1, 1), (1, 2), (2, 1), (1, -1), (3, -3, 1), (1, 1, 1))
-
-
-def _wrong_rules(terms, rule, level):
-    """Next terms of plausible wrong rules, each fitting part of the shown terms: lower-order
-    rules fitted exactly to the last or the first terms, familiar recurrences fitted to the
-    last terms, and the gold rule run one step too far."""
-    preds = []
-    for order in range(1, level + 1):
-        for constant in (True, False):
-            need = 2 * order + constant  # terms that determine the rule exactly
-            for part in (terms[-need:], terms[:need]) if order < level else ():
-                fitted = _fit(part, order, constant)
-                if fitted is not None:
-                    preds.append(_next(fitted, terms))
-    for coeffs in _FAMILIAR:
-        if list(coeffs) != list(rule[0]):
-            const = terms[-1] - sum(a * t for a, t in zip(coeffs, reversed(terms[-len(coeffs) - 1:-1])))
-            preds.append(_next((coeffs, const), terms))
-    preds.append(_next(rule, terms + [_next(rule, terms)]))
-    return {p for p in preds if p is not None}
+def _rough_guesses(terms, level):
+    """Next terms a reader gets without finding the rule: the last difference, the last ratio
+    and the last second and third differences continued, and (above level 1, where it is not
+    the rule itself) the lower-order affine rules fitted to the last terms."""
+    a, b, c, d = terms[-4:]
+    guesses = [2 * d - c, 3 * d - 3 * c + b, 4 * d - 6 * c + 4 * b - a]
+    guesses += [Fraction(d * d, c)] if c else []
+    for order in range(1, level):
+        fitted = _fit(terms[-2 * order - 1:], order)
+        guesses += [] if fitted is None else [sum(x * t for x, t in zip(fitted[0], reversed(terms[-order:]))) + fitted[1]]
+    return guesses
 
 
 def _sequence_question(terms):
     return f"What number comes next in the sequence {', '.join(map(str, terms))}, ...?\nAnswer:"
 
 
-def _sequence_draw(rng, level, split, arithmetic):
-    """(shown terms, gold next term, pool of wrong next terms) of one random rule, or None."""
-    coeffs, const = _draw_rule(rng, level, arithmetic)
+def _sequence(rng, level, split, target):
+    """The choices are the gold and the next terms of the gold rule with its constant slipped by
+    a multiple of 2 * gcd(terms): an evenly spaced ladder with the gold at a uniformly random
+    rung. All choices share parity, divisibility by the gcd, sign and (nearly) digit count, so
+    those say nothing; the largest, smallest or middle choice is the gold a quarter of the time;
+    and a rough guess (`_rough_guesses`) more than half a rung from the gold lands nearest the
+    gold only when the gold is the ladder's end on its side, again a quarter of the time.
+    Items where some rough guess comes within half a rung are not made, so a guess never
+    pinpoints the gold: arithmetic, geometric and polynomial sequences are exactly those."""
+    coeffs, const = _draw_rule(rng, level)
     start = [rng.randint(-5, 25) for _ in range(level)]
     terms = _run(coeffs, const, start, _SHOWN[level])
     if max(map(abs, terms)) > _MAX_TERM or len(set(terms)) < len(terms) - 1 or tuple(terms) in _FAMOUS:
         return None
-    if question_split(_sequence_question(terms)) != split:
-        return None  # the item loop would drop it; checked here before the costly fits
-    if _fits_some_rule(terms, level - 1):
-        return None  # a simpler rule fits: the item would not need order `level`
-    rule = _fit(terms, level)
-    gold = None if rule is None else _next(rule, terms)
-    if gold is None or abs(gold) > _MAX_TERM or gold in terms:
-        return None  # a gold among the shown terms would make "not shown" point away from it
-    # wrong answers look like the gold: same parity, divisible by the terms' gcd exactly when
-    # the gold is, same sign, about as many digits, never a shown term
-    g = math.gcd(*terms)
-    digits = len(str(abs(gold)))
-    # the gold rule with its constant or its first coefficient perturbed: at most one such value
-    perturbed = gold + rng.choice((-1, 1)) * rng.choice((2 * g * rng.randint(1, 3), terms[-1]))
-    guesses = _wrong_rules(terms, rule, level)
-    # rough guesses a reader may make (the last ratio continued, the second differences
-    # continued), moved to the nearest value of the gold's parity and gcd class
-    rough = [2 * terms[-1] - terms[-2] + (terms[-1] - 2 * terms[-2] + terms[-3])]
-    rough += [Fraction(terms[-1] * terms[-1], terms[-2])] if terms[-2] else []
-    guesses |= {gold + 2 * g * round((r - gold) / (2 * g)) for r in rough}
-    pool = {
-        p for p in guesses | {perturbed}
-        if p != gold and p not in terms and (p - gold) % 2 == 0 and (p % g == 0) == (gold % g == 0)
-        and abs(len(str(abs(p))) - digits) <= 1 and (p < 0) == (gold < 0)
-    }
-    return terms, gold, pool
-
-
-def _draw_ranks(rng, closeness):
-    """(rank by value, rank by closeness to the naive continuation) of the gold, each uniform
-    over items; `closeness` lists the closeness ranks allowed (None: left free). Only the
-    largest or smallest value can be the farthest from any point, so the farthest rank goes to
-    a share 2/m of the extreme-valued items (m allowed ranks) and never to interior ones."""
-    by_value = rng.randrange(N_CHOICES)
-    if closeness is None:
-        return by_value, None
-    farthest, others = closeness[-1], closeness[:-1]
-    if by_value in (0, N_CHOICES - 1) and rng.random() < 2 / len(closeness):
-        return by_value, farthest
-    return by_value, rng.choice(others)
-
-
-def _sequence(rng, level, split, target):
-    # Ranks are drawn first, so they are uniform over items. At level 1 the naive continuation
-    # IS the gold rule of arithmetic items: those are a quarter of the items, and in the others
-    # the gold is never the closest choice to it, so "closest to the naive guess" stays at chance.
-    arithmetic = level == 1 and rng.random() < 1 / N_CHOICES
-    closeness = None if arithmetic else (1, 2, 3) if level == 1 else (0, 1, 2, 3)
-    ranks = _draw_ranks(rng, closeness)
-    for _ in range(_TRIES):
-        drawn = _sequence_draw(rng, level, split, arithmetic)
-        if drawn is None:
-            continue
-        choices = _placed(rng, drawn[1], drawn[2], ranks, target, 2 * drawn[0][-1] - drawn[0][-2])
-        if choices:
-            return _sequence_question(drawn[0]), choices, target, level
-    return None
+    question = _sequence_question(terms)
+    if question_split(question) != split or _fits_some_rule(terms, level - 1):
+        return None  # the wrong split, or a simpler rule fits: not an order-`level` item
+    gold = _next(_fit(terms, level), terms)
+    step = 2 * math.gcd(*terms)
+    rung = rng.randrange(N_CHOICES)
+    choices = [gold + step * (i - rung) for i in range(N_CHOICES)]
+    if (abs(gold) > _MAX_TERM or min(choices) * max(choices) <= 0 or set(choices) & set(terms)
+            or any(abs(guess - gold) * 2 <= step for guess in _rough_guesses(terms, level))):
+        return None
+    wrong = choices[:rung] + choices[rung + 1:]
+    rng.shuffle(wrong)
+    wrong.insert(target, gold)
+    return question, [str(v) for v in wrong], target, level
 
 
 # --- list functions --------------------------------------------------------------------------
