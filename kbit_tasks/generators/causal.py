@@ -174,21 +174,24 @@ def _degrees(parents, *nodes, cap=2):
 
 
 def _matched(rng, draw, target, tries=MATCH_TRIES):
-    """An item of label `target` from draw(rng) -> (label, signature, item) or None, kept only
-    once a draw of the other label with the same signature turns up too. The signature is that
-    of a first unconditional draw, and acceptance is symmetric in the two labels, so each
-    signature has the same distribution among Yes and among No items."""
+    """An item of label `target` from draw(rng) -> (signature, resolve) or None, where resolve()
+    -> (label, item) or None is called only for the signatures wanted (labels can cost more).
+    The item is kept only once a draw of the other label with the same signature turns up too.
+    The signature is that of a first unconditional draw, and acceptance is symmetric in the two
+    labels, so each signature has the same distribution among Yes and among No items."""
     first = draw(rng)
+    first = first and first[1]()
     if first is None:
         return None
+    signature = first[2]
     found = {first[0]: first}
     for _ in range(tries):
         if len(found) == 2:
-            return found[target][2]
+            return found[target][1]
         other = draw(rng)
-        if other is not None and other[1] == first[1]:
-            found.setdefault(other[0], other)
-    return found[target][2] if len(found) == 2 else None
+        if other is not None and other[0] == signature and (resolved := other[1]()) is not None:
+            found.setdefault(resolved[0], resolved)
+    return found[target][1] if len(found) == 2 else None
 
 
 def _names(rng, split, n):
@@ -234,7 +237,7 @@ def _intervention_draw(level):
         label = 0 if _ancestors(parents)[y] >> x & 1 else 1
         adj = _adjacency(parents)
         signature = (_degrees(parents, x, y), min(bin(adj[x] & adj[y]).count("1"), 2))
-        return label, signature, (n, edges, x, y)
+        return signature, lambda: (label, (n, edges, x, y), signature)
 
     return draw
 
@@ -349,7 +352,7 @@ def _dsep_draw(level):
             bool(adj[x] & given) + bool(adj[y] & given),
             _ancestors_meet(anc, x, y),
         )
-        return (0 if dependent else 1), signature, (n, edges, x, y, sorted(pool))
+        return signature, lambda: ((0 if dependent else 1), (n, edges, x, y, sorted(pool)), signature)
 
     return draw
 
@@ -540,7 +543,6 @@ def _correlation_draw(level):
         stated, members = rng.choice(_patterns(n))
         # Every marginal fact and all (three variables) or half of the conditional ones.
         shown = marginal | _union(1 << i for i in rng.sample(conditional, len(conditional) // (1 + (n > 3))))
-        consistent = _consistent(n, stated, shown)
         j = rng.choice(members)
         for _ in range(20):  # half the time, a hypothesis true of one consistent graph
             kind = rng.choice(KINDS)
@@ -548,11 +550,7 @@ def _correlation_draw(level):
             hyp = (kind, a, b, c if kind == "collider" else None)
             if _hypothesis_mask(n, *hyp) >> j & 1 or rng.random() < 0.5:
                 break
-        status = _status(n, consistent, hyp)
-        if status == "cannot" and n > 3 and rng.random() < 0.8:
-            # Mostly open No items, so that "possible, hence must" does not pay. (Three variables
-            # force a hypothesis only in a collider pattern, which settles every hypothesis.)
-            return None
+        keep_refuted = rng.random() < 0.1
         indep = [bool(stated >> i & 1) for i in range(len(facts))]
         cond = [i for i in _bits(shown) if facts[i][2] is not None]
         signature = (
@@ -562,7 +560,17 @@ def _correlation_draw(level):
             sum(indep[i] for i in _bits(marginal)),
             sum(indep[i] for i in cond) // (1 + (n > 4)),  # (in pairs at five variables: speed)
         )
-        return (0 if status == "must" else 1), signature, (stated, shown, hyp)
+
+        def resolve():
+            status = _status(n, _consistent(n, stated, shown), hyp)
+            if status == "cannot" and n > 3 and not keep_refuted:
+                # Mostly open No items, so that "possible, hence must" does not pay. (Three
+                # variables force a hypothesis only in a collider pattern, which settles every
+                # hypothesis.)
+                return None
+            return (0 if status == "must" else 1), (stated, shown, hyp), signature
+
+        return signature, resolve
 
     return draw
 
