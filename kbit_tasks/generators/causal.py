@@ -6,11 +6,19 @@ ancestral graph; for `correlation`, every DAG on the variables), never read off 
 construction. Levels add inference depth, not distractors: intervention and dsep items rest
 on a chain of 2 / 3 / 4 links between the asked pair; correlation items on 3 / 4 / 5 variables.
 
-Shortcuts are removed by matched sampling (`_matched`): an item of the wanted label is kept only
-when an item of the other label with the same cheap signature (degrees of the asked pair,
-shared neighbours, observed-set size, which fact types appear, ...) was also found, so every
-signature feature has the same distribution under both labels. tests/test_labels_causal.py
-measures the cues.
+Shortcuts are removed at the root: the asked x and y always have exactly one cause and one
+effect and every graph of a level has the same number of links; No items rest on near misses
+of the same length (a reversed link, a path into the cause, a common cause; a blocked common
+effect). What construction cannot fix is balanced by matched sampling (`_matched`): an item
+of the wanted label is kept only when an item of the other label with the same cheap signature
+(shared neighbours, observed-set size, an observed common effect, which fact types appear, ...)
+was also found, so each signature has the same distribution under both labels.
+tests/test_labels_causal.py measures the cues; at level 1 (two links, three variables) a few
+cues are the level's whole inference and stay informative (listed there).
+
+depth (the 4th element each maker returns): intervention and dsep, the links on the shortest
+x-y chain, which for a Yes is the directed / d-connecting path the answer rests on;
+correlation, the stated facts that must be combined (_facts_needed).
 """
 from __future__ import annotations
 
@@ -97,12 +105,11 @@ def _linear_extension(rng, orient):
     return order
 
 
-def _planted_graph(rng, level, orient, ends_fixed=True):
+def _planted_graph(rng, level, orient):
     """A random DAG with a chain of len(orient) links from x to y, link i pointing towards y iff
     orient[i]; then one more link at each end so that x and y have exactly one cause and one
     effect in every item (their degrees tell nothing); then distractor links among the other
-    variables that keep x and y len(orient) links apart (with ends_fixed=False, also links at
-    x and y, whose degrees the caller then balances). Returns (n, edges, parents, path),
+    variables that keep x and y len(orient) links apart. Returns (n, edges, parents, path),
     path from x to y, or None when no such graph was found."""
     n, d = N_VARS[level], len(orient)
     path = rng.sample(range(n), d + 1)
@@ -129,7 +136,7 @@ def _planted_graph(rng, level, orient, ends_fixed=True):
     if _distances(parents, x)[y] != d:
         return None
     others = [(a, b) for a in range(n) for b in range(n)
-              if rank[a] < rank[b] and (a, b) not in edges and not (ends_fixed and {a, b} & {x, y})]
+              if rank[a] < rank[b] and (a, b) not in edges and not {a, b} & {x, y}]
     rng.shuffle(others)
     from_x, from_y = _distances(parents, x), _distances(parents, y)
     for a, b in others:
@@ -194,10 +201,6 @@ def _matched(rng, draw, target, tries=MATCH_TRIES):
     return found[target][1] if len(found) == 2 else None
 
 
-def _names(rng, split, n):
-    return names(rng, split, n)
-
-
 def _describe(rng, edges, labels) -> str:
     lines = [f"{labels[i]} directly causes {labels[j]}." for i, j in edges]
     rng.shuffle(lines)
@@ -251,7 +254,7 @@ def _intervention(rng, level, split, target):
     if made is None:
         return None
     n, edges, x, y = made
-    labels = _names(rng, split, n)
+    labels = names(rng, split, n)
     question = (
         _describe(rng, edges, labels)
         + f"If someone intervenes and sets {labels[x]} to a new value, will {labels[y]} change?\nAnswer:"
@@ -328,7 +331,7 @@ def _dsep_draw(level):
             pool.add(rng.choice([v for v in rest if v == collider or anc[v] >> collider & 1]))
             if size > 1 and rng.random() < 0.5:  # and a link of the chain that may block it again
                 pool.add(rng.choice(path[1:-1]))
-        elif plan < 0.8 and common and level > 1:  # (at two links this is always dependent)  # observe any common effect, and maybe a link towards it
+        elif plan < 0.8 and common and level > 1:  # any common effect, maybe a link towards it
             effect = rng.choice(common)
             pool.add(effect)
             between = [v for v in rest if anc[effect] >> v & 1 and (anc[v] >> x & 1 or anc[v] >> y & 1)]
@@ -373,7 +376,7 @@ def _dsep(rng, level, split, target):
     if made is None:
         return None
     n, edges, x, y, given = made
-    labels = _names(rng, split, n)
+    labels = names(rng, split, n)
     observed = [labels[g] for g in given]
     rng.shuffle(observed)
     question = (
@@ -596,7 +599,7 @@ def _correlation(rng, level, split, target):
         return None
     stated, shown, (kind, a, b, c) = made
     n = CORR_VARS[level]
-    labels = _names(rng, split, n)
+    labels = names(rng, split, n)
 
     def line(x, y, z):
         word = "independent" if stated >> _facts(n).index((x, y, z)) & 1 else "correlated"
