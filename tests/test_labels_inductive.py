@@ -244,6 +244,19 @@ def _closest_to_any(it):
     return int(np.argmin([min(abs(v - e) for e in _extrapolations(it).values()) for v in _numbers(it)]))
 
 
+def _difference_divisible(it, last):
+    """Per choice: is its next difference divisible by the gcd of the shown differences (all,
+    or the `last` latest)? The next difference of a recurrence of order k is an integer
+    combination of the last k differences, so the gold's always is."""
+    t = sequence_terms(it["question"])
+    g = int(np.gcd.reduce(np.abs(np.diff(t)[-(last or len(t)):]))) or 1
+    return tuple((v - t[-1]) % g == 0 for v in _numbers(it))
+
+
+def _residues(modulus):
+    return lambda it: tuple((v - sequence_terms(it["question"])[-1]) % modulus for v in _numbers(it))
+
+
 SEQUENCE_CUES = {
     "divisible by gcd and not shown (v1: 0.47)": _gcd_not_shown,
     "largest choice": lambda it: int(np.argmax(_numbers(it))),
@@ -254,7 +267,17 @@ SEQUENCE_CUES = {
     **{f"closest to the {name} continuation": _closest_to(name) for name in (
         "arithmetic", "last ratio", "second differences", "third differences", "last three terms' affine rule")},
     "closest to any rough continuation": _closest_to_any,
+    "next difference divisible by the gcd of the shown differences": lambda it: _difference_divisible(it, None),
+    "next difference divisible by the gcd of the last k differences (k = level)": lambda it: _difference_divisible(
+        it, it["level"]),
+    **{f"(choice - last term) mod {m}": _residues(m) for m in (3, 4, 8, 16)},
 }
+# OPEN: at level 1 the next difference is r times the last one, so "a multiple of the last
+# difference" (and its powers of 2 for r = +-2) points at the gold; a ladder that keeps every
+# choice a multiple of it has rungs one difference apart, where the last-ratio guess lands
+# within half a rung of the gold in almost every item. Reported, not bounded, at level 1.
+OPEN = {("sequence", 1): {"next difference divisible by the gcd of the last k differences (k = level)",
+                          *(f"(choice - last term) mod {m}" for m in (4, 8, 16))}}
 
 
 def _invariants(inp, out):
@@ -368,21 +391,9 @@ def _keeps(it, end):
     return tuple(parse_list(c)[end] == query[end] for c in it["choices"]) if kept == {True} else None
 
 
-def _keeps_difference_gcd(it):
-    """The next difference is an integer combination of the shown ones (the constant drops
-    out), so it is divisible by their gcd."""
-    t = sequence_terms(it["question"])
-    g = int(np.gcd.reduce(np.abs(np.diff(t)))) or 1
-    return tuple((v - t[-1]) % g == 0 for v in _numbers(it))
-
-
 # Reported, not bounded: partial reasoning (positions kept, one member read) that is not
-# the shortcut of issue 10's table; for sequence, OPEN number-theoretic cues that the ladder
-# of step 2 * gcd does not remove (measured 0.85 / 0.70 at level 1).
-DIAGNOSTIC = {"sequence": {"next difference divisible by the shown differences' gcd (OPEN)": _keeps_difference_gcd,
-                           "(choice - last term) mod 8 (OPEN)": lambda it: tuple(
-                               (v - sequence_terms(it["question"])[-1]) % 8 for v in _numbers(it))},
-              "listfn": {"keeps the first value": lambda it: _keeps(it, 0),
+# the shortcut of issue 10's table.
+DIAGNOSTIC = {"listfn": {"keeps the first value": lambda it: _keeps(it, 0),
                          "keeps the last value": lambda it: _keeps(it, -1)},
               "property": {"first member of the deciding kind": lambda it: _one_member(it, 0),
                            "last member of the deciding kind": lambda it: _one_member(it, -1)}}
@@ -399,7 +410,8 @@ def cue_table(subtask, level, n=N_CUES, cues=None):
 @pytest.mark.parametrize("subtask", list(CUES))
 def test_no_cue_beats_chance(subtask, level):
     table = cue_table(subtask, level)
-    assert all(acc <= CHANCE + 0.05 for acc in table.values()), table
+    bounded = {name: acc for name, acc in table.items() if name not in OPEN.get((subtask, level), ())}
+    assert all(acc <= CHANCE + 0.05 for acc in bounded.values()), bounded
 
 
 # The cues must find a leak where there is one: the v1 flaws, planted in real items.
@@ -457,4 +469,5 @@ if __name__ == "__main__":  # the cue table of the tasks README
             print(f"kbit_inductive_{subtask}_l{level}: chance {CHANCE:.2f}, solver agreement {agree:.3f}, depth {depths}")
             for name, acc in table.items():
                 z = (acc - CHANCE) / np.sqrt(CHANCE * (1 - CHANCE) / N_CUES)
-                print(f"    {name}: {acc:.3f} (z {z:+.1f})")
+                note = " (OPEN, not bounded)" if name in OPEN.get((subtask, level), ()) else ""
+                print(f"    {name}: {acc:.3f} (z {z:+.1f}){note}")

@@ -10,8 +10,8 @@ the answer rests on, and the level sets it:
             (1: "X is a K"; 2 and 3 add "Every K is a J" hops).
 Distractors are built so that surface properties do not single out the gold answer: for
 sequences, the gold rule's next term with its constant slipped (an evenly spaced ladder of
-one parity, gcd class and sign, the gold at a random rung, and no rough continuation within
-half a rung of the gold); list outputs of other
+one parity, sign and gcd class of the terms and their differences, the gold at a random rung,
+and no rough continuation within half a rung of the gold); list outputs of other
 programs with exactly the gold's values in another order; stories whose kind and color lines
 are apart and shuffled, with minority members and color counts that say nothing.
 """
@@ -47,7 +47,7 @@ def _draw_rule(rng, level):
     1: x * r + c with |r| >= 2). Rules that a rough guess continues exactly (arithmetic,
     geometric, polynomial) are rejected later by `_rough_guesses`."""
     coeffs = [rng.choice((-3, -2, 2, 3) if level == 1 else (-3, -2, -1, 1, 2, 3))]
-    return tuple(coeffs + [rng.randint(-2, 2) for _ in range(level - 1)]), rng.randint(-9, 9)
+    return tuple(coeffs + [rng.randint(-2, 2) for _ in range(level - 1)]), rng.randint(-19, 19)
 
 
 def _solve_exact(rows, rhs):
@@ -127,21 +127,37 @@ def _rough_guesses(terms, level):
     return guesses
 
 
+def _rung(terms, level):
+    """Twice the lcm of the gcd of the terms and, for each difference order up to the level, of
+    the gcd of the last `level` differences (all of them at level 1): the next difference of
+    each order is an integer combination of the last `level` ones (the constant drops out), so
+    their gcd divides it; a ladder with this step keeps every choice in the gold's class for
+    each of these gcds and for parity. (At level 1 the next difference is a multiple of the
+    last one, and a ladder that wide leaves almost no item where the ratio guess stays half a
+    rung away: see the open cues in tests/test_labels_inductive.py.)"""
+    rows, gcds = list(terms), [math.gcd(*terms)]
+    for _ in range(level):
+        rows = [b - a for a, b in zip(rows, rows[1:])]
+        gcds.append(math.gcd(*(rows if level == 1 else rows[-level:])) or 1)
+    return 2 * math.lcm(*gcds)
+
+
 def _sequence_question(terms):
     return f"What number comes next in the sequence {', '.join(map(str, terms))}, ...?\nAnswer:"
 
 
 def _sequence(rng, level, split, target):
     """The choices are the gold and the next terms of the gold rule with its constant slipped by
-    a multiple of 2 * gcd(terms): an evenly spaced ladder with the gold at a uniformly random
-    rung. All choices share parity, divisibility by the gcd, sign and (nearly) digit count, so
-    those say nothing; the largest, smallest or middle choice is the gold a quarter of the time;
-    and a rough guess (`_rough_guesses`) more than half a rung from the gold lands nearest the
+    multiples of a rung (`_rung`): an evenly spaced ladder with the gold at a uniformly random
+    rung. All choices share parity, the gcd classes of the terms and of their differences, sign
+    and (nearly) digit count, so those say nothing; the largest, smallest or middle choice is
+    the gold a quarter of the time; and a rough guess (`_rough_guesses`) more than half a rung from the gold lands nearest the
     gold only when the gold is the ladder's end on its side, again a quarter of the time.
     Items where some rough guess comes within half a rung are not made, so a guess never
     pinpoints the gold: arithmetic, geometric and polynomial sequences are exactly those."""
     coeffs, const = _draw_rule(rng, level)
-    start = [rng.randint(-5, 25) for _ in range(level)]
+    sign = rng.choice((1, -1))  # a sequence and its negation equally likely: residue classes balance
+    start = [sign * rng.randint(-5, 25) for _ in range(level)]
     terms = _run(coeffs, const, start, _SHOWN[level])
     if max(map(abs, terms)) > _MAX_TERM or len(set(terms)) < len(terms) - 1 or tuple(terms) in _FAMOUS:
         return None
@@ -149,7 +165,7 @@ def _sequence(rng, level, split, target):
     if question_split(question) != split or _fits_some_rule(terms, level - 1):
         return None  # the wrong split, or a simpler rule fits: not an order-`level` item
     gold = _next(_fit(terms, level), terms)
-    step = 2 * math.gcd(*terms)
+    step = _rung(terms, level)
     rung = rng.randrange(N_CHOICES)
     choices = [gold + step * (i - rung) for i in range(N_CHOICES)]
     if (abs(gold) > _MAX_TERM or min(choices) * max(choices) <= 0 or set(choices) & set(terms)
