@@ -429,6 +429,12 @@ def _plant_gold_largest(it):
     return _with_wrong(it, [str(int(it["choices"][it["gold"]]) - k) for k in (1, 2, 3)])
 
 
+def _plant_far_from_trend(it):
+    """v1 after the rough guesses joined: the gold the only choice on the sequence's trend."""
+    gold = int(it["choices"][it["gold"]])
+    return _with_wrong(it, [str(gold + d) for d in (-4000, 5000, 7000)])
+
+
 def _plant_v1_listfn(it):
     """v1: distractors that change the length, the values or the parities differently."""
     _, query = listfn_parts(it["question"])
@@ -448,6 +454,8 @@ def _plant_v1_property(it):
 @pytest.mark.parametrize("subtask,plant,cue", [
     ("sequence", _plant_shown_terms, "divisible by gcd and not shown (v1: 0.47)"),
     ("sequence", _plant_gold_largest, "largest choice"),
+    ("sequence", _plant_far_from_trend, "closest to the last ratio continuation"),
+    ("sequence", _plant_far_from_trend, "closest to any rough continuation"),
     ("listfn", _plant_v1_listfn, "matches all invariants (v1: 0.87)"),
     ("property", _plant_v1_property, "colour after the first line naming the subject's kind (v1: 1.00)"),
 ])
