@@ -219,6 +219,28 @@ def leak_gcd(rng, split, target):
     return f"What number comes next in the sequence {', '.join(str(g * k) for k in shown)}, ...?\nAnswer:", choices, gi
 
 
+def _sequence_builder(kind):
+    """Arithmetic sequences; the gold's step from the last term has the planted property and no
+    distractor's has."""
+    def build(rng, split, target):
+        d = rng.choice([3, 5, 7])
+        start = rng.randrange(1, 30)
+        terms = [start + d * k for k in range(5)]
+        last = terms[-1]
+        if kind == "divisibility":
+            gold, pool = last + d * rng.choice([2, 3, 4]), [last + v for v in range(1, 60) if v % d]
+        elif kind == "mod 8":
+            gold, pool = last + 8 * rng.randrange(1, 7), [last + v for v in range(1, 60) if v % 8]
+        elif kind == "mod 3":
+            gold, pool = last + 3 * rng.randrange(1, 7), [last + v for v in range(1, 60) if v % 3]
+        else:  # the arithmetic continuation itself, distractors far from it
+            gold, pool = last + d, [last + d + v for v in range(10, 60)]
+        others = [str(v) for v in rng.sample([v for v in pool if v != gold], 3)]
+        choices, g = _place(str(gold), others, target % 4)
+        return f"What number comes next in the sequence {', '.join(map(str, terms))}, ...?\nAnswer:", choices, g
+    return build
+
+
 def leak_invariants(rng, split, target):
     """Examples sort their input; only the gold choice is sorted (a coarse invariant)."""
     rows = ["Every example applies the same rule to a list of numbers."]
@@ -285,6 +307,10 @@ LEAKS = {
     "lines naming the choice": leak_lines_naming_choice,
     "lines naming the asked words": leak_pair_findings,
     "gcd, not shown": leak_gcd,
+    "step divisibility": _sequence_builder("divisibility"),
+    "step mod 8": _sequence_builder("mod 8"),
+    "step mod 3": _sequence_builder("mod 3"),
+    "closest rough continuation": _sequence_builder("continuation"),
     "coarse invariants": leak_invariants,
     "adjacent-line copy": leak_adjacent,
     "kind-mates' majority": leak_kind_mates,

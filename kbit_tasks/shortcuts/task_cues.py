@@ -262,6 +262,45 @@ def _gcd_not_shown(it, i):
     return g > 1 and value[0] % g == 0, value[0] not in shown
 
 
+def _shown_and_choice(it, i):
+    """The shown sequence terms and the choice's value, or None if the choice is not one number."""
+    shown = [int(x) for x in numbers(it["question"])]
+    value = numbers(it["choices"][i])
+    return (shown, int(value[0])) if len(shown) >= 3 and len(value) == 1 else (None, None)
+
+
+def _step_divisibility(it, i):
+    """Is the choice's step from the last term a multiple of the gcd of all shown differences,
+    and of the last difference? (A recurrence's next difference is an integer combination of the
+    last ones, so the gold's always is a multiple of their gcd.)"""
+    shown, v = _shown_and_choice(it, i)
+    if shown is None:
+        return None
+    diffs = [b - a for a, b in zip(shown, shown[1:])]
+    step = v - shown[-1]
+    g_all, g_last = math.gcd(*diffs) or 1, abs(diffs[-1]) or 1
+    return step % g_all == 0, step % g_last == 0
+
+
+def _step_residue(modulus):
+    def key(it, i):
+        shown, v = _shown_and_choice(it, i)
+        return None if shown is None else (v - shown[-1]) % modulus
+    return key
+
+
+def _rough_continuations(it, i):
+    """Rank of the choice's distance to each rough continuation that finds no recurrence: the
+    last difference repeated, the last ratio repeated, the second differences continued."""
+    shown, _ = _shown_and_choice(it, i)
+    if shown is None or any(_shown_and_choice(it, j)[1] is None for j in range(len(it["choices"]))):
+        return None
+    t = shown
+    guesses = [2 * t[-1] - t[-2], t[-1] * t[-1] / t[-2] if t[-2] else t[-1], 3 * t[-1] - 3 * t[-2] + t[-3]]
+    values = [_shown_and_choice(it, j)[1] for j in range(len(it["choices"]))]
+    return tuple(rank([-abs(v - e) for v in values], i) for e in guesses)
+
+
 INVARIANTS = (
     lambda a, b: len(b) - len(a),
     lambda a, b: sorted(a) == sorted(b),
@@ -345,6 +384,10 @@ TASK_CUES = (
     Cue("lines naming the choice", _lines_naming),
     Cue("lines naming the asked words", _lines_naming_asked),
     Cue("gcd, not shown", _gcd_not_shown, ("sequence",)),
+    Cue("step divisibility", _step_divisibility, ("sequence",)),
+    Cue("step mod 8", _step_residue(8), ("sequence",)),
+    Cue("step mod 3", _step_residue(3), ("sequence",)),
+    Cue("closest rough continuation", _rough_continuations, ("sequence",)),
     Cue("coarse invariants", _listfn_invariants, ("listfn",)),
     Cue("adjacent-line copy", _adjacent_copy, ("property",)),
     Cue("kind-mates' majority", _kind_mates, ("property",), steps=1),
