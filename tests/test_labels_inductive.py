@@ -273,11 +273,11 @@ SEQUENCE_CUES = {
     **{f"(choice - last term) mod {m}": _residues(m) for m in (3, 4, 8, 16)},
 }
 # OPEN: at level 1 the next difference is r times the last one, so "a multiple of the last
-# difference" (and its powers of 2 for r = +-2) points at the gold; a ladder that keeps every
-# choice a multiple of it has rungs one difference apart, where the last-ratio guess lands
-# within half a rung of the gold in almost every item. Reported, not bounded, at level 1.
+# difference" (and its factors 2 or 3 for r = +-2, +-3) points at the gold; a ladder that keeps
+# every choice a multiple of it has rungs one difference apart, and the last-ratio guess lands
+# on that ladder in almost every item. Reported, not bounded, at level 1.
 OPEN = {("sequence", 1): {"next difference divisible by the gcd of the last k differences (k = level)",
-                          *(f"(choice - last term) mod {m}" for m in (4, 8, 16))}}
+                          *(f"(choice - last term) mod {m}" for m in (3, 4, 8, 16))}}
 
 
 def _invariants(inp, out):
@@ -432,7 +432,7 @@ def _plant_gold_largest(it):
 def _plant_far_from_trend(it):
     """v1 after the rough guesses joined: the gold the only choice on the sequence's trend."""
     gold = int(it["choices"][it["gold"]])
-    return _with_wrong(it, [str(gold + d) for d in (-4000, 5000, 7000)])
+    return _with_wrong(it, [str(gold + d) for d in (-10**6, 2 * 10**6, 3 * 10**6)])
 
 
 def _plant_v1_listfn(it):

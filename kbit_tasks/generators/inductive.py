@@ -11,7 +11,7 @@ the answer rests on, and the level sets it:
 Distractors are built so that surface properties do not single out the gold answer: for
 sequences, the gold rule's next term with its constant slipped (an evenly spaced ladder of
 one parity, sign and gcd class of the terms and their differences, the gold at a random rung,
-and no rough continuation within half a rung of the gold); list outputs of other
+every rough continuation outside the ladder); list outputs of other
 programs with exactly the gold's values in another order; stories whose kind and color lines
 are apart and shuffled, with minority members and color counts that say nothing.
 """
@@ -47,7 +47,8 @@ def _draw_rule(rng, level):
     1: x * r + c with |r| >= 2). Rules that a rough guess continues exactly (arithmetic,
     geometric, polynomial) are rejected later by `_rough_guesses`."""
     coeffs = [rng.choice((-3, -2, 2, 3) if level == 1 else (-3, -2, -1, 1, 2, 3))]
-    return tuple(coeffs + [rng.randint(-2, 2) for _ in range(level - 1)]), rng.randint(-19, 19)
+    bound = 60 if level == 1 else 19  # level 1 needs large constants to keep the ratio guess off the ladder
+    return tuple(coeffs + [rng.randint(-2, 2) for _ in range(level - 1)]), rng.randint(-bound, bound)
 
 
 def _solve_exact(rows, rhs):
@@ -133,8 +134,8 @@ def _rung(terms, level):
     each order is an integer combination of the last `level` ones (the constant drops out), so
     their gcd divides it; a ladder with this step keeps every choice in the gold's class for
     each of these gcds and for parity. (At level 1 the next difference is a multiple of the
-    last one, and a ladder that wide leaves almost no item where the ratio guess stays half a
-    rung away: see the open cues in tests/test_labels_inductive.py.)"""
+    last one, and a ladder that wide leaves almost no item where the ratio guess stays off
+    the ladder: see the open cues in tests/test_labels_inductive.py.)"""
     rows, gcds = list(terms), [math.gcd(*terms)]
     for _ in range(level):
         rows = [b - a for a, b in zip(rows, rows[1:])]
@@ -151,10 +152,12 @@ def _sequence(rng, level, split, target):
     multiples of a rung (`_rung`): an evenly spaced ladder with the gold at a uniformly random
     rung. All choices share parity, the gcd classes of the terms and of their differences, sign
     and (nearly) digit count, so those say nothing; the largest, smallest or middle choice is
-    the gold a quarter of the time; and a rough guess (`_rough_guesses`) more than half a rung from the gold lands nearest the
-    gold only when the gold is the ladder's end on its side, again a quarter of the time.
-    Items where some rough guess comes within half a rung are not made, so a guess never
-    pinpoints the gold: arithmetic, geometric and polynomial sequences are exactly those."""
+    the gold a quarter of the time. Every rough guess (`_rough_guesses`) lies outside the
+    ladder whatever the gold's rung (more than 3.5 rungs from the gold), so distances to it
+    see only the ladder's order: the nearest choice is the gold exactly when the gold is the
+    ladder's end on the guess's side, a quarter of the time. Items where some guess comes
+    closer are not made; arithmetic, geometric and polynomial sequences are among them (a
+    guess continues them exactly)."""
     coeffs, const = _draw_rule(rng, level)
     sign = rng.choice((1, -1))  # a sequence and its negation equally likely: residue classes balance
     start = [sign * rng.randint(-5, 25) for _ in range(level)]
@@ -169,7 +172,7 @@ def _sequence(rng, level, split, target):
     rung = rng.randrange(N_CHOICES)
     choices = [gold + step * (i - rung) for i in range(N_CHOICES)]
     if (abs(gold) > _MAX_TERM or min(choices) * max(choices) <= 0 or set(choices) & set(terms)
-            or any(abs(guess - gold) * 2 <= step for guess in _rough_guesses(terms, level))):
+            or any(abs(guess - gold) * 2 <= (2 * N_CHOICES - 1) * step for guess in _rough_guesses(terms, level))):
         return None
     wrong = choices[:rung] + choices[rung + 1:]
     rng.shuffle(wrong)
