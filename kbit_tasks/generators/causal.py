@@ -544,8 +544,6 @@ def _correlation_draw(level):
     def draw(rng):
         # A pattern drawn uniformly, not a DAG: dense DAGs share one uninformative pattern.
         stated, members = rng.choice(_patterns(n))
-        # Every marginal fact and all (three variables) or half of the conditional ones.
-        shown = marginal | _union(1 << i for i in rng.sample(conditional, len(conditional) // (1 + (n > 3))))
         j = rng.choice(members)
         for _ in range(20):  # half the time, a hypothesis true of one consistent graph
             kind = rng.choice(KINDS)
@@ -553,13 +551,18 @@ def _correlation_draw(level):
             hyp = (kind, a, b, c if kind == "collider" else None)
             if _hypothesis_mask(n, *hyp) >> j & 1 or rng.random() < 0.5:
                 break
+        # Every marginal fact, every fact about the hypothesis's pair given a third variable,
+        # and all (three variables) or half of the other conditional facts.
+        about_pair = [i for i in conditional if {facts[i][0], facts[i][1]} == {a, b}]
+        others = [i for i in conditional if i not in about_pair]
+        shown = marginal | _union(1 << i for i in about_pair + rng.sample(others, len(others) // (1 + (n > 3))))
         keep_refuted = rng.random() < 0.1
         indep = [bool(stated >> i & 1) for i in range(len(facts))]
         cond = [i for i in _bits(shown) if facts[i][2] is not None]
         signature = (
             kind,
             indep[pair_fact[(min(a, b), max(a, b))]],  # a and b marginally independent
-            any(indep[i] for i in cond if {facts[i][0], facts[i][1]} == {a, b}),
+            sum(indep[i] for i in about_pair),  # a and b independent given a third
             sum(indep[i] for i in _bits(marginal)),
             sum(indep[i] for i in cond) // (1 + (n > 4)),  # (in pairs at five variables: speed)
         )
