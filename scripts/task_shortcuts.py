@@ -1,81 +1,89 @@
-"""How far surface cues get on each kbit task, without reasoning.
+"""Shortcut battery: how far surface cues and a learned surface probe get on each kbit task.
 
-For each task, a lookup-table guesser per cue is fitted on items of seed 1 (the majority
-gold position for each value of the cue) and scored on the evaluation items (seed 0).
-A cue that scores well above chance is a shortcut a model could learn instead of the
-skill. Generic cues: the longest or shortest choice. Task cues: read from the text.
+Every cue (kbit_tasks/shortcuts: generic cues for every task, issue 10's v1 cues for their
+subtasks) is a lookup table fitted on n items of the training split and scored on n items of the
+evaluation split (seed 0); the learned probe is a logistic regression over delexicalized
+n-grams and choice-question relations, trained and scored the same way. A score above
+chance + 0.05 is flagged; the exit status is 1 if anything is flagged (unless --no-fail).
+"-" marks a cue that is constant on the task's items (nothing to read). The per-level
+inference-depth distribution of the evaluation items follows the table.
 
-    python scripts/task_shortcuts.py [--n 300]
+    python scripts/task_shortcuts.py --n 300
 """
 from __future__ import annotations
 
 import argparse
-import re
-from collections import Counter
+import sys
 
-from kbit_tasks.generators import SUBTASKS, generate, task_name
-
-
-def _edges(q):
-    return re.findall(r"^(\w+) directly causes (\w+)\.$", q, re.M)
+from kbit_tasks.generators import MAX_N
+from kbit_tasks.shortcuts.battery import MARGIN, PROBE, depth_counts, format_depths, run, tasks
+from kbit_tasks.shortcuts.cues import GENERIC
 
 
-def _degrees(q, *names):
-    edges = _edges(q)
-    return tuple((any(a == v for a, _ in edges), any(b == v for _, b in edges)) for v in names)
+def _cell(score) -> str:
+    return "-" if score.accuracy is None else f"{score.accuracy:.2f}" + ("*" if score.flagged else "")
 
 
-def _statement(q):
-    return re.search(r'"(.+)"', q)[1]
-
-
-CUES = {
-    "syllogism": {
-        "conclusion form": lambda q: " ".join(q.splitlines()[-3].split()[1:2]) + (" not" if " not " in q.splitlines()[-3] else ""),
-        "premises all 'All'": lambda q: all(x.startswith("All") for x in q.splitlines()[1:-3]),
-    },
-    "rules": {
-        "statement negated": lambda q: " not " in _statement(q),
-        "attribute concluded by a rule": lambda q: any(
-            x.startswith("If") and x.rstrip(".").split()[-1] == _statement(q).rstrip(".").split()[-1] for x in q.splitlines()
-        ),
-    },
-    "intervention": {"in/out edges of both": lambda q: _degrees(q, *re.search(r"sets (\w+) to .* will (\w+) change", q).groups())},
-    "dsep": {
-        "in/out edges of both": lambda q: _degrees(q, *re.search(r"Are (\w+) and (\w+) statistically", q).groups()),
-        "variables observed": lambda q: q.count(" and of ") + ("same value of" in q),
-    },
-    "correlation": {"in/out edges of both": lambda q: _degrees(q, *re.search(r"about (\w+) and (\w+) is", q).groups())},
-}
-GENERIC = {
-    "longest choice": lambda it: max(range(len(it["choices"])), key=lambda i: len(it["choices"][i])),
-    "shortest choice": lambda it: min(range(len(it["choices"])), key=lambda i: len(it["choices"][i])),
-}
-
-
-def lookup_accuracy(cue, fit, test) -> float:
-    table = Counter((cue(it["question"]), it["gold"]) for it in fit)
-    best = {}
-    for (value, gold), count in sorted(table.items(), key=lambda kv: -kv[1]):
-        best.setdefault(value, gold)
-    return sum(best.get(cue(it["question"]), 0) == it["gold"] for it in test) / len(test)
-
-
-def main(argv=None) -> None:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=300, help="items per task and seed")
+    parser.add_argument("--n", type=int, default=300, help="items per task and split (default 300)")
+    parser.add_argument("--seed", type=int, default=0, help="generation seed of both splits (default 0)")
+    parser.add_argument("--tasks", nargs="+", metavar="PART", help="only tasks whose name contains one of these")
+    parser.add_argument("--long", action="store_true", help="one row per task and cue, with z")
+    parser.add_argument("--no-fail", action="store_true", help="exit 0 even if something is flagged")
     args = parser.parse_args(argv)
-    print(f"| task | chance | {' | '.join(GENERIC)} | task cue: accuracy |")
-    print("|---|---|---|---|---|")
-    for family, subtask, levels in SUBTASKS:
-        for level in levels:
-            fit = generate(family, subtask, level, args.n, seed=1)
-            test = generate(family, subtask, level, args.n, seed=0)
-            generic = [sum(pick(it) == it["gold"] for it in test) / len(test) for pick in GENERIC.values()]
-            cues = "; ".join(f"{name}: {lookup_accuracy(cue, fit, test):.2f}" for name, cue in CUES.get(subtask, {}).items())
-            print(f"| {task_name(family, subtask, level)} | {test[0]['chance']:.2f} | "
-                  + " | ".join(f"{g:.2f}" for g in generic) + f" | {cues or '-'} |")
+    if not 1 <= args.n <= MAX_N:
+        parser.error(f"--n {args.n} is not valid; use an integer from 1 to {MAX_N}")
+    if args.seed < 0:
+        parser.error(f"--seed {args.seed} is not valid; use an integer >= 0")
+    if not tasks(args.tasks):
+        parser.error(f"--tasks {' '.join(args.tasks)} matches no task; names look like kbit_logical_rules_l2")
+
+    generic = [c.name for c in GENERIC]
+    if args.long:
+        print("| task | cue | accuracy | chance | z | flagged |\n|---|---|---|---|---|---|")
+    else:
+        print(f"| task | chance | {' | '.join(generic)} | task cues | {PROBE} | max - chance | max z |")
+        print("|---" * (len(generic) + 6) + "|")
+    all_scores, depths, seconds, failed = [], {}, [0.0, 0.0], []
+    for name, scores, items, (gen_s, score_s), error in run(args.n, args.seed, args.tasks):
+        seconds[0] += gen_s
+        seconds[1] += score_s
+        if error:
+            failed.append(name)
+            print(f"| {name} | generation failed: {error} |", flush=True)
+            continue
+        all_scores += scores
+        depths[name] = depth_counts(items)
+        by_cue = {s.cue: s for s in scores}
+        applied = [s for s in scores if s.accuracy is not None]
+        if args.long:
+            for s in scores:
+                z = "-" if s.accuracy is None else f"{s.z:+.1f}"
+                print(f"| {name} | {s.cue} | {_cell(s)} | {s.chance:.2f} | {z} | {'yes' if s.flagged else ''} |")
+            continue
+        top = max(applied, key=lambda s: s.accuracy)
+        specific = "; ".join(f"{s.cue}: {_cell(s)}" for s in scores if s.cue not in generic and s.cue != PROBE)
+        print(f"| {name} | {top.chance:.2f} | " + " | ".join(_cell(by_cue[g]) for g in generic)
+              + f" | {specific} | {_cell(by_cue[PROBE])} | {top.accuracy - top.chance:+.2f} ({top.cue}) | {top.z:+.1f} |",
+              flush=True)
+
+    applied = [s for s in all_scores if s.accuracy is not None]
+    flagged = [s for s in applied if s.flagged]
+    expected = sum(s.null_flag_probability for s in applied)
+    print(f"\n{len(flagged)} of {len(applied)} scores above chance + {MARGIN} (marked *; n = {args.n} items "
+          f"per split, z = (acc - chance) / sqrt(chance (1 - chance) / n)). With no information in any cue, "
+          f"about {expected:.1f} would cross the bar by chance alone.")
+    for s in flagged:
+        print(f"  {s.task} {s.cue}: {s.accuracy:.3f} (chance {s.chance:.2f}, z {s.z:+.1f})")
+    if failed:
+        print(f"Not measured (items could not be generated): {', '.join(failed)}")
+    print(f"Wall time: {seconds[0]:.0f} s generating items, {seconds[1]:.0f} s fitting and scoring cues and probe.")
+    print("\n| task | inference depth of the evaluation items |\n|---|---|")
+    for name, counts in depths.items():
+        print(f"| {name} | {format_depths(counts)} |")
+    return 1 if (flagged or failed) and not args.no_fail else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -13,7 +13,7 @@ from kbit_tasks.generators import SUBTASKS, content_hash, generate
 from kbit_tasks.generators.lexicon import words
 
 ALL = [(f, s, lv) for f, s, levels in SUBTASKS for lv in levels]
-KEYS = {"question", "choices", "gold", "family", "subtask", "level", "chance"}
+KEYS = {"question", "choices", "gold", "family", "subtask", "level", "chance", "depth"}
 
 
 def test_at_least_three_subtasks_of_three_levels_per_family():

@@ -20,14 +20,29 @@ def task_manager(**kwargs):
 
 
 def test_yaml_files_match_the_generator_script():
-    spec = importlib.util.spec_from_file_location("gen", Path(kbit_tasks.tasks_dir()) / "_generate_configs.py")
-    gen = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gen)
+    gen = _generator_script()
     on_disk = {p.name for p in Path(kbit_tasks.tasks_dir()).glob("*.yaml")}
     assert on_disk == set(gen.configs())
     for name, cfg in gen.configs().items():
         text = (Path(kbit_tasks.tasks_dir()) / name).read_text()
         assert yaml.safe_load(text) == cfg, f"{name} is stale: rerun _generate_configs.py"
+
+
+def _generator_script():
+    spec = importlib.util.spec_from_file_location("gen", Path(kbit_tasks.tasks_dir()) / "_generate_configs.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    return gen
+
+
+def test_every_task_and_group_is_version_2():
+    """Tasks v2 (issue 10) changed every item: the version says so in the template and groups."""
+    gen = _generator_script()
+    assert gen.VERSION == 2.0
+    template = (Path(kbit_tasks.tasks_dir()) / "_kbit_template_yaml").read_text()
+    assert "metadata:\n  version: 2.0\n" in template
+    groups = [cfg for cfg in gen.configs().values() if "group" in cfg]
+    assert len(groups) == 4 and all(g["metadata"]["version"] == 2.0 for g in groups)
 
 
 def test_kbit_star_selects_every_task_exactly_once():
@@ -44,6 +59,7 @@ def test_metadata_sets_n_and_seed_and_the_hash_is_recorded():
     expected = generate("causal", "dsep", 2, 12, seed=5)
     assert docs == expected
     assert task.dump_config()["metadata"]["content_hash"] == content_hash(expected)
+    assert task.dump_config()["metadata"]["version"] == 2.0
 
 
 @pytest.mark.parametrize("metadata,message", [({"n": 0}, "n=0.*1 to 10000"), ({"seed": "x"}, "seed='x'")])
@@ -71,5 +87,6 @@ def test_simple_evaluate_runs_every_task_with_all_metrics(tiny_model_dir):
         family, subtask, level = name.split("_")[1:]
         items = generate(family, subtask, int(level[1:]), 8)
         assert out["configs"][name]["metadata"]["content_hash"] == content_hash(items)
+        assert out["versions"][name] == 2.0
     for group in ("kbit", "kbit-logical", "kbit-causal", "kbit-inductive"):
         assert all(f"{m},none" in out["results"][group] for m in METRICS)

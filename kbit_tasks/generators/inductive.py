@@ -1,117 +1,244 @@
 """Inductive reasoning: number-sequence rules, list functions from examples, and property
-induction (bAbI task 16 style). Level = rule complexity or story size."""
+induction (bAbI task 16 style).
+
+Every maker returns (question, choices, gold, depth). Depth is the number of inference steps
+the answer rests on, and the level sets it:
+  sequence  the order of the simplest linear recurrence (with a constant) that fits all shown
+            terms: how many earlier terms each next term combines (1 / 2 / 3);
+  listfn    the length of the shortest composition of primitives that fits all examples (1 / 2 / 3);
+  property  the category links from the queried entity to the kind whose members' colors decide
+            (1: "X is a K"; 2 and 3 add "Every K is a J" hops).
+Distractors are built so that surface properties do not single out the gold answer: for
+sequences, the gold rule's next term with its constant slipped (an evenly spaced ladder of
+one parity, sign and gcd class of the terms and their differences, the gold at a random rung,
+every rough continuation outside the ladder); list outputs of other
+programs with exactly the gold's values in another order; stories whose kind and color lines
+are apart and shuffled, with minority members and color counts that say nothing.
+"""
 from __future__ import annotations
 
 import itertools
+import math
 from fractions import Fraction
-from functools import lru_cache
 
-from .base import Subtask
-from .lexicon import names, sample
+from .base import Subtask, question_split
+from .lexicon import sample
+
+N_CHOICES = 4
+
 
 # --- sequences ------------------------------------------------------------------------------
-def _arithmetic(rng):
-    a, d = rng.randint(1, 60), rng.choice([x for x in range(-9, 10) if x])
-    return lambda i: a + d * i
+# level -> terms shown: the order-k rule with a constant has k + 1 unknowns and the shown terms
+# give len - k equations, so every level leaves two equations to confirm the rule.
+_SHOWN = {1: 5, 2: 7, 3: 9}
+_MAX_TERM = 3000
 
 
-def _geometric(rng):
-    a, r = rng.randint(1, 20), rng.choice((2, 3, -2))
-    return lambda i: a * r**i
+def _run(coeffs, const, start, count):
+    """Terms of x[n] = coeffs[0] * x[n-1] + ... + coeffs[k-1] * x[n-k] + const."""
+    terms = list(start)
+    while len(terms) < count:
+        terms.append(sum(a * t for a, t in zip(coeffs, reversed(terms[-len(coeffs):]))) + const)
+    return terms
 
 
-def _quadratic(rng):
-    a, b, c = rng.choice((1, 2, -1)), rng.randint(-5, 5), rng.randint(0, 20)
-    return lambda i: a * i * i + b * i + c
+def _draw_rule(rng, level):
+    """(coeffs, const) of an order-`level` recurrence with small integer coefficients (at level
+    1: x * r + c with |r| >= 2). Rules that a rough guess continues exactly (arithmetic,
+    geometric, polynomial) are rejected later by `_rough_guesses`."""
+    coeffs = [rng.choice((-3, -2, 2, 3) if level == 1 else (-3, -2, -1, 1, 2, 3))]
+    bound = 60 if level == 1 else 19  # level 1 needs large constants to keep the ratio guess off the ladder
+    return tuple(coeffs + [rng.randint(-2, 2) for _ in range(level - 1)]), rng.randint(-bound, bound)
 
 
-def _interleaved(rng):
-    f, g = _arithmetic(rng), _arithmetic(rng)
-    return lambda i: f(i // 2) if i % 2 == 0 else g(i // 2)
+def _solve_exact(rows, rhs):
+    """Gauss-Jordan elimination in integers (exact, fast, and the generators stay pure Python;
+    each row is kept divided by its gcd). Returns (consistent, the unique solution as Fractions
+    or None when some unknown is left free)."""
+    n = len(rows[0])
+    aug = [list(row) + [b] for row, b in zip(rows, rhs)]
+    pivots = []
+    for col in range(n):
+        r0 = len(pivots)
+        pivot = next((r for r in range(r0, len(aug)) if aug[r][col]), None)
+        if pivot is None:
+            continue
+        aug[r0], aug[pivot] = aug[pivot], aug[r0]
+        p = aug[r0]
+        for r in range(len(aug)):
+            if r != r0 and aug[r][col]:
+                row = [v * p[col] - q * aug[r][col] for v, q in zip(aug[r], p)]
+                g = math.gcd(*row) or 1
+                aug[r] = [v // g for v in row]
+        pivots.append(col)
+    if any(row[-1] for row in aug[len(pivots):]):
+        return False, None
+    if len(pivots) < n:
+        return True, None
+    return True, [Fraction(row[-1], row[col]) for row, col in zip(aug, pivots)]
 
 
-def _fibonacci(rng):
-    a, b = rng.randint(1, 9), rng.randint(1, 9)
-
-    @lru_cache(maxsize=None)
-    def term(i):
-        return a if i == 0 else b if i == 1 else term(i - 1) + term(i - 2)
-
-    return term
+def _system(terms, order, constant=True):
+    rows = [[terms[n - j] for j in range(1, order + 1)] + ([1] if constant else []) for n in range(order, len(terms))]
+    return rows, terms[order:]
 
 
-# level -> (rule families, terms shown)
-_SEQUENCE_LEVELS = {1: ((_arithmetic,), 5), 2: ((_geometric, _quadratic), 6), 3: ((_interleaved, _fibonacci), 8)}
+def _fit(terms, order, constant=True):
+    """(coeffs, const) of the unique order-`order` recurrence fitting every given term, or None."""
+    rows, rhs = _system(terms, order, constant)
+    if len(rows) < order + constant:
+        return None
+    _, sol = _solve_exact(rows, rhs)
+    return None if sol is None else (sol[:order], sol[order] if constant else 0)
 
 
-def next_candidates(terms):
-    """Next terms predicted by every simple rule family that fits all shown terms; an item
-    is kept only when all of them agree, so the answer is unambiguous."""
-    preds = set()
-    diffs = [b - a for a, b in zip(terms, terms[1:])]
-    if len(set(diffs)) == 1:
-        preds.add(terms[-1] + diffs[0])
-    second = [b - a for a, b in zip(diffs, diffs[1:])]
-    if len(set(second)) == 1:
-        preds.add(terms[-1] + diffs[-1] + second[0])
-    ratio = Fraction(terms[1], terms[0]) if terms[0] else None
-    if ratio and all(b == a * ratio for a, b in zip(terms, terms[1:])) and (terms[-1] * ratio).denominator == 1:
-        preds.add(int(terms[-1] * ratio))
-    if all(c == a + b for a, b, c in zip(terms, terms[1:], terms[2:])):
-        preds.add(terms[-1] + terms[-2])
-    evens, odds = terms[0::2], terms[1::2]
-    if len(set(b - a for a, b in zip(evens, evens[1:]))) == 1 and len(set(b - a for a, b in zip(odds, odds[1:]))) == 1:
-        half = evens if len(terms) % 2 == 0 else odds  # the subsequence the next term continues
-        preds.add(terms[-2] + (half[1] - half[0]))
-    return preds
+def _fits_some_rule(terms, order):
+    """Whether some recurrence of order <= `order` with a constant reproduces all terms."""
+    return order == 0 and len(set(terms)) == 1 or order > 0 and _solve_exact(*_system(terms, order))[0]
 
 
-def _place(rng, gold, target, n_choices, spread):
-    """Choices in ascending order with the gold one at position `target`."""
-    below = rng.sample(range(gold - spread, gold), target)
-    above = rng.sample(range(gold + 1, gold + spread + 1), n_choices - 1 - target)
-    return [str(v) for v in sorted(below) + [gold] + sorted(above)]
+def _next(rule, terms):
+    coeffs, const = rule
+    value = sum(a * t for a, t in zip(coeffs, reversed(terms[-len(coeffs):]))) + const
+    return None if isinstance(value, Fraction) and value.denominator != 1 else int(value)
+
+
+def _famous_windows():
+    """Every run of shown length in textbook sequences (squares, cubes, triangular numbers,
+    powers, Fibonacci, Lucas, tribonacci, Pell): those can be recalled instead of induced."""
+    seqs = [[n * n for n in range(30)], [n**3 for n in range(20)], [n * (n + 1) // 2 for n in range(40)],
+            [2**n for n in range(16)], [3**n for n in range(10)], _run((1, 1), 0, (0, 1), 25),
+            _run((1, 1), 0, (2, 1), 25), _run((1, 1, 1), 0, (0, 0, 1), 25), _run((2, 1), 0, (0, 1), 15)]
+    return {tuple(s[i: i + k]) for s in seqs for k in set(_SHOWN.values()) for i in range(len(s) - k + 1)}
+
+
+_FAMOUS = _famous_windows()
+
+
+def _rough_guesses(terms, level):
+    """Next terms a reader gets without finding the rule: the last difference, the last ratio
+    and the last second and third differences continued, and (above level 1, where it is not
+    the rule itself) the lower-order affine rules fitted to the last terms."""
+    a, b, c, d = terms[-4:]
+    guesses = [2 * d - c, 3 * d - 3 * c + b, 4 * d - 6 * c + 4 * b - a]
+    guesses += [Fraction(d * d, c)] if c else []
+    for order in range(1, level):
+        fitted = _fit(terms[-2 * order - 1:], order)
+        guesses += [] if fitted is None else [sum(x * t for x, t in zip(fitted[0], reversed(terms[-order:]))) + fitted[1]]
+    return guesses
+
+
+def _rung(terms, level):
+    """Twice the lcm of the gcd of the terms and, for each difference order up to the level, of
+    the gcd of the last `level` differences (all of them at level 1): the next difference of
+    each order is an integer combination of the last `level` ones (the constant drops out), so
+    their gcd divides it; a ladder with this step keeps every choice in the gold's class for
+    each of these gcds and for parity. (At level 1 the next difference is a multiple of the
+    last one, and a ladder that wide leaves almost no item where the ratio guess stays off
+    the ladder: see the open cues in tests/test_labels_inductive.py.)"""
+    rows, gcds = list(terms), [math.gcd(*terms)]
+    for _ in range(level):
+        rows = [b - a for a, b in zip(rows, rows[1:])]
+        gcds.append(math.gcd(*(rows if level == 1 else rows[-level:])) or 1)
+    return 2 * math.lcm(*gcds)
+
+
+def _sequence_question(terms):
+    return f"What number comes next in the sequence {', '.join(map(str, terms))}, ...?\nAnswer:"
 
 
 def _sequence(rng, level, split, target):
-    families, shown = _SEQUENCE_LEVELS[level]
-    rule = rng.choice(families)(rng)
-    terms = [rule(i) for i in range(shown + 1)]
-    *terms, gold = terms
-    if next_candidates(terms) != {gold}:
+    """The choices are the gold and the next terms of the gold rule with its constant slipped by
+    multiples of a rung (`_rung`): an evenly spaced ladder with the gold at a uniformly random
+    rung. All choices share parity, the gcd classes of the terms and of their differences, sign
+    and (nearly) digit count, so those say nothing; the largest, smallest or middle choice is
+    the gold a quarter of the time. Every rough guess (`_rough_guesses`) lies outside the
+    ladder whatever the gold's rung (more than 3.5 rungs from the gold), so distances to it
+    see only the ladder's order: the nearest choice is the gold exactly when the gold is the
+    ladder's end on the guess's side, a quarter of the time. Items where some guess comes
+    closer are not made; arithmetic, geometric and polynomial sequences are among them (a
+    guess continues them exactly)."""
+    coeffs, const = _draw_rule(rng, level)
+    sign = rng.choice((1, -1))  # a sequence and its negation equally likely: residue classes balance
+    start = [sign * rng.randint(-5, 25) for _ in range(level)]
+    terms = _run(coeffs, const, start, _SHOWN[level])
+    if max(map(abs, terms)) > _MAX_TERM or len(set(terms)) < len(terms) - 1 or tuple(terms) in _FAMOUS:
         return None
-    choices = _place(rng, gold, target, 4, spread=max(6, abs(gold) // 4))
-    question = f"What number comes next in the sequence {', '.join(map(str, terms))}, ...?\nAnswer:"
-    return question, choices, target
+    question = _sequence_question(terms)
+    if question_split(question) != split or _fits_some_rule(terms, level - 1):
+        return None  # the wrong split, or a simpler rule fits: not an order-`level` item
+    gold = _next(_fit(terms, level), terms)
+    step = _rung(terms, level)
+    rung = rng.randrange(N_CHOICES)
+    choices = [gold + step * (i - rung) for i in range(N_CHOICES)]
+    if (abs(gold) > _MAX_TERM or min(choices) * max(choices) <= 0 or set(choices) & set(terms)
+            or any(abs(guess - gold) * 2 <= (2 * N_CHOICES - 1) * step for guess in _rough_guesses(terms, level))):
+        return None
+    wrong = choices[:rung] + choices[rung + 1:]
+    rng.shuffle(wrong)
+    wrong.insert(target, gold)
+    return question, [str(v) for v in wrong], target, level
 
 
 # --- list functions --------------------------------------------------------------------------
 PRIMITIVES = {
     "reverse": lambda xs: xs[::-1],
-    "sort": lambda xs: sorted(xs),
-    "add1": lambda xs: [x + 1 for x in xs],
-    "double": lambda xs: [2 * x for x in xs],
+    "sort": lambda xs: tuple(sorted(xs)),
+    "sort_desc": lambda xs: tuple(sorted(xs, reverse=True)),
+    "rotate_left": lambda xs: xs[1:] + xs[:1],
+    "rotate_right": lambda xs: xs[-1:] + xs[:-1],
+    "swap_ends": lambda xs: xs[-1:] + xs[1:-1] + xs[:1] if len(xs) > 1 else xs,
+    "add1": lambda xs: tuple(x + 1 for x in xs),
+    "add2": lambda xs: tuple(x + 2 for x in xs),
+    "add3": lambda xs: tuple(x + 3 for x in xs),
+    "double": lambda xs: tuple(2 * x for x in xs),
     "drop_first": lambda xs: xs[1:],
     "drop_last": lambda xs: xs[:-1],
-    "rotate": lambda xs: xs[1:] + xs[:1],
-    "evens": lambda xs: [x for x in xs if x % 2 == 0],
+    "evens": lambda xs: tuple(x for x in xs if x % 2 == 0),
+    "odds": lambda xs: tuple(x for x in xs if x % 2),
 }
 _EXAMPLES = {1: 3, 2: 4, 3: 5}
 
 
-def compose(names_, xs):
-    for name in names_:
+def compose(program, xs):
+    xs = tuple(xs)
+    for name in program:
         xs = PRIMITIVES[name](xs)
     return xs
 
 
-@lru_cache(maxsize=None)
-def programs(depth):
-    return tuple(p for k in range(1, depth + 1) for p in itertools.product(sorted(PRIMITIVES), repeat=k))
+def _search(examples, outputs, query, depth):
+    """Breadth-first over programs of at most `depth` primitives. Returns ({query output:
+    shortest length} of the programs that fit every example, {query output: shortest length}
+    of all programs). Programs that agree on these inputs are one function, so a duplicate is
+    never expanded again; the last layer is not stored, only checked (most of the cost)."""
+    start = tuple(examples) + (query,)
+    fits = {query: 0} if list(examples) == outputs else {}
+    states, frontier, shortest = {start}, [start], {query: 0}
+    for length in range(1, depth + 1):
+        if fits:
+            break  # a shorter program already fits: the caller rejects the item
+        nxt = []
+        for state in frontier:
+            for fn in PRIMITIVES.values():
+                out = fn(state[-1])
+                shortest.setdefault(out, length)
+                if length < depth:
+                    new = tuple(fn(xs) for xs in state)
+                    if new not in states:
+                        states.add(new)
+                        nxt.append(new)
+                if all(fn(xs) == want for xs, want in zip(state, outputs)):
+                    fits.setdefault(out, length)
+        frontier = nxt
+    return fits, shortest
 
 
-def _list(rng):
-    return [rng.randint(0, 9) for _ in range(rng.randint(4, 7))]
+def signature(out):
+    """What the choices share: the multiset of output values (so the length, which input values
+    survive, parities, the largest, smallest and total all agree) and sortedness. Only the
+    order differs, and only running the inferred program gives it."""
+    return tuple(sorted(out)), list(out) == sorted(out), list(out) == sorted(out, reverse=True)
 
 
 def _show(xs):
@@ -119,59 +246,96 @@ def _show(xs):
 
 
 def _listfn(rng, level, split, target):
-    program = rng.choice([p for p in programs(level) if len(p) == level])
-    inputs = [_list(rng) for _ in range(_EXAMPLES[level] + 1)]
+    program = [rng.choice(sorted(PRIMITIVES)) for _ in range(level)]
+    inputs = [tuple(rng.sample(range(10), rng.randint(4, 7))) for _ in range(_EXAMPLES[level] + 1)]
     *examples, query = inputs
     outputs = [compose(program, xs) for xs in examples]
-    fits = [p for p in programs(level) if all(compose(p, xs) == out for xs, out in zip(examples, outputs))]
-    answers = {_show(compose(p, query)) for p in fits}
-    gold = _show(compose(program, query))
-    if answers != {gold}:
-        return None
-    wrong = sorted({_show(compose(p, query)) for p in programs(level)} - {gold})
-    if len(wrong) < 3:
-        return None
-    choices = rng.sample(wrong, 3)
-    choices.insert(target, gold)
+    gold = compose(program, query)
+    if len(gold) < 2 or any(signature(gold)[1:]):
+        return None  # a sorted output has no same-valued distractor that is also sorted
     lines = [f"Input: {_show(xs)} Output: {_show(out)}" for xs, out in zip(examples, outputs)]
     question = (
         "Every example applies the same rule to a list of numbers.\n"
         + "\n".join(lines)
         + f"\nInput: {_show(query)} Output:"
     )
-    return question, choices, target
+    if question_split(question) != split:
+        return None  # the item loop would drop it; checked here before the costly search
+    fits, shortest = _search(examples, outputs, query, level)
+    if set(fits) != {gold} or fits[gold] != level:
+        return None  # another answer fits the examples, or a shorter program does
+    # distractors: query outputs of other programs, as short (from the query alone) as the
+    # gold's and with the same values
+    key = signature(gold)
+    pool = sorted(out for out, length in shortest.items()
+                  if out != gold and length == shortest[gold] and signature(out) == key)
+    if len(pool) < N_CHOICES - 1:
+        return None
+    choices = [_show(out) for out in rng.sample(pool, N_CHOICES - 1)]
+    choices.insert(target, _show(gold))
+    return question, choices, target, level
 
 
 # --- property induction (bAbI 16) --------------------------------------------------------------
 COLORS = ("red", "blue", "green", "yellow", "white", "black", "gray", "purple")
-_KINDS = {1: 4, 2: 6, 3: 8}  # at least four, so every wrong choice is a color the story uses
+
+
+def _group(kinds, subject, members, colors):
+    """Story lines of one group: `subject` is a kinds[0], every kinds[i] is a kinds[i+1], and
+    the members of the last kind have the given colors."""
+    lines = [f"{subject} is a {kinds[0]}."]
+    lines += [f"Every {a} is a {b}." for a, b in zip(kinds, kinds[1:])]
+    for member, color in zip(members, colors):
+        lines += [f"{member} is a {kinds[-1]}.", f"{member} is {color}."]
+    return lines
+
+
+def _story_colors(rng):
+    """(gold, wrong colors, colors of each group's members; group 0 is the subject's). The four
+    choice colors are mentioned 2-6 times, all differently often, and which count is the
+    gold's is random: neither a mention count nor the most or least frequent color, nor a
+    random color line, points at the gold. The gold has a strict majority in group 0 (2 or 3
+    members against 1 or 2 single others); every other mention goes to groups of other kinds."""
+    gold, *wrong = rng.sample(COLORS, N_CHOICES)
+    counts = rng.sample(range(2, 7), N_CHOICES)  # exchangeable: the gold's is any of them
+    left = dict(zip([gold] + wrong, counts))
+    subject_group = [gold] * min(left[gold], rng.choice((2, 3))) + rng.sample(wrong, rng.choice((1, 2)))
+    for c in subject_group:
+        left[c] -= 1
+    groups = [[c] * n for c, n in left.items() if n >= 2]
+    for c in (c for c, n in left.items() if n == 1):  # single mentions join another group as a minority
+        rng.choice(groups).append(c)
+    for g in groups:
+        rng.shuffle(g)
+    rng.shuffle(subject_group)
+    return gold, wrong, [subject_group] + groups
 
 
 def _property(rng, level, split, target):
-    n_kinds = _KINDS[level]
-    kinds = sample(rng, split, n_kinds)
-    colors = rng.sample(COLORS, n_kinds)
-    people = names(rng, split, 2 * n_kinds + 1)
+    gold, wrong, groups = _story_colors(rng)
+    n_members = sum(map(len, groups))
+    n_groups = len(groups)
+    words = sample(rng, split, n_groups * (level + 1) + n_members)
+    kinds = [words[g * level: (g + 1) * level] for g in range(n_groups)]
+    people = [w.capitalize() for w in words[n_groups * level:]]
+    subjects, people = people[:n_groups], people[n_groups:]
     lines = []
-    for k in range(n_kinds):
-        for person in people[2 * k: 2 * k + rng.choice((1, 2))]:
-            lines += [f"{person} is a {kinds[k]}.", f"{person} is {colors[k]}."]
-    query, kind = people[-1], rng.randrange(n_kinds)
-    gold = colors[kind]
-    others = [c for c in colors if c != gold]
-    choices = rng.sample(others, 3)
+    for g, colors in enumerate(groups):
+        lines += _group(kinds[g], subjects[g], people[: len(colors)], colors)
+        people = people[len(colors):]
+    rng.shuffle(lines)  # kind and color statements apart and interleaved across groups
+    choices = rng.sample(wrong, N_CHOICES - 1)
     choices.insert(target, gold)
-    pairs = [lines[i: i + 2] for i in range(0, len(lines), 2)]
-    rng.shuffle(pairs)
     question = (
-        "\n".join(line for pair in pairs for line in pair)
-        + f"\n{query} is a {kinds[kind]}.\nWhat color is {query}?\nAnswer:"
+        "Things of the same kind are usually the same color.\n"
+        + "\n".join(lines)
+        + f"\nWhat color is {subjects[0]} most likely?\nAnswer:"
     )
-    return question, choices, target
+    return question, choices, target, level
 
 
 SUBTASKS = (
-    Subtask("inductive", "sequence", (1, 2, 3), 4, _sequence),
-    Subtask("inductive", "listfn", (1, 2, 3), 4, _listfn),
-    Subtask("inductive", "property", (1, 2, 3), 4, _property),
+    Subtask("inductive", "sequence", (1, 2, 3), N_CHOICES, _sequence),
+    Subtask("inductive", "listfn", (1, 2, 3), N_CHOICES, _listfn),
+    Subtask("inductive", "property", (1, 2, 3), N_CHOICES, _property),
 )

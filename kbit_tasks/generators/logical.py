@@ -1,9 +1,18 @@
-"""Logical reasoning: syllogism chains, rule chaining with proof depth, transitive ordering."""
+"""Logical reasoning: syllogism chains, rule chaining under classical logic, transitive ordering.
+
+Syllogism and rule labels are computed by exhaustive model checking (all Venn regions, all truth
+assignments), never read off the construction; an ordering states one chain of adjacent
+comparisons, whose order is its only model. Every maker also returns the answer's inference
+depth (premises chained, rules in the proof, comparisons chained).
+The constructions are built so that the surface cues that gave v1 away carry no information
+about the label (tests/test_labels_logical.py measures each of them).
+"""
 from __future__ import annotations
 
+import itertools
 from functools import lru_cache
 
-from .base import Subtask
+from .base import Subtask, question_split
 from .lexicon import names, sample
 
 YES_NO = ["Yes", "No"]
@@ -47,117 +56,215 @@ def syllogism_valid(premises, conclusion, n_terms) -> bool:
     return not (witnessed and all(allowed & m for m in masks))
 
 
-def _premise_chain(rng, n_terms, all_a):
-    """Premise i links terms i and i+1 in either direction; only All-premises if all_a, else at
-    least one other form."""
-    while True:
-        forms = "A" * (n_terms - 1) if all_a else "".join(rng.choices("AEIO", weights=(6, 2, 1, 1), k=n_terms - 1))
-        if all_a or forms.strip("A"):
-            return [(f,) + ((i, i + 1) if rng.random() < 0.7 else (i + 1, i)) for i, f in enumerate(forms)]
+@lru_cache(maxsize=None)
+def _valid_chains(n_premises):
+    """Every valid chain: premises linking terms 0..n_premises in turn (either way round) and a
+    conclusion about the two end terms."""
+    n_terms = n_premises + 1
+    chains = []
+    for forms in itertools.product("AEIO", repeat=n_premises):
+        for flips in itertools.product((False, True), repeat=n_premises):
+            premises = tuple((f, i + 1, i) if flip else (f, i, i + 1) for i, (f, flip) in enumerate(zip(forms, flips)))
+            for form, end in itertools.product("AEIO", ((0, n_terms - 1), (n_terms - 1, 0))):
+                if syllogism_valid(premises, (form,) + end, n_terms):
+                    chains.append((premises, (form,) + end))
+    return chains
 
 
 def _syllogism(rng, level, split, target):
-    # Surface cues are drawn before the label is looked at, and premises are redrawn until the
-    # label matches, so neither the conclusion's form nor "every premise says All" tells the
-    # label. Only pairings where both labels occur are drawn: an All-conclusion needs
-    # all-All premises, and all-All premises never give a negative conclusion. What the
-    # premises' forms and directions say beyond that is the logic itself.
-    n_terms = level + 2
-    all_a = rng.random() < 0.3
-    end = (0, n_terms - 1) if rng.random() < 0.5 else (n_terms - 1, 0)
-    conclusion = (rng.choice("AI" if all_a else "EIO"),) + end
-    for _ in range(1000):
-        premises = _premise_chain(rng, n_terms, all_a)
-        if syllogism_valid(premises, conclusion, n_terms) == (target == 0):
-            break
-    else:
+    # A valid chain of k = level + 1 premises from the conclusion's subject S to its predicate P,
+    # plus a dead-end arm of k premises off S and one off P, through fresh terms (branches of a
+    # tree never change what follows about S and P). Each arm starts with the end term in the
+    # same role (subject or predicate) as in the chain's link, so exchanging the forms of a link
+    # and its arm's first premise keeps everything a reader sees without chaining: the forms
+    # (the mood), each premise's form and where S and P stand in it, the roles every term
+    # takes, how often each term is mentioned. Telling the link from the arm takes following
+    # them for k steps, as the inference does. Of the four exchanges, one with the target
+    # label is drawn, and only when both labels occur among them.
+    k = level + 1
+    n_terms = 3 * k + 1
+    chain, conclusion = rng.choice(_valid_chains(k))
+    first = {0: 0, k: k - 1}  # end term -> index of its link premise in the chain
+    arms, fresh = [], iter(range(k + 1, n_terms))
+    for end, link in first.items():
+        term = end
+        for step in range(k):
+            new = next(fresh)
+            forward = chain[link][1] == end if step == 0 else rng.random() < 0.5
+            arms.append((rng.choice("AEIO"),) + ((term, new) if forward else (new, term)))
+            term = new
+    variants = []
+    for swaps in itertools.product((False, True), repeat=2):
+        statements = list(chain) + arms
+        for (end, link), arm_start, swap in zip(first.items(), (k, 2 * k), swaps):
+            if swap:
+                statements[link], statements[arm_start] = (
+                    statements[arm_start][:1] + statements[link][1:], statements[link][:1] + statements[arm_start][1:])
+        variants.append((statements, 0 if syllogism_valid(statements, conclusion, n_terms) else 1))
+    if len({label for _, label in variants}) < 2:
         return None
+    statements = rng.choice([st for st, label in variants if label == target])
     terms = [w + "s" for w in sample(rng, split, n_terms)]
-    said = {st: _FORMS[st[0]].format(s=terms[st[1]], p=terms[st[2]]) for st in premises + [conclusion]}
-    rng.shuffle(premises)
+    said = [_FORMS[f].format(s=terms[s], p=terms[p]) for f, s, p in statements]
+    rng.shuffle(said)
+    f, s, p = conclusion
     question = (
-        "Assume that there is at least one of each kind of thing mentioned.\n"
-        + "\n".join(said[st] for st in premises)
-        + f"\nConclusion: {said[conclusion]}\n"
-        "Does the conclusion follow from the statements above?\nAnswer:"
+        "Assume that there is at least one of each kind of thing mentioned, and that the "
+        "statements below are all true.\n"
+        + "\n".join(said)
+        + f"\nConclusion: {_FORMS[f].format(s=terms[s], p=terms[p])}\n"
+        "Does the conclusion follow from the statements above (must it be true whenever they are)?\nAnswer:"
     )
-    return question, YES_NO, target
+    return question, YES_NO, target, k
 
 
-# --- rule chaining (ProofWriter style, open world) -----------------------------------------
-def forward_chain(facts, rules):
-    """Minimal proof depth of every derivable literal (entity, attribute, positive).
-    facts: set of literals; rules: (premise attributes, conclusion attribute, positive)."""
-    depth = {lit: 0 for lit in facts}
-    entities = {e for e, _, _ in facts}
-    frontier = 0
-    while True:
-        new = {}
-        for e in entities:
-            for body, head, positive in rules:
-                if all(depth.get((e, a, True), 10**9) <= frontier for a in body):
-                    lit = (e, head, positive)
-                    if lit not in depth:
-                        new[lit] = frontier + 1
-        if not new:
-            return depth
-        depth.update(new)
-        frontier += 1
+# --- rule chaining (classical logic, open world) -------------------------------------------
+# A literal is (attribute, positive); a rule is (body literals, head literal) and holds for
+# everyone. Statements about a person only involve that person's attributes, so entailment is
+# decided per person by enumerating every truth assignment of the attributes involved.
+@lru_cache(maxsize=None)
+def _assignment_masks(n_atoms):
+    """Bitmask over the 2**n_atoms truth assignments of those where atom k is true."""
+    total, masks = 1 << n_atoms, []
+    for k in range(n_atoms):
+        mask, width = ((1 << (1 << k)) - 1) << (1 << k), 2 << k
+        while width < total:
+            mask |= mask << width
+            width *= 2
+        masks.append(mask)
+    return masks
+
+
+class _Theory:
+    """One person's facts and the rules as bitmasks over every truth assignment of the
+    attributes involved (at most 17 here, so 2**17-bit integers): a rule's mask holds the
+    assignments it allows, and entailment is a subset test."""
+
+    def __init__(self, facts, rules, literal):
+        atoms = sorted({literal[0]} | {a for a, _ in facts} | {a for body, head in rules for a, _ in body + (head,)})
+        self._index = {a: k for k, a in enumerate(atoms)}
+        self._masks = _assignment_masks(len(atoms))
+        self.full = (1 << (1 << len(atoms))) - 1
+        self.facts = self.full
+        for f in facts:
+            self.facts &= self._lit(f)
+        self.rules = {rule: self._rule(rule) for rule in rules}
+        self.holds = self._lit(literal)
+
+    def _lit(self, literal):
+        a, positive = literal
+        return self._masks[self._index[a]] if positive else self.full & ~self._masks[self._index[a]]
+
+    def _rule(self, rule):
+        body, head = rule
+        fires = self.full
+        for b in body:
+            fires &= self._lit(b)
+        return (self.full & ~fires) | self._lit(head)
+
+    def label(self, rules=None):
+        """0 (True: the literal holds in every model), 1 (False: in none), 2 (Unknown), or None
+        if there is no model (the facts contradict the rules)."""
+        models = self.facts
+        for rule in self.rules if rules is None else rules:
+            models &= self.rules[rule]
+        if not models:
+            return None
+        return 0 if not models & ~self.holds else 1 if not models & self.holds else 2
+
+    def proof_size(self):
+        """Rules left after dropping, one at a time, every rule the label does not need: the
+        number of rules the answer rests on."""
+        label, needed = self.label(), list(self.rules)
+        for rule in self.rules:
+            rest = [r for r in needed if r != rule]
+            if self.label(rest) == label:
+                needed = rest
+        return len(needed)
+
+
+def entailed(facts, rules, literal):
+    """Truth label of `literal` for one person under the rules (see _Theory.label)."""
+    return _Theory(facts, rules, literal).label()
+
+
+_RULE_DEPTHS = {1: (1,), 2: (2, 3), 3: (4, 5)}
+
+
+def _chain(rng, attrs, head):
+    """Literals start -> ... -> head along `attrs` (the start's polarity and the intermediate
+    polarities drawn at random) and the rules linking consecutive literals."""
+    lits = [(a, rng.random() < 0.5) for a in attrs] + [head]
+    return lits[0], [((lits[i],), lits[i + 1]) for i in range(len(lits) - 1)]
+
+
+def _negate(literal):
+    return (literal[0], not literal[1])
 
 
 def _rules(rng, level, split, target):
-    people = names(rng, split, 2)
-    attrs = sample(rng, split, 4 + 2 * level)
-    hero = people[0]
-    chain = attrs[: level + 1]  # a planted proof of depth `level`
-    facts = {(hero, chain[0], True)}
-    rules = [((chain[i],), chain[i + 1], True) for i in range(level - 1)]
-    rules.append(((chain[level - 1],), chain[level], rng.random() < 0.5))
-    for person in people:
-        for a in rng.sample(attrs, 2):
-            facts.add((person, a, rng.random() < 0.8))
-    for _ in range(2 + level):
-        body = tuple(rng.sample(attrs, rng.choice((1, 2))))
-        head = rng.choice([a for a in attrs if a not in body])
-        rules.append((body, head, rng.random() < 0.7))
-    depth = forward_chain(facts, rules)
-    if any((e, a, not pos) in depth for e, a, pos in depth):
-        return None  # contradictory theory
-    if target == 2:
-        # Unknown statements are about attributes some rule concludes, as the provable ones are,
-        # so "is this attribute ever concluded?" does not give the label away.
-        heads = {head for _, head, _ in rules}
-        open_ = [(e, a) for e in people for a in sorted(heads) if (e, a, True) not in depth and (e, a, False) not in depth]
-        if not open_:
-            return None
-        person, attr = rng.choice(open_)
-        positive = rng.random() < 0.5
-    else:
-        deep = sorted(lit for lit, d in depth.items() if d == level)
-        if not deep:
-            return None
-        person, attr, derived = rng.choice(deep)
-        positive = derived if target == 0 else not derived
-    rng.shuffle(rules)
-    facts = sorted(facts)  # sets iterate in a hash-dependent order: sort, then shuffle
+    # Three chains of equal length d: one concludes the statement's attribute Z, one its
+    # negation, one another attribute W. For each of the two people exactly one chain fires
+    # (they have its start as a fact); for the other chains they have the opposite fact or
+    # none, so the asked person's broken chains are near misses (wrong polarity, or only the
+    # other person has the fact). True/False: a Z chain fires for the person asked about;
+    # Unknown: the W chain. So every item has rules concluding Z and not-Z, and the number of
+    # facts, whether the statement is negated, the head polarities and the number of rules are
+    # drawn without looking at the label.
+    d = rng.choice(_RULE_DEPTHS[level])
+    hero, other = names(rng, split, 2)
+    attrs = sample(rng, split, 3 * d + 2)
+    z, w = attrs[0], attrs[1]
+    positive = rng.random() < 0.5  # is the statement "hero is Z" (else "hero is not Z")
+    heads = [(z, True), (z, False), (w, rng.random() < 0.5)]
+    fires = {hero: 2 if target == 2 else 0 if positive == (target == 0) else 1, other: rng.randrange(3)}
+    facts, rules = [], []
+    for k, head in enumerate(heads):
+        start, links = _chain(rng, attrs[2 + k * d: 2 + (k + 1) * d], head)
+        rules += links
+        for person in (hero, other):
+            if fires[person] == k:
+                facts.append((person, start))
+            elif rng.random() < 0.5:
+                facts.append((person, _negate(start)))
     rng.shuffle(facts)
-    lines = [f"{e} is {'' if pos else 'not '}{a}." for e, a, pos in facts]
+    lines = [f"{e} is {'' if pos else 'not '}{a}." for e, (a, pos) in facts]
     lines += [
-        f"If someone is {' and '.join(body)} then they are {'' if pos else 'not '}{head}."
-        for body, head, pos in rules
+        f"If someone is {' and '.join(('' if p else 'not ') + b for b, p in body)} "
+        f"then they are {'' if head[1] else 'not '}{head[0]}."
+        for body, head in rng.sample(rules, len(rules))
     ]
-    statement = f"{person} is {'' if positive else 'not '}{attr}."
     question = (
-        "\n".join(lines)
-        + f"\nBased only on the facts and rules above, is the statement \"{statement}\" "
-        "true, false, or unknown?\nAnswer:"
+        "The facts and rules below hold without exception, for everyone.\n"
+        + "\n".join(lines)
+        + f"\nStatement: {hero} is {'' if positive else 'not '}{z}.\n"
+        "Answer True if the statement must follow from the facts and rules, False if its "
+        "negation must follow, and Unknown if neither does.\nAnswer:"
     )
-    return question, TRUTH, target
+    if question_split(question) != split:
+        return None  # the item loop would drop it: skip the model checking
+    statement = (z, positive)
+    theory = _Theory([f for e, f in facts if e == hero], rules, statement)
+    if entailed([f for e, f in facts if e == other], rules, statement) is None or theory.label() != target:
+        return None
+    depth = theory.proof_size() if target != 2 else d
+    if depth != d:
+        return None
+    return question, TRUTH, target, depth
 
 
 # --- transitive ordering ----------------------------------------------------------------
+_RANK_DISTANCES = {1: (2,), 2: (3, 4), 3: (5, 6)}
+_MARGIN = 2  # people beyond each asked name: neither is the tallest, the shortest, or next to them
+
+
 def _ordering(rng, level, split, target):
-    n = 2 * level + 1  # 3, 5, 7 people
+    # The people form one chain of adjacent comparisons, each said as "taller" or "shorter" at
+    # random; the two asked about are interior and `distance` ranks apart, so each is on the
+    # taller side of exactly one comparison and the shorter side of one: counting mentions
+    # tells nothing, and only following the chain does.
+    distance = rng.choice(_RANK_DISTANCES[level])
+    n = distance + 2 * _MARGIN + 1 + rng.randrange(2)
     people = names(rng, split, n)  # tallest first
     facts = [
         f"{people[i]} is taller than {people[i + 1]}." if rng.random() < 0.5
@@ -165,15 +272,14 @@ def _ordering(rng, level, split, target):
         for i in range(n - 1)
     ]
     rng.shuffle(facts)
-    i, j = sorted(rng.sample(range(n), 2))
-    if j - i < 2:
-        return None  # adjacent pairs are stated outright
+    i = rng.randrange(_MARGIN, n - _MARGIN - distance)
+    j = i + distance
     ask_taller = rng.random() < 0.5
     answer = people[i] if ask_taller else people[j]
     other = people[j] if ask_taller else people[i]
     choices = [answer, other] if target == 0 else [other, answer]
     question = "\n".join(facts) + f"\nWho is {'taller' if ask_taller else 'shorter'}: {choices[0]} or {choices[1]}?\nAnswer:"
-    return question, choices, target
+    return question, choices, target, distance
 
 
 SUBTASKS = (

@@ -1,0 +1,90 @@
+"""The shortcut battery: every cue and the probe on every kbit task, fitted on the training split
+and scored on the evaluation split, against chance."""
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+from scipy.stats import binom
+
+from kbit_tasks.generators import SUBTASKS, generate, task_name
+
+from .cues import GENERIC, cue_accuracy, deeper
+from .probe import probe_accuracy
+from .task_cues import TASK_CUES
+
+MARGIN = 0.05  # issue 10's bar: nothing above chance + 0.05
+PROBE = "learned probe"
+
+
+@dataclass(frozen=True)
+class Score:
+    task: str
+    cue: str
+    accuracy: float | None  # None: the cue is constant on these items (not applicable)
+    chance: float
+    n: int
+
+    @property
+    def z(self) -> float:
+        return (self.accuracy - self.chance) / math.sqrt(self.chance * (1 - self.chance) / self.n)
+
+    @property
+    def flagged(self) -> bool:
+        return self.accuracy is not None and self.accuracy > self.chance + MARGIN
+
+    @property
+    def null_flag_probability(self) -> float:
+        """P(flagged) for a cue with no information at all (binomial at chance): what the bar
+        costs in false alarms at this n."""
+        return float(binom.sf(math.floor((self.chance + MARGIN) * self.n + 1e-9), self.n, self.chance))
+
+
+def cues_for(subtask: str):
+    return [c for c in GENERIC + TASK_CUES if c.applies(subtask)]
+
+
+def score_items(task: str, train: list[dict], test: list[dict]) -> list[Score]:
+    """Every applicable cue and the probe, fitted on train, scored on test."""
+    chance, n = test[0]["chance"], len(test)
+    out = []
+    for cue in cues_for(test[0]["subtask"]):
+        out.append(Score(task, cue.name, cue_accuracy(cue, train, test), chance, len(deeper(cue, test))))
+    out.append(Score(task, PROBE, probe_accuracy(train, test), chance, n))
+    return out
+
+
+def tasks(only: list[str] | None = None):
+    """(family, subtask, level) of every task, or of those whose name contains one of `only`."""
+    every = [(f, s, lv) for f, s, levels in SUBTASKS for lv in levels]
+    return [t for t in every if not only or any(o in task_name(*t) for o in only)]
+
+
+def run(n: int, seed: int = 0, only: list[str] | None = None):
+    """Yield (task, scores, eval items, (seconds generating, seconds scoring), error) per task:
+    cues fitted on n train-split items, scored on n eval-split items. A task whose items cannot
+    be generated yields no scores and the error, and the battery goes on with the next."""
+    for family, subtask, level in tasks(only):
+        name = task_name(family, subtask, level)
+        start = time.perf_counter()
+        try:
+            train = generate(family, subtask, level, n, seed=seed, split="train")
+            test = generate(family, subtask, level, n, seed=seed, split="eval")
+        except Exception as err:  # noqa: BLE001 - reported per task, the battery goes on
+            yield name, [], [], (time.perf_counter() - start, 0.0), f"{type(err).__name__}: {err}"
+            continue
+        generated = time.perf_counter()
+        scores = score_items(name, train, test)
+        yield name, scores, test, (generated - start, time.perf_counter() - generated), None
+
+
+def depth_counts(items: list[dict]) -> Counter:
+    """How many items rest on each inference depth ("?" where the generator gives none)."""
+    return Counter(it.get("depth", "?") for it in items)
+
+
+def format_depths(depths: Counter) -> str:
+    total = sum(depths.values())
+    return ", ".join(f"{d}: {c / total:.0%}" for d, c in sorted(depths.items(), key=lambda kv: str(kv[0])))
