@@ -227,7 +227,7 @@ def lookup_accuracy(cue, fit, test):
     values: position 0), scored on the test items."""
     table = Counter((cue(it["question"]), it["gold"]) for it in fit)
     best = {}
-    for (value, gold), count in sorted(table.items(), key=lambda kv: (-kv[1], kv[0][1])):
+    for (value, gold), _count in sorted(table.items(), key=lambda kv: (-kv[1], kv[0][1])):
         best.setdefault(value, gold)
     return sum(best.get(cue(it["question"]), 0) == it["gold"] for it in test) / len(test)
 
@@ -286,7 +286,10 @@ def test_a_third_of_dsep_items_flip_without_collider_logic(level):
 def test_cue_guesser_finds_a_planted_leak():
     """The lookup guesser is able to find a cue: the gold's text copied into the question."""
     fit, test = items("intervention", 1, 60, seed=1), items("intervention", 1, 60)
-    leak = lambda batch: [dict(it, question=it["question"] + it["choices"][it["gold"]]) for it in batch]
+
+    def leak(batch):
+        return [dict(it, question=it["question"] + it["choices"][it["gold"]]) for it in batch]
+
     assert lookup_accuracy(lambda q: q.endswith("Yes"), leak(fit), leak(test)) == 1.0
     assert lookup_accuracy(CUES["intervention"]["in/out degrees of X and Y"], fit, test) <= 0.6
 

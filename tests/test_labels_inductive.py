@@ -321,8 +321,12 @@ def _shortest_from_query(it):
     return tuple(found.get(c, 4) for c in it["choices"])
 
 
+def _matching_one(name):
+    return lambda it: _matching(it, [name])
+
+
 LISTFN_CUES = {
-    **{f"matches examples' {name}": (lambda name: lambda it: _matching(it, [name]))(name)
+    **{f"matches examples' {name}": _matching_one(name)
        for name in _invariants([1], [1])},
     "matches all invariants (v1: 0.87)": lambda it: _matching(it, list(_invariants([1], [1]))),
     "longest choice text": lambda it: int(np.argmax([len(c) for c in it["choices"]])),

@@ -5,7 +5,6 @@ level; and each surface cue that gave v1 away scores within chance + 0.05.
 
     python -m pytest tests/test_labels_logical.py -q          # the figures: python tests/test_labels_logical.py
 """
-import itertools
 import re
 from collections import Counter
 
@@ -303,7 +302,11 @@ def ordering_extremes(q):
     graph, rel, x, y = parse_ordering(q)
     top = {v for v in graph if graph.degree(v) == 1 and graph.out_degree(v) == 1}
     bottom = {v for v in graph if graph.degree(v) == 1 and graph.in_degree(v) == 1}
-    near = lambda v: (v in top, v in bottom, bool(set(graph.successors(v)) & bottom), bool(set(graph.predecessors(v)) & top))
+
+    def near(v):
+        return (v in top, v in bottom, bool(set(graph.successors(v)) & bottom),
+                bool(set(graph.predecessors(v)) & top))
+
     return rel, near(x), near(y)
 
 

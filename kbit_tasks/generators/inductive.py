@@ -17,7 +17,6 @@ are apart and shuffled, with minority members and color counts that say nothing.
 """
 from __future__ import annotations
 
-import itertools
 import math
 from fractions import Fraction
 

@@ -96,7 +96,7 @@ def _syllogism(rng, level, split, target):
     variants = []
     for swaps in itertools.product((False, True), repeat=2):
         statements = list(chain) + arms
-        for (end, link), arm_start, swap in zip(first.items(), (k, 2 * k), swaps):
+        for (_end, link), arm_start, swap in zip(first.items(), (k, 2 * k), swaps):
             if swap:
                 statements[link], statements[arm_start] = (
                     statements[arm_start][:1] + statements[link][1:], statements[link][:1] + statements[arm_start][1:])
