@@ -478,7 +478,8 @@ if __name__ == "__main__":  # the cue table of the tasks README
             made = items(subtask, level, N_CUES, 0)
             agree = np.mean([CHECKS[subtask](it) for it in made])
             depths = dict(sorted(Counter(it["depth"] for it in made).items()))
-            print(f"kbit_inductive_{subtask}_l{level}: chance {CHANCE:.2f}, solver agreement {agree:.3f}, depth {depths}")
+            print(f"kbit_inductive_{subtask}_l{level}: chance {CHANCE:.2f}, solver agreement {agree:.3f}, "
+                  f"depth {depths}")
             for name, acc in table.items():
                 z = (acc - CHANCE) / np.sqrt(CHANCE * (1 - CHANCE) / N_CUES)
                 note = " (OPEN, not bounded)" if name in OPEN.get((subtask, level), ()) else ""

@@ -278,7 +278,8 @@ def _ordering(rng, level, split, target):
     answer = people[i] if ask_taller else people[j]
     other = people[j] if ask_taller else people[i]
     choices = [answer, other] if target == 0 else [other, answer]
-    question = "\n".join(facts) + f"\nWho is {'taller' if ask_taller else 'shorter'}: {choices[0]} or {choices[1]}?\nAnswer:"
+    question = ("\n".join(facts)
+                + f"\nWho is {'taller' if ask_taller else 'shorter'}: {choices[0]} or {choices[1]}?\nAnswer:")
     return question, choices, target, distance
 
 
