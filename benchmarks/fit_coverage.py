@@ -82,7 +82,8 @@ def main(argv=None) -> None:
             ap.error(f"truth {t!r} is not one of: {', '.join(TRUTHS)}")
     start = time.perf_counter()
     if args.reps:
-        print("| truth | break | detected (FPR or power) | coverage of psi | crashes | closest smooth curve (mode) | goal |")
+        print("| truth | break | detected (FPR or power) | coverage of psi | crashes "
+              "| closest smooth curve (mode) | goal |")
         print("|---|---|---|---|---|---|---|", flush=True)
     with ProcessPoolExecutor(args.workers) as pool:
         for t in truths if args.reps else []:

@@ -47,7 +47,8 @@ class ForwardCounter:
     def __init__(self, model):
         config = model.config.get_text_config()
         self.layers, self.hidden, self.vocab = config.num_hidden_layers, config.hidden_size, config.vocab_size
-        embeddings = {id(p) for m in (model.get_input_embeddings(), model.get_output_embeddings()) for p in m.parameters()}
+        embeddings = {id(p) for m in (model.get_input_embeddings(), model.get_output_embeddings())
+                      for p in m.parameters()}
         self.body_params = sum(p.numel() for p in model.parameters() if id(p) not in embeddings)
         self.positions = self.flops = 0
         self._handle = model.register_forward_hook(self._count, with_kwargs=True)
@@ -143,8 +144,10 @@ def print_table(rows, peak):
             tag = " (1-token answers)" if r["one_token"] else ""
             print(f"| {r['model']} | {precision} | {r['subtask']}{tag} | {r['requests']} | {old['positions']} "
                   f"| {new['positions']} | {old['positions'] / new['positions']:.2f}x | {old['seconds']:.1f} "
-                  f"| {new['seconds']:.1f} | {old['seconds'] / new['seconds']:.2f}x | {old['flops'] / old['seconds'] / 1e9:.1f} "
-                  f"| {new['flops'] / new['seconds'] / 1e9:.1f} | {new['flops'] / new['seconds'] / peak:.0%} |", flush=True)
+                  f"| {new['seconds']:.1f} | {old['seconds'] / new['seconds']:.2f}x "
+                  f"| {old['flops'] / old['seconds'] / 1e9:.1f} "
+                  f"| {new['flops'] / new['seconds'] / 1e9:.1f} | {new['flops'] / new['seconds'] / peak:.0%} |",
+                  flush=True)
 
 
 def main() -> None:

@@ -60,7 +60,8 @@ def main() -> None:
         out = subprocess.run([sys.executable, "-c", CHILD, folder, where, args.torch_dtype],
                              capture_output=True, text=True, check=True)
         r = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"{where:>8} | {r['weights'] / mib:11.0f} | {r['rss_loaded'] / mib:14.0f} | {r['rss_peak'] / mib:12.0f} | "
+        print(f"{where:>8} | {r['weights'] / mib:11.0f} | {r['rss_loaded'] / mib:14.0f} "
+              f"| {r['rss_peak'] / mib:12.0f} | "
               f"{r['pristine_host'] / mib:20.0f} | {r['requantize_s']:12.2f}")
 
 

@@ -106,11 +106,11 @@ def main(argv=None) -> None:
     print(f"{'dtype':>9} {'bits':>4} {'params/s':>10} {'x clone':>8} {'peak extra':>10}")
     rows = []
     for dtype in args.dtypes:
-        peak = (peak_extra_cuda(lambda t: quantize_dequantize(t, 4, dtype, args.blocksize), tensors[0])
+        peak = (peak_extra_cuda(lambda t, dtype=dtype: quantize_dequantize(t, 4, dtype, args.blocksize), tensors[0])
                 if args.device.startswith("cuda") else peak_extra_cpu(dtype, 4, args.blocksize, args.torch_dtype))
         for bits in args.bits:
-            seconds = best_time(lambda t: quantize_dequantize(t, bits, dtype, args.blocksize), tensors,
-                                args.device, args.repeat)
+            seconds = best_time(lambda t, bits=bits, dtype=dtype: quantize_dequantize(t, bits, dtype, args.blocksize),
+                                tensors, args.device, args.repeat)
             rows.append(dict(dtype=dtype, bits=bits, params_per_s=n / seconds, ratio=seconds / clone,
                              peak_extra=peak))
             print(f"{dtype:>9} {bits:>4} {n / seconds:>10.3g} {seconds / clone:>8.1f} {peak:>9.2f}x", flush=True)

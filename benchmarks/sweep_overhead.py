@@ -92,8 +92,9 @@ def main() -> None:
         loop = _loop_results(tmp / "loop")
         loop_acc = {label: _mean_acc(results) for label, results in loop.items()}
         sweep_acc = table[table.metric == "acc"].groupby("precision").value.mean().to_dict()
-        same_items = args.no_loop or all(rec["content_hashes"][task] == loop[rec["cell"].split("__")[1]]["configs"][task]["metadata"]
-                         ["content_hash"] for rec in records for task in rec["content_hashes"])
+        same_items = args.no_loop or all(
+            rec["content_hashes"][task] == loop[rec["cell"].split("__")[1]]["configs"][task]["metadata"]["content_hash"]
+            for rec in records for task in rec["content_hashes"])
 
     n_tasks = table.task.nunique()
     print(f"grid: 1 model x {len(records)} precisions x {n_tasks} tasks, limit {args.limit}, batch {args.batch_size}, "

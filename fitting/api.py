@@ -143,7 +143,8 @@ def fit_cells(c: Cells, x_name: str, n_breakpoints=1, alpha=0.05, n_boot=199, bo
         draws = model.bootstrap_psi(psis[0], grid, boot_ci, rng)
         boot = tuple(np.percentile(draws, [100 * alpha / 2, 100 * (1 - alpha / 2)]))
     change = final.params[slopes].to_numpy()
-    prec = _precision_tests(c, method, model, grid, ll) if c.precision is not None and len(pd.unique(c.precision)) > 1 else {}
+    prec = (_precision_tests(c, method, model, grid, ll)
+            if c.precision is not None and len(pd.unique(c.precision)) > 1 else {})
     why_not = _why_not(method, test, alpha, change, ci_open, disp, models, closest, n_boot)
     z = float(final.params["slope_change"] / final.bse["slope_change"])
     weak = ()
@@ -192,7 +193,8 @@ def _existence_test(model, grid, closest, n_boot, rng) -> dict | None:
         return {"stat": stat, "p_value": p, "null": "linear", "name": "Davies (k=10)"}
     if n_boot == 0:
         return None
-    inner = grid.points[grid.interior][::2, None]  # every other grid point: half the cost, same statistic on data and replicates
+    # every other grid point: half the cost, same statistic on data and replicates
+    inner = grid.points[grid.interior][::2, None]
     out = existence_test(model, inner, family(closest), n_boot, rng)
     out["name"] = f"quasi-LR vs {closest}, parametric bootstrap (B={n_boot})"
     return out

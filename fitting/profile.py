@@ -105,7 +105,8 @@ def _crossing(model, pts, dev, i, direction, best, crit):
     return float(optimize.brentq(f, a, b, xtol=1e-4)), False
 
 
-def locate_two(model, grid: Grid, crit: float, refine: bool = True) -> tuple[np.ndarray, float, list[tuple[float, float]], str]:
+def locate_two(model, grid: Grid, crit: float,
+               refine: bool = True) -> tuple[np.ndarray, float, list[tuple[float, float]], str]:
     """Two breakpoints psi1 < psi2: grid search over pairs, Nelder-Mead refinement (skipped with
     refine=False, when only the model comparison needs the pair), and for each psi the interval
     of its profile (the pair likelihood maximised over the other psi)."""

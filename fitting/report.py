@@ -252,7 +252,8 @@ def panel_markdown(p: Panels | None, figures: dict, alpha: float, why_not: str =
               "Each accuracy fit beside the same segmented fit on the smooth metrics of the same answers "
               "(Brier score, gold log-probability), by least squares with Davies' test against a straight line. "
               "A threshold that accuracy shows but no smooth metric does may be made by the all-or-nothing "
-              "scoring (Schaeffer et al. 2023). survives: a smooth metric breaks, its interval overlapping the accuracy one; "
+              "scoring (Schaeffer et al. 2023). survives: a smooth metric breaks, "
+              "its interval overlapping the accuracy one; "
               "mirage?: no smooth metric confirms it (a steep break can look like a sigmoid in a smooth metric, "
               "so read it as \"not confirmed\").", ""]
     if set(mir["metric"]) == {"accuracy"}:
@@ -292,7 +293,8 @@ def markdown(fits: dict, plots: dict, command: str, metric: str, note: str = "",
     label = ci_label(next(iter(fits.values())).alpha) if fits else ci_label(0.05)
     lines = [f"# Threshold fits: {metric}", "", *([note, ""] if note else []), f"Command: `{command}`", "",
              *panel_lines, "## All fits", "",
-             f"psi is the breakpoint in log2(total model bits); the interval is the {label.replace(' CI', '')} profile-likelihood "
+             "psi is the breakpoint in log2(total model bits); "
+             f"the interval is the {label.replace(' CI', '')} profile-likelihood "
              "interval (dispersion-scaled); p tests \"no break: the closest smooth curve\" against one break; "
              "detected needs that test passed, the slope rising at psi, a closed interval and moderate dispersion.",
              "", f"| group | psi | size | {label} | p | detected | direction | closest smooth curve | reason, notes |",
@@ -303,7 +305,8 @@ def markdown(fits: dict, plots: dict, command: str, metric: str, note: str = "",
         ci = f"{_cell(row['ci_low'])}..{_cell(row['ci_high'])}" if np.isfinite(row["breakpoint"]) else ""
         lines.append(f"| {group} | {_cell(row['breakpoint'])} | {row['readable']} | {ci} | "
                      f"{_cell(row['p_value'], '{:.3g}')} | {'yes' if row['detected'] else 'no'} | "
-                     f"{row['direction']} | {row['closest_smooth']} | {'; '.join(t for t in (row['reason'], row['notes']) if t)} |")
+                     f"{row['direction']} | {row['closest_smooth']} | "
+                     f"{'; '.join(t for t in (row['reason'], row['notes']) if t)} |")
     for key, fit in fits.items():
         title = ", ".join(f"{k}={v}" for k, v in fit.label.items()) or "all cells"
         lines += ["", f"### {title}", "", f"![{title}]({plots[key]})", "", "```", str(fit.summary()), "```"]

@@ -58,7 +58,8 @@ class ThresholdFit:
     def _main(self) -> int:
         if len(self.breakpoints) == 1 or not np.all(np.isfinite(self.breakpoints)):
             return 0
-        changes = [self.params.get(f"slope_change{'' if j == 0 else j + 1}", np.nan) for j in range(len(self.breakpoints))]
+        changes = [self.params.get(f"slope_change{'' if j == 0 else j + 1}", np.nan)
+                   for j in range(len(self.breakpoints))]
         return int(np.nanargmax(changes)) if np.any(np.isfinite(changes)) else 0
 
     @property
@@ -181,7 +182,8 @@ class ThresholdFit:
 
     def summary(self) -> Summary:
         """A statsmodels Summary: print it, or let a notebook render its HTML."""
-        title = "Threshold fit" + (" (" + ", ".join(f"{k}={v}" for k, v in self.label.items()) + ")" if self.label else "")
+        title = "Threshold fit" + (" (" + ", ".join(f"{k}={v}" for k, v in self.label.items()) + ")"
+                                   if self.label else "")
         test = "not run" if self.test is None else self.test["name"]
         p = "n/a" if self.p_value is None else f"{self.p_value:.4g}"
         top = [["Method:", self.method, "Cells:", str(self.n_obs)],
@@ -234,7 +236,8 @@ class ThresholdFit:
                    ci_high=self.ci[1], ci_open=self.ci_open, readable=self.readable if located else "",
                    p_value=np.nan if self.p_value is None else self.p_value, detected=self.detected,
                    direction=self.direction, closest_smooth=self.closest, reason=self.reason,
-                   slope_before=sl["estimate"].get("before", np.nan), slope_before_se=sl["std_err"].get("before", np.nan),
+                   slope_before=sl["estimate"].get("before", np.nan),
+                   slope_before_se=sl["std_err"].get("before", np.nan),
                    slope_after=sl["estimate"].get("after", np.nan), slope_after_se=sl["std_err"].get("after", np.nan),
                    dispersion=self.dispersion, aic=self.aic, bic=self.bic)
         if len(self.models):

@@ -63,7 +63,8 @@ def simulate_table(psi: float | None = 31.5, chance: float = 0.5, n_items: int =
             p = chance + (1 - chance) * expit(eta)
         s = rng.binomial(n_items, p)
         acc = s / n_items
-        common = dict(task=task, group=task.split("_")[1], level=int(task.rsplit("_l", 1)[-1]), n=n_items, chance=chance)
+        common = dict(task=task, group=task.split("_")[1], level=int(task.rsplit("_l", 1)[-1]), n=n_items,
+                      chance=chance)
         a = t.assign(metric="acc", value=acc, stderr=np.sqrt(acc * (1 - acc) / (n_items - 1)), successes=s, **common)
         g = t.assign(metric="gold_logprob", value=np.log(p) + rng.normal(0, noise, len(p)), stderr=noise,
                      successes=np.nan, **common)

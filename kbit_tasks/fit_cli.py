@@ -47,13 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="auto: binomial for acc/acc_norm, ols otherwise")
     ap.add_argument("--x", default="log2_total_bits")
     ap.add_argument("--precision", default=None,
-                    help="column for per-precision terms in the fits, e.g. bits (the precision panel uses it, else bits)")
+                    help="column for per-precision terms in the fits, e.g. bits "
+                         "(the precision panel uses it, else bits)")
     ap.add_argument("--breakpoints", type=int, default=1, choices=(1, 2))
     ap.add_argument("--n-boot", type=int, default=199, help="bootstrap replicates of the existence test")
     ap.add_argument("--boot-ci", type=int, default=0, help="replicates for a bootstrap interval (0: none)")
     ap.add_argument("--alpha", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--note", default="", help="a sentence printed at the top of the report (e.g. where the models come from)")
+    ap.add_argument("--note", default="",
+                    help="a sentence printed at the top of the report (e.g. where the models come from)")
     return ap
 
 

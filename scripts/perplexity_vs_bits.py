@@ -62,7 +62,7 @@ def main(argv=None) -> None:
     baseline = quantize_model(model, QuantConfig(bits=16), pristine)
     print(f"model={name} tokens={ids.shape[1]} blocksize={args.blocksize} "
           f"16-bit baseline: perplexity {perplexity(model, ids):.2f} ({baseline.bits_per_param:.2f} bits/param)")
-    print(f"\n| dtype | " + " | ".join(f"k={k}" for k in args.bits) + " |")
+    print("\n| dtype | " + " | ".join(f"k={k}" for k in args.bits) + " |")
     print("|---|" + "---|" * len(args.bits), flush=True)
     bits_per_param = {}
     for dtype in args.dtypes:  # one table row at a time, so a slow machine shows progress

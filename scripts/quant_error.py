@@ -18,7 +18,7 @@ def main(argv=None) -> None:
     p.add_argument("--size", type=int, default=4096)
     args = p.parse_args(argv)
     w = torch.randn(args.size, args.size, generator=torch.Generator().manual_seed(0))
-    print(f"| dtype | " + " | ".join(f"k={k}" for k in args.bits) + " |")
+    print("| dtype | " + " | ".join(f"k={k}" for k in args.bits) + " |")
     print("|---|" + "---|" * len(args.bits))
     for dtype in QUANT_TYPES:
         errs = [((quantize_dequantize(w, k, dtype, args.blocksize) - w).norm() / w.norm()).item() for k in args.bits]

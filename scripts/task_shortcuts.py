@@ -65,7 +65,8 @@ def main(argv=None) -> int:
         top = max(applied, key=lambda s: s.accuracy)
         specific = "; ".join(f"{s.cue}: {_cell(s)}" for s in scores if s.cue not in generic and s.cue != PROBE)
         print(f"| {name} | {top.chance:.2f} | " + " | ".join(_cell(by_cue[g]) for g in generic)
-              + f" | {specific} | {_cell(by_cue[PROBE])} | {top.accuracy - top.chance:+.2f} ({top.cue}) | {top.z:+.1f} |",
+              + f" | {specific} | {_cell(by_cue[PROBE])} | {top.accuracy - top.chance:+.2f} ({top.cue}) "
+              f"| {top.z:+.1f} |",
               flush=True)
 
     applied = [s for s in all_scores if s.accuracy is not None]

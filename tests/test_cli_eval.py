@@ -19,7 +19,8 @@ TASKS = sorted(task_name(f, s, lv) for f, s, levels in SUBTASKS for lv in levels
 def kbit_only(monkeypatch):
     import lm_eval.tasks
 
-    monkeypatch.setattr(lm_eval.tasks, "TaskManager", functools.partial(lm_eval.tasks.TaskManager, include_defaults=False))
+    monkeypatch.setattr(lm_eval.tasks, "TaskManager",
+                        functools.partial(lm_eval.tasks.TaskManager, include_defaults=False))
     monkeypatch.setattr(sys, "argv", list(sys.argv))  # eval_main rewrites it for lm-eval's parser
 
 
@@ -143,7 +144,8 @@ def test_debug_shows_the_traceback(no_indexing, monkeypatch):
     from kbit_tasks.cli import UsageError
 
     with pytest.raises(UsageError, match="bits=9"):
-        eval_main(["run", "--model", "kbit-hf", "--model_args", "pretrained=/tmp,bits=9", "--tasks", "kbit_*", "--debug"])
+        eval_main(["run", "--model", "kbit-hf", "--model_args", "pretrained=/tmp,bits=9", "--tasks", "kbit_*",
+                   "--debug"])
     monkeypatch.setenv("KBIT_DEBUG", "1")
     with pytest.raises(UsageError, match="bits=9"):
         eval_main(["run", "--model", "kbit-hf", "--model_args", "pretrained=/tmp,bits=9", "--tasks", "kbit_*"])
@@ -174,13 +176,15 @@ def test_kbit_family_build_errors_are_one_line(tmp_path, capsys, monkeypatch, ar
     with pytest.raises(SystemExit) as exit_:
         main(["build", "--preset", "ci", *out, *argv])
     err = capsys.readouterr().err
-    assert exit_.value.code == 2 and err.startswith("kbit-family: error: ") and message in err and "Traceback" not in err
+    assert (exit_.value.code == 2 and err.startswith("kbit-family: error: ")
+            and message in err and "Traceback" not in err)
 
 
 def test_run_prints_the_table(kbit_only, tiny_model_dir, capsys):
     """Through the kbit-hf model, which `kbit-eval` registers."""
-    eval_main(["run", "--model", "kbit-hf", "--model_args", f"pretrained={tiny_model_dir},bits=4", "--tasks", "kbit-logical",
-               "--limit", "2", "--device", "cpu", "--batch_size", "16", "--metadata", '{"n": 6}'])
+    eval_main(["run", "--model", "kbit-hf", "--model_args", f"pretrained={tiny_model_dir},bits=4",
+               "--tasks", "kbit-logical", "--limit", "2", "--device", "cpu", "--batch_size", "16",
+               "--metadata", '{"n": 6}'])
     out = capsys.readouterr().out
     for name in ("kbit-logical", "logical syllogism l1", "logical ordering l3"):
         assert name in out

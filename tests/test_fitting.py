@@ -144,7 +144,8 @@ def test_kbit_fit_writes_report(tmp_path, capsys):
     from kbit_tasks.fit_cli import main
 
     src = tmp_path / "results.parquet"
-    pd.concat([simulate_table(seed=0), simulate_table(psi=None, seed=1, tasks=("kbit_sim_nobreak_l1",))]).to_parquet(src)
+    pd.concat([simulate_table(seed=0),
+               simulate_table(psi=None, seed=1, tasks=("kbit_sim_nobreak_l1",))]).to_parquet(src)
     main([str(src), "--by", "task", "--metric", "acc", "--n-boot", "39", "-o", str(tmp_path / "rep"),
           "--note", "Simulated cells with a planted threshold."])
     fits = pd.read_csv(tmp_path / "rep" / "fits.csv").set_index("task")

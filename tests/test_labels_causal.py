@@ -52,7 +52,8 @@ HYPOTHESES = {  # kind: (pattern, holds(graph, a, b, c))
     "parent": (r"(\w+) directly causes (\w+)\.", lambda g, a, b, c: g.has_edge(a, b)),
     "child": (r"(\w+) is directly caused by (\w+)\.", lambda g, a, b, c: g.has_edge(b, a)),
     "ancestor": (r"(\w+) causes (\w+), directly or through other variables\.", lambda g, a, b, c: nx.has_path(g, a, b)),
-    "descendant": (r"(\w+) is caused by (\w+), directly or through other variables\.", lambda g, a, b, c: nx.has_path(g, b, a)),
+    "descendant": (r"(\w+) is caused by (\w+), directly or through other variables\.",
+                   lambda g, a, b, c: nx.has_path(g, b, a)),
     "confounder": (r"(\w+) and (\w+) have a common cause: another of the variables causes both of them\.",
                    lambda g, a, b, c: bool((nx.ancestors(g, a) & nx.ancestors(g, b)) - {a, b})),
     "collider": (r"(\w+) is a common effect of (\w+) and (\w+): both directly cause it\.",
@@ -169,10 +170,13 @@ def _intervention_cues():
         return graph_of(q), intervention_query(q)
 
     return {
-        "X->Z->Y exists (path of 2)": lambda q: (lambda g, xy: any(g.has_edge(xy[0], z) and g.has_edge(z, xy[1]) for z in g))(*parse(q)),
+        "X->Z->Y exists (path of 2)": lambda q: (
+            lambda g, xy: any(g.has_edge(xy[0], z) and g.has_edge(z, xy[1]) for z in g))(*parse(q)),
         "in/out degrees of X and Y": lambda q: (lambda g, xy: _degrees(g, *xy))(*parse(q)),
-        "shared neighbours of X and Y": lambda q: (lambda g, xy: len(set(nx.all_neighbors(g, xy[0])) & set(nx.all_neighbors(g, xy[1]))))(*parse(q)),
-        "edge lines naming X or Y": lambda q: (lambda g, xy: (g.degree(xy[0]), g.degree(xy[1]), g.number_of_edges()))(*parse(q)),
+        "shared neighbours of X and Y": lambda q: (
+            lambda g, xy: len(set(nx.all_neighbors(g, xy[0])) & set(nx.all_neighbors(g, xy[1]))))(*parse(q)),
+        "edge lines naming X or Y": lambda q: (
+            lambda g, xy: (g.degree(xy[0]), g.degree(xy[1]), g.number_of_edges()))(*parse(q)),
     }
 
 
@@ -189,8 +193,10 @@ def _dsep_cues():
         "observed common effect of X and Y": lambda q: common_effect_observed(*parse(q)),
         "in/out degrees of X and Y": lambda q: (lambda g, t: _degrees(g, t[0], t[1]))(*parse(q)),
         "observed variables: count, next to X, next to Y": lambda q: (lambda g, t: (
-            len(t[2]), bool(set(nx.all_neighbors(g, t[0])) & t[2]), bool(set(nx.all_neighbors(g, t[1])) & t[2])))(*parse(q)),
-        "shared neighbours of X and Y": lambda q: (lambda g, t: len(set(nx.all_neighbors(g, t[0])) & set(nx.all_neighbors(g, t[1]))))(*parse(q)),
+            len(t[2]), bool(set(nx.all_neighbors(g, t[0])) & t[2]),
+            bool(set(nx.all_neighbors(g, t[1])) & t[2])))(*parse(q)),
+        "shared neighbours of X and Y": lambda q: (
+            lambda g, t: len(set(nx.all_neighbors(g, t[0])) & set(nx.all_neighbors(g, t[1]))))(*parse(q)),
     }
 
 
@@ -227,7 +233,7 @@ def lookup_accuracy(cue, fit, test):
     values: position 0), scored on the test items."""
     table = Counter((cue(it["question"]), it["gold"]) for it in fit)
     best = {}
-    for (value, gold), count in sorted(table.items(), key=lambda kv: (-kv[1], kv[0][1])):
+    for (value, gold), _count in sorted(table.items(), key=lambda kv: (-kv[1], kv[0][1])):
         best.setdefault(value, gold)
     return sum(best.get(cue(it["question"]), 0) == it["gold"] for it in test) / len(test)
 
@@ -286,7 +292,10 @@ def test_a_third_of_dsep_items_flip_without_collider_logic(level):
 def test_cue_guesser_finds_a_planted_leak():
     """The lookup guesser is able to find a cue: the gold's text copied into the question."""
     fit, test = items("intervention", 1, 60, seed=1), items("intervention", 1, 60)
-    leak = lambda batch: [dict(it, question=it["question"] + it["choices"][it["gold"]]) for it in batch]
+
+    def leak(batch):
+        return [dict(it, question=it["question"] + it["choices"][it["gold"]]) for it in batch]
+
     assert lookup_accuracy(lambda q: q.endswith("Yes"), leak(fit), leak(test)) == 1.0
     assert lookup_accuracy(CUES["intervention"]["in/out degrees of X and Y"], fit, test) <= 0.6
 

@@ -321,8 +321,12 @@ def _shortest_from_query(it):
     return tuple(found.get(c, 4) for c in it["choices"])
 
 
+def _matching_one(name):
+    return lambda it: _matching(it, [name])
+
+
 LISTFN_CUES = {
-    **{f"matches examples' {name}": (lambda name: lambda it: _matching(it, [name]))(name)
+    **{f"matches examples' {name}": _matching_one(name)
        for name in _invariants([1], [1])},
     "matches all invariants (v1: 0.87)": lambda it: _matching(it, list(_invariants([1], [1]))),
     "longest choice text": lambda it: int(np.argmax([len(c) for c in it["choices"]])),
@@ -474,7 +478,8 @@ if __name__ == "__main__":  # the cue table of the tasks README
             made = items(subtask, level, N_CUES, 0)
             agree = np.mean([CHECKS[subtask](it) for it in made])
             depths = dict(sorted(Counter(it["depth"] for it in made).items()))
-            print(f"kbit_inductive_{subtask}_l{level}: chance {CHANCE:.2f}, solver agreement {agree:.3f}, depth {depths}")
+            print(f"kbit_inductive_{subtask}_l{level}: chance {CHANCE:.2f}, solver agreement {agree:.3f}, "
+                  f"depth {depths}")
             for name, acc in table.items():
                 z = (acc - CHANCE) / np.sqrt(CHANCE * (1 - CHANCE) / N_CUES)
                 note = " (OPEN, not bounded)" if name in OPEN.get((subtask, level), ()) else ""

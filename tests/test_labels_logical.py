@@ -1,11 +1,10 @@
 """Logical tasks v2: every gold label re-derived from the PROMPT TEXT by a solver that shares no
 code or algorithm with the generator (SAT calls for rules and for syllogisms, whose models are
-subsets of a small universe, not Venn regions; every linear order for orderings); no premise line repeats; depth grows with the
-level; and each surface cue that gave v1 away scores within chance + 0.05.
+subsets of a small universe, not Venn regions; every linear order for orderings); no premise line repeats;
+depth grows with the level; and each surface cue that gave v1 away scores within chance + 0.05.
 
     python -m pytest tests/test_labels_logical.py -q          # the figures: python tests/test_labels_logical.py
 """
-import itertools
 import re
 from collections import Counter
 
@@ -56,10 +55,12 @@ def says(statement, tag):
     if q == "No":
         return [Or(Not(x), Not(y)) for x, y in pairs]
     witness = [Symbol(f"{tag}#{e}") for e in range(UNIVERSE)]
-    return [Or(*witness)] + [c for w, (x, y) in zip(witness, pairs) for c in (Or(Not(w), x), Or(Not(w), Not(y) if neg else y))]
+    return [Or(*witness)] + [c for w, (x, y) in zip(witness, pairs)
+                             for c in (Or(Not(w), x), Or(Not(w), Not(y) if neg else y))]
 
 
-NEGATED = {("All", None): ("Some", "not "), ("No", None): ("Some", None), ("Some", None): ("No", None), ("Some", "not "): ("All", None)}
+NEGATED = {("All", None): ("Some", "not "), ("No", None): ("Some", None), ("Some", None): ("No", None),
+           ("Some", "not "): ("All", None)}
 
 
 def syllogism_follows(premises, conclusion):
@@ -303,7 +304,11 @@ def ordering_extremes(q):
     graph, rel, x, y = parse_ordering(q)
     top = {v for v in graph if graph.degree(v) == 1 and graph.out_degree(v) == 1}
     bottom = {v for v in graph if graph.degree(v) == 1 and graph.in_degree(v) == 1}
-    near = lambda v: (v in top, v in bottom, bool(set(graph.successors(v)) & bottom), bool(set(graph.predecessors(v)) & top))
+
+    def near(v):
+        return (v in top, v in bottom, bool(set(graph.successors(v)) & bottom),
+                bool(set(graph.predecessors(v)) & top))
+
     return rel, near(x), near(y)
 
 
@@ -318,10 +323,12 @@ CUES = {
                   "forms of the premises naming a term mentioned once": syllogism_leaf_premises},
     "rules": {
         "rule concludes literal / negation": rules_concluded,
-        **{name: rules_cheap_cue(name) for name in ("rules", "negated heads", "statement negated", "facts about the person")},
+        **{name: rules_cheap_cue(name)
+           for name in ("rules", "negated heads", "statement negated", "facts about the person")},
         "bodies matched / contradicted by facts": rules_body_matches,
     },
-    "ordering": {"net taller-minus-shorter mentions": ordering_net_mentions, "asked names at or next to an end": ordering_extremes},
+    "ordering": {"net taller-minus-shorter mentions": ordering_net_mentions,
+                 "asked names at or next to an end": ordering_extremes},
 }
 
 
@@ -343,7 +350,8 @@ def cue_table(n=N):
         for level in LEVELS:
             fit, test = eval_items(subtask, level, n, seed=1), eval_items(subtask, level, n, seed=0)
             for name, cue in cues.items():
-                rows.append((f"kbit_logical_{subtask}_l{level}", name, lookup_accuracy(cue, fit, test), test[0]["chance"]))
+                rows.append((f"kbit_logical_{subtask}_l{level}", name, lookup_accuracy(cue, fit, test),
+                             test[0]["chance"]))
     return rows
 
 
@@ -395,7 +403,8 @@ def test_ordering_cues_find_the_v1_leak():
                  for a, b in zip(people, people[1:])]
         gold = i % 2
         asked = [people[0], people[-1]] if gold == 0 else [people[-1], people[0]]
-        leaky.append({"question": "\n".join(facts) + f"\nWho is taller: {asked[0]} or {asked[1]}?\nAnswer:", "gold": gold})
+        leaky.append({"question": "\n".join(facts) + f"\nWho is taller: {asked[0]} or {asked[1]}?\nAnswer:",
+                      "gold": gold})
     for cue in CUES["ordering"].values():
         assert lookup_accuracy(cue, leaky[:60], leaky[60:]) == 1.0
 

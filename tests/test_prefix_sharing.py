@@ -132,7 +132,8 @@ def test_every_kbit_task_matches_hflm_on_smollm2(local_mc_task):
 
 def test_prefix_sharing_is_the_default_and_model_args_turn_it_off(tiny_llama_dir):
     assert KbitHFLM.create_from_arg_string(f"pretrained={tiny_llama_dir},device=cpu").prefix_sharing is True
-    assert KbitHFLM.create_from_arg_string(f"pretrained={tiny_llama_dir},device=cpu,prefix_sharing=false").prefix_sharing is False
+    assert KbitHFLM.create_from_arg_string(
+        f"pretrained={tiny_llama_dir},device=cpu,prefix_sharing=false").prefix_sharing is False
     with pytest.raises(ValueError, match=r"prefix_sharing='maybe'.*true or false"):
         KbitHFLM.create_from_arg_string(f"pretrained={tiny_llama_dir},device=cpu,prefix_sharing=maybe")
 

@@ -41,7 +41,8 @@ def test_a_key_that_does_not_read_back_equal_is_copied_instead(tiny_llama_dir, t
     model.config._name_or_path = str(folder)
     pristine = pristine_weights(model, "auto")
     assert pristine.describe()["copied"] == 1 and torch.equal(pristine[name], model.get_parameter(name))
-    assert torch.equal(pristine["model.layers.1.mlp.up_proj.weight"], model.get_parameter("model.layers.1.mlp.up_proj.weight"))
+    assert torch.equal(pristine["model.layers.1.mlp.up_proj.weight"],
+                       model.get_parameter("model.layers.1.mlp.up_proj.weight"))
 
 
 def test_a_hub_id_is_read_from_the_local_cache_offline(tiny_model_dir, tmp_path, monkeypatch):

@@ -36,7 +36,8 @@ def test_gpt2_conv1d_counts_by_hand(gpt2):
     assert len(report.modules) == 4 * layers and "transformer.wte.weight" not in report.modules
     # Conv1D stores [in, out]: blocks run along input dimensions, as for a Linear [out, in]
     w = before["transformer.h.0.attn.c_attn.weight"]
-    assert torch.equal(gpt2.transformer.h[0].attn.c_attn.weight, quantize_dequantize(w.t().contiguous(), 4, "nf", 64).t())
+    assert torch.equal(gpt2.transformer.h[0].attn.c_attn.weight,
+                       quantize_dequantize(w.t().contiguous(), 4, "nf", 64).t())
     assert torch.equal(gpt2.transformer.wte.weight, before["transformer.wte.weight"])
     assert torch.equal(gpt2.transformer.h[0].ln_1.weight, before["transformer.h.0.ln_1.weight"])
 

@@ -125,7 +125,8 @@ def leak_rules(rng, split, target):
     p = sample(rng, split, 8)
     neg = rng.random() < 0.5
     rows = [f"{person[0]} is {p[1]}.", f"{person[1]} is {p[2]}."]
-    rows += [f"If someone is {p[3 + k]} then they are {'not ' if rng.random() < 0.5 else ''}{p[5 + k]}." for k in range(2)]
+    rows += [f"If someone is {p[3 + k]} then they are {'not ' if rng.random() < 0.5 else ''}{p[5 + k]}."
+             for k in range(2)]
     if target < 2:
         concl_neg = neg if target == 0 else not neg
         rows.append(f"If someone is {p[1]} then they are {'not ' if concl_neg else ''}{p[0]}.")
@@ -153,7 +154,8 @@ def leak_ordering(rng, split, target):
     """v1 ordering: the two ends of a chain are asked about."""
     target %= 2
     who = names(rng, split, 4)
-    rows = [f"{a} is taller than {b}." if rng.random() < 0.5 else f"{b} is shorter than {a}." for a, b in zip(who, who[1:])]
+    rows = [f"{a} is taller than {b}." if rng.random() < 0.5 else f"{b} is shorter than {a}."
+            for a, b in zip(who, who[1:])]
     rng.shuffle(rows)
     word = rng.choice(["taller", "shorter"])
     gold = who[0] if word == "taller" else who[-1]
@@ -207,7 +209,8 @@ def leak_pair_findings(rng, split, target):
     rows = [f"{a} and {b} are {'correlated' if target == 0 else 'independent'}.", f"{a} and {c} are correlated.",
             f"{b} and {c} are correlated."]
     rng.shuffle(rows)
-    return "\n".join(rows + [f"Hypothesis: {a} directly causes {b}.", "Must it hold?", "Answer:"]), ["Yes", "No"], target
+    return ("\n".join(rows + [f"Hypothesis: {a} directly causes {b}.", "Must it hold?", "Answer:"]), ["Yes", "No"],
+            target)
 
 
 def leak_gcd(rng, split, target):
@@ -352,7 +355,8 @@ def test_probe_finds_planted_leaks_and_nothing_in_random_labels(name):
     train, test = toy(build, "train"), toy(build, "eval")
     chance = test[0]["chance"]
     assert probe_accuracy(train, test) >= chance + 0.3
-    assert probe_accuracy(toy(build, "train", random_labels=True), toy(build, "eval", random_labels=True)) <= chance + 0.15
+    assert probe_accuracy(toy(build, "train", random_labels=True),
+                          toy(build, "eval", random_labels=True)) <= chance + 0.15
 
 
 @pytest.mark.parametrize("cue", [c for c in TASK_CUES if c.subtasks], ids=lambda c: c.name)

@@ -175,7 +175,8 @@ def test_unavailable_device_is_rejected(device, monkeypatch):
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
-    with pytest.raises(ValueError, match=rf"device='{device}' is not available on this machine; choose one of auto, cpu"):
+    with pytest.raises(ValueError,
+                       match=rf"device='{device}' is not available on this machine; choose one of auto, cpu"):
         check_device(device)
     check_device("cpu")
 

@@ -150,7 +150,8 @@ def test_a_truncated_record_is_moved_aside_and_redone(swept, tiny_model_dir, tmp
 
     table = collect([out])  # skipped with a warning naming the files
     assert set(table.precision) == {"int4-b32"}
-    assert f"corrupt record {victim}: not valid JSON" in caplog.text and "tiny__16bit.json: holds NoneType" in caplog.text
+    assert (f"corrupt record {victim}: not valid JSON" in caplog.text
+            and "tiny__16bit.json: holds NoneType" in caplog.text)
     main(["collect", str(out), "-o", str(tmp_path / "t.csv")])  # not strict: exit 0
     with pytest.raises(SystemExit) as strict:
         main(["collect", str(out), "-o", str(tmp_path / "t.csv"), "--strict"])

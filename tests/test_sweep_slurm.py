@@ -35,8 +35,9 @@ def test_submit_chains_collect_on_the_job_id_and_fixes_the_shard_count(setup, tm
     fake = bin_dir / "sbatch"
     fake.write_text(f'#!/bin/bash\necho "$@" >> {log}\nn=$(wc -l < {log})\necho "$((4240 + n));clusterA"\n')
     fake.chmod(0o755)
-    out = subprocess.run(["bash", str(SLURM / "submit.sh"), str(cfg), "3"], env=env | {"PATH": f"{bin_dir}:{env['PATH']}"},
-                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(["bash", str(SLURM / "submit.sh"), str(cfg), "3"],
+                         env=env | {"PATH": f"{bin_dir}:{env['PATH']}"}, cwd=tmp_path, capture_output=True, text=True,
+                         timeout=300)
     assert out.returncode == 0, out.stderr
     array, collect = log.read_text().splitlines()
     assert array.startswith("--parsable --array=0-2 --export=ALL,SHARDS=3,HF_HUB_OFFLINE=1 ")

@@ -397,7 +397,8 @@ def _facts(n):
     """The facts an item states: (x, y, z) for every pair x < y, marginally (z None) and given
     each single third variable z."""
     return tuple(
-        (x, y, z) for x, y in itertools.combinations(range(n), 2) for z in (None, *(v for v in range(n) if v not in (x, y)))
+        (x, y, z) for x, y in itertools.combinations(range(n), 2)
+        for z in (None, *(v for v in range(n) if v not in (x, y)))
     )
 
 
@@ -424,7 +425,8 @@ def all_dags(n):
         shapes[tuple(parents)] = vec
     dags = {}
     for perm in itertools.permutations(range(n)):  # shape node i is variable perm[i]
-        moved = [index[(min(perm[x], perm[y]), max(perm[x], perm[y]), None if z is None else perm[z])] for x, y, z in facts]
+        moved = [index[(min(perm[x], perm[y]), max(perm[x], perm[y]), None if z is None else perm[z])]
+                 for x, y, z in facts]
         for shape, vec in shapes.items():
             parents = [0] * n
             for i, ps in enumerate(shape):

@@ -17,7 +17,6 @@ are apart and shuffled, with minority members and color counts that say nothing.
 """
 from __future__ import annotations
 
-import itertools
 import math
 from fractions import Fraction
 
@@ -124,7 +123,8 @@ def _rough_guesses(terms, level):
     guesses += [Fraction(d * d, c)] if c else []
     for order in range(1, level):
         fitted = _fit(terms[-2 * order - 1:], order)
-        guesses += [] if fitted is None else [sum(x * t for x, t in zip(fitted[0], reversed(terms[-order:]))) + fitted[1]]
+        guesses += [] if fitted is None else [
+            sum(x * t for x, t in zip(fitted[0], reversed(terms[-order:]))) + fitted[1]]
     return guesses
 
 

@@ -96,7 +96,7 @@ def _syllogism(rng, level, split, target):
     variants = []
     for swaps in itertools.product((False, True), repeat=2):
         statements = list(chain) + arms
-        for (end, link), arm_start, swap in zip(first.items(), (k, 2 * k), swaps):
+        for (_end, link), arm_start, swap in zip(first.items(), (k, 2 * k), swaps):
             if swap:
                 statements[link], statements[arm_start] = (
                     statements[arm_start][:1] + statements[link][1:], statements[link][:1] + statements[arm_start][1:])
@@ -278,7 +278,8 @@ def _ordering(rng, level, split, target):
     answer = people[i] if ask_taller else people[j]
     other = people[j] if ask_taller else people[i]
     choices = [answer, other] if target == 0 else [other, answer]
-    question = "\n".join(facts) + f"\nWho is {'taller' if ask_taller else 'shorter'}: {choices[0]} or {choices[1]}?\nAnswer:"
+    question = ("\n".join(facts)
+                + f"\nWho is {'taller' if ask_taller else 'shorter'}: {choices[0]} or {choices[1]}?\nAnswer:")
     return question, choices, target, distance
 
 

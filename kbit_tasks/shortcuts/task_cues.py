@@ -363,12 +363,15 @@ def _kind_mates(it, i):
     asked = _question_names(query)
     if not asked:
         return None
-    kind = next((k for k in (_kind_of(context, w) for w in TOKEN.findall(query) if nonce_stem(w) == asked[0]) if k), None)
+    kind = next((k for k in (_kind_of(context, w) for w in TOKEN.findall(query) if nonce_stem(w) == asked[0]) if k),
+                None)
     if kind is None:
         return None
-    mates = {nonce_stem(m[1]) for x in context if (m := re.match(r"(\w+) is an? (\w+)", x)) and nonce_stem(m[2]) == kind}
+    mates = {nonce_stem(m[1]) for x in context
+             if (m := re.match(r"(\w+) is an? (\w+)", x)) and nonce_stem(m[2]) == kind}
     mates.discard(asked[0])
-    counts = [sum(mentions(x, c) and _question_names(x)[:1] and _question_names(x)[0] in mates and not re.search(r" an? ", x)
+    counts = [sum(mentions(x, c) and _question_names(x)[:1] and _question_names(x)[0] in mates
+                  and not re.search(r" an? ", x)
                   for x in context) for c in it["choices"]]
     return rank(counts, i)
 

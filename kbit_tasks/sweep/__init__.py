@@ -48,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     col_p.add_argument("-o", "--out", required=True, help="results.csv or results.parquet")
     col_p.add_argument("--strict", action="store_true",
                        help="exit 1 if any cell failed or any record is corrupt (the table is still written)")
-    fetch_p = sub.add_parser("fetch", parents=[common], help="download the config's hub models into the Hugging Face cache")
+    fetch_p = sub.add_parser("fetch", parents=[common],
+                             help="download the config's hub models into the Hugging Face cache")
     fetch_p.add_argument("config", help="sweep YAML")
     return parser
 

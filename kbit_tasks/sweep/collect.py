@@ -35,7 +35,8 @@ def cell_rows(record: dict) -> list[dict]:
     total_bits = params * report["bits_per_param"] if record["model"].get("params") else report["total_bits"]
     common = {"model": record["model"]["name"], "params": params, "bits": quant["bits"],
               "quant_type": quant["quant_type"],
-              "blocksize": quant["blocksize"] if quant["bits"] < 16 else None, "bits_per_param": report["bits_per_param"],
+              "blocksize": quant["blocksize"] if quant["bits"] < 16 else None,
+              "bits_per_param": report["bits_per_param"],
               "total_bits": total_bits, "log2_total_bits": math.log2(total_bits),
               "precision": report.get("label") or record["cell"].split("__")[-1], "outliers": quant.get("outliers")}
     rows = []
