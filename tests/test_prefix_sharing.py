@@ -127,7 +127,7 @@ def test_every_kbit_task_matches_hflm_on_smollm2(local_mc_task):
     requests = task_requests(tasks_dir(), limit=1) + task_requests(local_mc_task, ["local_mc"])
     hflm, shared, hflm_tokens, shared_tokens = both_paths(lm, requests)
     assert_same(hflm, shared)
-    assert shared_tokens < 0.7 * hflm_tokens, (shared_tokens, hflm_tokens)
+    assert shared_tokens < 0.9 * hflm_tokens, (shared_tokens, hflm_tokens)  # a fallback would be 1.0
 
 
 def test_prefix_sharing_is_the_default_and_model_args_turn_it_off(tiny_llama_dir):
