@@ -155,7 +155,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=8, help="items per task (default 8)")
     parser.add_argument("--models", nargs="+", default=["smollm2", "tiny"], choices=["smollm2", "tiny"])
     parser.add_argument("--bits", nargs="+", type=int, default=[16, 4], help="precisions (fp, blocksize 64)")
-
+    parser.add_argument("--batch-size", default="16", help="a number, or auto (HFLM finds the largest that fits)")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda (the matmul peak is then the GPU's)")
     parser.add_argument("--repeats", type=int, default=1, help="runs of each path per subtask; the fastest counts")
     parser.add_argument("--threads", type=int, default=None,
