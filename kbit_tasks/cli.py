@@ -142,29 +142,18 @@ def check_eval_args(args) -> None:
 
 
 def check_kbit_model_args(model_args: dict | str) -> None:
-    """kbit-hf's quantization arguments (QuantConfig's own checks) and a local `pretrained`
-    folder that must exist (lm-eval would call it a malformed hub id)."""
-    from dataclasses import fields
-
+    """kbit-hf's arguments (the constructor's own checks) and a local `pretrained` folder that
+    must exist (lm-eval would call it a malformed hub id)."""
     from lm_eval.utils import simple_parse_args_string
 
-    from kbit_tasks.model import refuse_renamed_model_args
-    from kbit_tasks.quant import PRISTINE, QuantConfig
+    from kbit_tasks.model import check_model_args
 
     if isinstance(model_args, str):
         model_args = simple_parse_args_string(model_args)
-    quant = {f.name: model_args[f.name] for f in fields(QuantConfig) if f.name in model_args}
     try:
-        refuse_renamed_model_args(**model_args)
-        QuantConfig(**quant)
+        check_model_args(model_args)
     except (TypeError, ValueError) as err:
         raise UsageError(f"--model_args: {err}") from None
-    if model_args.get("pristine", "auto") not in PRISTINE:
-        raise UsageError(f"--model_args: pristine={model_args['pristine']!r} is not valid; choose one of {PRISTINE}")
-    compute = model_args.get("compute_dtype")
-    if compute is not None and compute not in ("float32", "bfloat16", "float16"):
-        raise UsageError(f"--model_args: compute_dtype={compute!r} is not supported; "
-                         "choose one of float32, bfloat16, float16")
     pretrained = model_args.get("pretrained")
     if isinstance(pretrained, str):
         try:

@@ -19,6 +19,8 @@ it (kbit_tasks/prefix_sharing.py): the same (logprob, is_greedy) as HFLM, fewer 
 """
 from __future__ import annotations
 
+from dataclasses import fields
+
 from lm_eval.api.registry import register_model
 from lm_eval.models.huggingface import HFLM
 
@@ -44,16 +46,11 @@ class KbitHFLM(HFLM):
                  dtype="auto", compute_dtype: str | None = None, pristine: str = "auto",
                  prefix_sharing: bool = True, **kwargs):
         # Validate before HFLM loads any weights: a typo must not cost a model load.
-        refuse_renamed_model_args(dtype=dtype, **kwargs)
-        config = QuantConfig(bits=bits, quant_type=quant_type, blocksize=blocksize, outliers=outliers,
-                             quantize_embeddings=quantize_embeddings, quantize_head=quantize_head)
-        if compute_dtype is not None and compute_dtype not in COMPUTE_DTYPES:
-            raise ValueError(f"compute_dtype={compute_dtype!r} is not supported; choose one of {COMPUTE_DTYPES}")
-        if not isinstance(prefix_sharing, bool):
-            raise ValueError(f"prefix_sharing={prefix_sharing!r} is not supported; choose true or false")
+        config = check_model_args(dict(
+            bits=bits, quant_type=quant_type, blocksize=blocksize, outliers=outliers,
+            quantize_embeddings=quantize_embeddings, quantize_head=quantize_head, dtype=dtype,
+            compute_dtype=compute_dtype, pristine=pristine, prefix_sharing=prefix_sharing, **kwargs))
         self.prefix_sharing = prefix_sharing
-        if pristine not in PRISTINE:
-            raise ValueError(f"pristine={pristine!r} is not valid; choose one of {PRISTINE}")
         self._load_dtype = dtype  # for the device map, decided before loading
         super().__init__(pretrained, dtype=dtype, **kwargs)
         _refuse_offloaded(self._model)
@@ -121,6 +118,22 @@ class KbitHFLM(HFLM):
             "pristine": self._pristine.describe(),
             "prefix_sharing": self.prefix_sharing,
         }
+
+
+def check_model_args(model_args: dict) -> QuantConfig:
+    """Every kbit-hf argument that can be checked before loading (the constructor and kbit-eval's
+    pre-check share it); returns the quantization config. A ValueError names the bad value."""
+    refuse_renamed_model_args(**model_args)
+    config = QuantConfig(**{f.name: model_args[f.name] for f in fields(QuantConfig) if f.name in model_args})
+    compute_dtype = model_args.get("compute_dtype")
+    if compute_dtype is not None and compute_dtype not in COMPUTE_DTYPES:
+        raise ValueError(f"compute_dtype={compute_dtype!r} is not supported; choose one of {COMPUTE_DTYPES}")
+    prefix = model_args.get("prefix_sharing", True)
+    if not isinstance(prefix, bool):
+        raise ValueError(f"prefix_sharing={prefix!r} is not supported; choose true or false")
+    if model_args.get("pristine", "auto") not in PRISTINE:
+        raise ValueError(f"pristine={model_args['pristine']!r} is not valid; choose one of {PRISTINE}")
+    return config
 
 
 def refuse_renamed_model_args(dtype=None, **model_args) -> None:

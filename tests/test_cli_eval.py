@@ -113,6 +113,8 @@ def no_indexing(kbit_only, monkeypatch):
     ("bits=4,outliers=0.9", "outliers=0.9 is not supported; choose a fraction in [0, 0.5]"),
     ("bits=4,outliers=-1", "outliers=-1"),
     ("bits=4,compute_dtype=fp32", "compute_dtype='fp32' is not supported"),
+    ("bits=4,pristine=ram", "pristine='ram' is not valid; choose one of ('auto', 'device', 'file', 'cpu')"),
+    ("bits=4,prefix_sharing=maybe", "prefix_sharing='maybe' is not supported; choose true or false"),
 ])
 def test_bad_kbit_hf_args_are_one_line_before_any_indexing(no_indexing, tiny_model_dir, capsys, model_args, message):
     with pytest.raises(SystemExit) as exit_:
