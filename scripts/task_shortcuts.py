@@ -5,10 +5,13 @@ subtasks) is a lookup table fitted on n items of the training split and scored o
 evaluation split (seed 0); the learned probe is a logistic regression over delexicalized
 n-grams and choice-question relations, trained and scored the same way. A score above
 chance + 0.05 is flagged; the exit status is 1 if anything is flagged (unless --no-fail).
+With --confirm, every flagged score is measured again on fresh items (seed + 1, 1000 items a
+split), where a cue with no information crosses the bar with probability under 1e-3: only a
+score flagged in both stages is a leak, and the exit status is 1 only for those.
 "-" marks a cue that is constant on the task's items (nothing to read). The per-level
 inference-depth distribution of the evaluation items follows the table.
 
-    python scripts/task_shortcuts.py --n 300
+    python scripts/task_shortcuts.py --n 300 --confirm
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import argparse
 import sys
 
 from kbit_tasks.generators import MAX_N
-from kbit_tasks.shortcuts.battery import MARGIN, PROBE, depth_counts, format_depths, run, tasks
+from kbit_tasks.shortcuts.battery import CONFIRM_N, MARGIN, PROBE, confirm, depth_counts, format_depths, run, tasks
 from kbit_tasks.shortcuts.cues import GENERIC
 
 
@@ -30,6 +33,9 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="generation seed of both splits (default 0)")
     parser.add_argument("--tasks", nargs="+", metavar="PART", help="only tasks whose name contains one of these")
     parser.add_argument("--long", action="store_true", help="one row per task and cue, with z")
+    parser.add_argument("--confirm", action="store_true",
+                        help=f"measure every flagged score again on fresh items ({CONFIRM_N} a split, seed + 1); "
+                        "fail only on scores flagged twice")
     parser.add_argument("--no-fail", action="store_true", help="exit 0 even if something is flagged")
     args = parser.parse_args(argv)
     if not 1 <= args.n <= MAX_N:
@@ -77,13 +83,25 @@ def main(argv=None) -> int:
           f"about {expected:.1f} would cross the bar by chance alone.")
     for s in flagged:
         print(f"  {s.task} {s.cue}: {s.accuracy:.3f} (chance {s.chance:.2f}, z {s.z:+.1f})")
+    leaks = flagged
+    if args.confirm and flagged:
+        again = {(s.task, s.cue): s for s in confirm(flagged, seed=args.seed + 1)}
+        leaks = [s for s in flagged if again[(s.task, s.cue)].flagged]
+        print(f"\nMeasured again on fresh items (seed {args.seed + 1}, n = {CONFIRM_N} per split; a cue with no "
+              f"information crosses the bar there with probability under 1e-3):")
+        for s in flagged:
+            t = again[(s.task, s.cue)]
+            measured = "constant on these items" if t.accuracy is None else f"{t.accuracy:.3f} (z {t.z:+.1f})"
+            print(f"  {s.task} {s.cue}: {measured} "
+                  + ("LEAK: flagged in both stages" if t.flagged else "within the bar: not a leak"))
+        print(f"{len(leaks)} of {len(flagged)} flagged scores confirmed.")
     if failed:
         print(f"Not measured (items could not be generated): {', '.join(failed)}")
     print(f"Wall time: {seconds[0]:.0f} s generating items, {seconds[1]:.0f} s fitting and scoring cues and probe.")
     print("\n| task | inference depth of the evaluation items |\n|---|---|")
     for name, counts in depths.items():
         print(f"| {name} | {format_depths(counts)} |")
-    return 1 if (flagged or failed) and not args.no_fail else 0
+    return 1 if (leaks or failed) and not args.no_fail else 0
 
 
 if __name__ == "__main__":
