@@ -15,6 +15,7 @@ def ci_family(tmp_path_factory):
     return out, build_family("ci", out, progress=False)
 
 
+@pytest.mark.slow  # generates every task's items (the correlation ones dominate)
 def test_corpus_contains_no_evaluation_item_text():
     """Every eval question (default n=200, seed 0) is absent from a corpus drawn like the default one."""
     from kbit_tasks.generators import generate

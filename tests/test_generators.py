@@ -46,6 +46,7 @@ print(json.dumps({f"{f}/{s}/{lv}": content_hash(generate(f, s, lv, 30, seed=7))
 """
 
 
+@pytest.mark.slow  # generates every task's items (the correlation ones dominate)
 def test_same_seed_same_bytes_in_other_processes():
     hashes = []
     for hashseed in ("1", "4242"):
@@ -65,6 +66,7 @@ def test_seed_changes_items_and_hash_is_canonical():
     assert re.fullmatch(r"[0-9a-f]{64}", content_hash(a))
 
 
+@pytest.mark.slow  # generates every task's items (the correlation ones dominate)
 def test_train_split_shares_no_word_or_question_with_eval():
     assert not set(words("eval")) & set(words("train"))
     eval_words = set(words("eval"))
