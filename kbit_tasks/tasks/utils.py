@@ -4,6 +4,8 @@ chance; lm-eval returns it as `results["configs"][task]["metadata"]`) and adds t
 log-probability to lm-eval's own metrics."""
 from __future__ import annotations
 
+import math
+
 import datasets
 import numpy as np
 from lm_eval.api.task import ConfigurableTask
@@ -31,10 +33,12 @@ def items_metadata(items: list[dict]) -> dict:
     """What a task's results carry about its items, taken from the generators' own fields:
     content_hash (sha256 of the items), family, subtask, level, and chance (the mean of the
     items' `chance`, 1 / number of choices; every item of a subtask has the same number of
-    choices, so it is also the chance of any `--limit` prefix)."""
+    choices, so it is that one value, also the chance of any `--limit` prefix)."""
     (family, subtask, level), = {(it["family"], it["subtask"], it["level"]) for it in items}
+    chances = {it["chance"] for it in items}
+    chance = chances.pop() if len(chances) == 1 else math.fsum(it["chance"] for it in items) / len(items)
     return {"content_hash": content_hash(items), "family": family, "subtask": subtask, "level": level,
-            "chance": sum(it["chance"] for it in items) / len(items)}
+            "chance": chance}
 
 
 class KbitTask(ConfigurableTask):
