@@ -121,3 +121,37 @@ def test_a_kbit_task_carries_the_generators_family_level_and_chance(tmp_path):
         items = generate(family, subtask, level, 6)
         assert (meta["family"], meta["subtask"], meta["level"]) == (family, subtask, level)
         assert meta["chance"] == items[0]["chance"] == 1 / len(items[0]["choices"])
+
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "kbit_tasks" / "tasks" / "README.md"]
+
+
+def test_the_tidy_table_contract_in_the_docs_is_collects_columns():
+    """docs/fitting.md "The tidy table" names every column of COLUMNS, in order, and no other."""
+    import re
+
+    text = (ROOT / "docs" / "fitting.md").read_text()
+    section = text[text.index("## The tidy table"):].split("\n## ", 1)[0]
+    documented = [re.findall(r"`(\w+)`", line.split("|")[1]) for line in section.splitlines()
+                  if line.startswith("| `")]
+    assert [name for names in documented for name in names] == COLUMNS
+
+
+def test_the_docs_point_only_to_files_in_the_repository():
+    """Relative links and the repository paths the docs name in backticks exist in a checkout
+    (nothing under shared/ or other folders a user of the repository does not have)."""
+    import re
+
+    missing = []
+    for doc in DOCS:
+        text = doc.read_text()
+        assert "shared/" not in text.replace("/shared/kbit", ""), f"{doc.name} points into shared/"
+        for target in re.findall(r"\]\(([^)#\s]+)", text):
+            if not target.startswith(("http://", "https://")) and not (doc.parent / target).exists():
+                missing.append(f"{doc.relative_to(ROOT)}: {target}")
+        for path in re.findall(r"`((?:kbit_tasks|tests|docs|scripts|benchmarks|fitting)/[\w./-]+\.(?:py|md|yaml))`",
+                               text):
+            if not (ROOT / path).exists():
+                missing.append(f"{doc.relative_to(ROOT)}: {path}")
+    assert not missing
