@@ -6,7 +6,7 @@ runner and the command-line entry points.
 """
 from pathlib import Path
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 TASKS_DIR = Path(__file__).resolve().parent / "tasks"
 

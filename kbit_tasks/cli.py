@@ -55,19 +55,15 @@ def eval_main(argv: list[str] | None = None) -> None:
         return
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
-    from lm_eval._cli import HarnessCLI
     from lm_eval.utils import setup_logging
 
-    # lm_eval.__main__.cli_evaluate, with kbit's arguments checked before lm-eval indexes its
-    # tasks and before any model loads
+    from kbit_tasks.lm_eval_compat import harness_cli, task_index
+
+    # lm-eval's own CLI, with kbit's arguments checked before lm-eval indexes its tasks and
+    # before any model loads
     setup_logging()
     sys.argv = ["kbit-eval", *argv]
-    parser = HarnessCLI()
-    # lm-eval 0.4.13's parser is private API (`_subparsers`); `ls` gains the one flag it lacks
-    parser._subparsers.choices["ls"].add_argument(
-        "--include_defaults", action="store_true",
-        help="also list lm-eval's built-in tasks (indexing their ~10,000 files takes tens of seconds); "
-             "without it kbit-eval lists the kbit tasks and those under --include_path")
+    parser = harness_cli()
     args = parser.parse_args()
     if getattr(args, "command", None) == "run":
         import kbit_tasks.model  # noqa: F401  registers `--model kbit-hf` (torch and transformers: seconds)
@@ -94,24 +90,6 @@ def builtin_tasks_needed(args) -> bool:
         return args.include_defaults
     names = _task_names(args)
     return not names or not all(name.startswith(KBIT_ONLY) and not name.endswith(".yaml") for name in names)
-
-
-@contextlib.contextmanager
-def task_index(include_defaults: bool):
-    """lm-eval's TaskManager without its built-in tasks where none is needed (instant instead of
-    tens of seconds). lm-eval 0.4.13's `run`, `ls` and `validate` build their TaskManager inside
-    the command with no option for it, so `lm_eval.tasks.TaskManager` is swapped for the call."""
-    import functools
-
-    import lm_eval.tasks
-
-    original = lm_eval.tasks.TaskManager
-    if not include_defaults:
-        lm_eval.tasks.TaskManager = functools.partial(original, include_defaults=False)
-    try:
-        yield
-    finally:
-        lm_eval.tasks.TaskManager = original
 
 
 def _task_names(args) -> list[str]:

@@ -186,7 +186,7 @@ def test_rank_sets_its_own_cuda_device_and_the_timer_syncs_it(monkeypatch):
     import torch
 
     from kbit_tasks.sweep.grid import Placement
-    from kbit_tasks.sweep.runner import ForwardTimer
+    from kbit_tasks.lm_eval_compat import ForwardTimer
 
     calls = []
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)

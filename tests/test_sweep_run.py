@@ -59,6 +59,11 @@ def test_sweep_writes_one_complete_record_per_cell(swept):
         assert set(rec["lm_eval"]["results"]) == set(config.tasks)
         assert all(isinstance(h, str) and len(h) == 64 for h in rec["content_hashes"].values())
         assert set(rec["content_hashes"]) == set(config.tasks)
+        for task, cfg in rec["lm_eval"]["configs"].items():  # what collect reads; chance from the generators
+            meta = cfg["metadata"]
+            assert (meta["family"], meta["level"]) == ("logical", 1) and task == f"kbit_logical_{meta['subtask']}_l1"
+            assert meta["chance"] in (1 / 2, 1 / 3, 1 / 4) and meta["content_hash"] == rec["content_hashes"][task]
+        assert "chance" not in rec  # computed once, by the generators, carried in the task metadata
         assert rec["versions"]["lm_eval"] and rec["versions"]["torch"] and rec["git_revision"]
         assert rec["quant_report"]["config"]["bits"] == rec["quant"]["bits"]
         assert 0 < rec["seconds_forward"] < rec["seconds"]

@@ -1,4 +1,10 @@
-"""Cell records -> the tidy results table of docs/fitting.md ("The tidy table") (the sweep/fitting contract)."""
+"""Cell records -> the tidy results table of docs/fitting.md ("The tidy table") (the sweep/fitting contract).
+
+Everything a row says is read from the record, nothing from names: the precision label from
+the quantization report (`quant_report.config.label`), and a task's group (its family), level
+and chance from the task config's metadata that lm-eval returns (`lm_eval.configs[task].metadata`,
+written there by the kbit tasks from the generators' own item fields; kbit_tasks/tasks/utils.py).
+A task that is not a kbit task has no such metadata: its group, level and chance are empty."""
 from __future__ import annotations
 
 import logging
@@ -20,11 +26,41 @@ COLUMNS = ["model", "params", "bits", "quant_type", "blocksize", "bits_per_param
            "precision", "outliers"]
 COUNT_METRICS = ("acc", "acc_norm")  # proportions of n items; the others are means of continuous scores
 FORMATS = (".csv", ".parquet")
-TASK_NAME = re.compile(r"kbit_(?P<group>[a-z]+)_.+_l(?P<level>\d+)")
+TASK_METADATA_SINCE = (0, 2, 0)  # the first kbit whose task configs carry family, level and chance
+# Only for records of kbit < 0.2.0 (see legacy_task_info): the task name pattern of that time.
+LEGACY_TASK_NAME = re.compile(r"kbit_(?P<group>[a-z]+)_.+_l(?P<level>\d+)")
 
 
 def _number(value) -> float:
     return float(value) if isinstance(value, (int, float)) else math.nan  # lm-eval writes "N/A"
+
+
+def _version(text) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", str(text))[:3])
+
+
+def written_before_task_metadata(record: dict) -> bool:
+    """A record of kbit < 0.2.0 (its fingerprint's kbit_version, or no fingerprint at all)."""
+    fingerprint = record.get("fingerprint")
+    return not isinstance(fingerprint, dict) or _version(fingerprint.get("kbit_version")) < TASK_METADATA_SINCE
+
+
+def task_info(record: dict, task: str) -> dict:
+    """The task's group, level and chance, from the metadata of its config in the record
+    (None where it has none: a task that is not a kbit task)."""
+    if written_before_task_metadata(record):
+        return legacy_task_info(record, task)
+    meta = (record["lm_eval"].get("configs", {}).get(task) or {}).get("metadata") or {}
+    return {"group": meta.get("family"), "level": meta.get("level"), "chance": meta.get("chance")}
+
+
+def legacy_task_info(record: dict, task: str) -> dict:
+    """Records of kbit < 0.2.0 only: their task configs did not carry family, level and chance,
+    so group and level are read from the task name (kbit_<family>_<subtask>_l<level>) and chance
+    from the record's top-level `chance` (which the runner of that time computed per task)."""
+    name = LEGACY_TASK_NAME.fullmatch(task)
+    return {"group": name["group"] if name else None, "level": int(name["level"]) if name else None,
+            "chance": (record.get("chance") or {}).get(task)}
 
 
 def cell_rows(record: dict) -> list[dict]:
@@ -38,21 +74,21 @@ def cell_rows(record: dict) -> list[dict]:
               "blocksize": quant["blocksize"] if quant["bits"] < 16 else None,
               "bits_per_param": report["bits_per_param"],
               "total_bits": total_bits, "log2_total_bits": math.log2(total_bits),
-              "precision": report.get("label") or record["cell"].split("__")[-1], "outliers": quant.get("outliers")}
+              "precision": report["config"]["label"], "outliers": quant.get("outliers")}
     rows = []
     for task, result in evaluation["results"].items():
-        name = TASK_NAME.fullmatch(task)
+        info = task_info(record, task)
         n = evaluation["n-samples"][task]["effective"]
         for key, value in result.items():
             metric, _, filt = key.partition(",")
             if not filt or metric.endswith("_stderr"):
                 continue  # alias, sample_len, and the stderr columns read below
             value = _number(value)
-            rows.append({**common, "task": task, "group": name["group"] if name else None,
-                         "level": int(name["level"]) if name else None, "metric": metric, "value": value,
+            rows.append({**common, "task": task, "group": info["group"], "level": info["level"],
+                         "metric": metric, "value": value,
                          "stderr": _number(result.get(f"{metric}_stderr,{filt}")), "n": n,
                          "successes": round(value * n) if metric in COUNT_METRICS and not math.isnan(value) else None,
-                         "chance": record.get("chance", {}).get(task)})
+                         "chance": info["chance"]})
     return rows
 
 
@@ -84,13 +120,18 @@ def collect(folders: list[str | Path], problems: list[str] | None = None) -> pd.
         log.warning("skipping %s", problem)
     done = sorted((rec for _, rec in records if isinstance(rec, dict) and rec["status"] == "done"),
                   key=lambda r: r["finished_at"])
+    legacy = sum(map(written_before_task_metadata, done))
+    if legacy:
+        log.warning("%d records written by kbit < 0.2.0: their group and level are read from the task names and "
+                    "chance from the record (kbit-sweep run redoes them)", legacy)
     table = pd.DataFrame([row for rec in done for row in cell_rows(rec)], columns=COLUMNS)
     key = ["model", "precision", "task", "metric"]
     duplicated = table.duplicated(key, keep="last")
     if duplicated.any():
         log.warning("%d rows found in more than one folder; keeping the most recent", int(duplicated.sum()))
     table = table[~duplicated].sort_values(["model", "total_bits", "precision", "task", "metric"])
-    return table.astype({"n": "Int64", "successes": "Int64", "level": "Int64"}).reset_index(drop=True)
+    types = {"n": "Int64", "successes": "Int64", "level": "Int64", "chance": "float64"}
+    return table.astype(types).reset_index(drop=True)
 
 
 def write_table(table: pd.DataFrame, out: str | Path) -> Path:

@@ -10,7 +10,10 @@ The fingerprint of a cell (stored in its record as `fingerprint`) covers:
 - the model's `params` override and the quantization (every QuantConfig field);
 - the evaluation: tasks, num_fewshot, limit, dtype, compute_dtype, seed, metadata,
   batch_size, max_batch_size, bootstrap_iters;
-- each task's content hash (sha256 of its generated items) and version, and the kbit version.
+- each task's content hash (sha256 of its generated items; the items hold their family,
+  subtask, level and chance, so it also covers the task metadata `collect` reads) and version,
+  and the kbit version (0.2.0 moved group, level and chance into that metadata: records of
+  earlier versions are re-run).
 """
 from __future__ import annotations
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import functools
 import gc
 import logging
 import math
@@ -25,11 +24,13 @@ from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from kbit_tasks.atomic import remove_stale_temps
+from kbit_tasks.lm_eval_compat import (ForwardTimer, as_local_rank_zero, detect_batch_size_once, lm_eval_for_sweep,
+                                       tokenize_once, without_request_bar)
 from kbit_tasks.sweep.claims import check_timeout, stale_after_default, try_claim
 from kbit_tasks.sweep.config import SweepConfig, check_device
 from kbit_tasks.sweep.fingerprint import cell_fingerprint, differences, model_fingerprint, task_fingerprint
 from kbit_tasks.sweep.grid import Cell, Placement, build_grid, select
-from kbit_tasks.sweep.store import (CorruptRecord, atomic_write_json, cell_path, git_revision, provenance,
+from kbit_tasks.sweep.store import (CorruptRecord, atomic_write_json, cell_path, provenance,
                                     quarantine, read_record)
 
 log = logging.getLogger("kbit.sweep")
@@ -45,65 +46,6 @@ class RunSummary:
     taken: list[str] = field(default_factory=list)  # claimed by another process
     failed: list[str] = field(default_factory=list)  # computed here and failed (recorded)
     rerun: dict = field(default_factory=dict)  # cell -> why its old record was not reused
-
-
-@contextlib.contextmanager
-def lm_eval_for_sweep():
-    """lm-eval tuned for many evaluations in one process, restored on exit:
-    - lm-eval, transformers and datasets kept down to errors, so the sweep's own bar and one
-      line per cell stay readable;
-    - the environment report lm-eval adds to every result (torch's collect_env: pip list and
-      friends, about 1 s of subprocesses per call) collected once per process, not per cell;
-    - its `git describe` of the working directory run once, stderr silenced (outside a git
-      checkout it printed "fatal: not a git repository" per cell)."""
-    import datasets
-    import lm_eval.api.task
-    import lm_eval.evaluator
-    import transformers
-
-    lm_eval_logger = logging.getLogger("lm_eval")
-    saved = (lm_eval.api.task.tqdm, lm_eval.evaluator.add_env_info, transformers.logging.get_verbosity(),
-             lm_eval_logger.level, lm_eval.evaluator.get_git_commit_hash)
-    # lm-eval draws an unconditional "building contexts" bar per task; tqdm reads its
-    # TQDM_DISABLE default at import, so the module's reference is the only switch.
-    lm_eval.api.task.tqdm = functools.partial(saved[0], disable=True)
-    env_info: dict = {}
-
-    def add_env_info_once(storage: dict) -> None:
-        if not env_info:
-            saved[1](env_info)
-        storage.update(env_info)
-
-    lm_eval.evaluator.add_env_info = add_env_info_once
-    lm_eval.evaluator.get_git_commit_hash = functools.partial(git_revision, os.getcwd())
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
-    datasets.disable_progress_bars()
-    lm_eval_logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        lm_eval.api.task.tqdm, lm_eval.evaluator.add_env_info = saved[0], saved[1]
-        lm_eval.evaluator.get_git_commit_hash = saved[4]
-        transformers.logging.set_verbosity(saved[2])
-        transformers.logging.enable_progress_bar()
-        datasets.enable_progress_bars()
-        lm_eval_logger.setLevel(saved[3])
-
-
-@contextlib.contextmanager
-def _as_local_rank_zero():
-    """simple_evaluate returns results only where LOCAL_RANK is 0 (lm-eval 0.4.13, meant for
-    tensor parallelism); our ranks are independent single-process evaluations, so each is 0."""
-    saved = os.environ.get("LOCAL_RANK")
-    os.environ["LOCAL_RANK"] = "0"
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop("LOCAL_RANK", None)
-        else:
-            os.environ["LOCAL_RANK"] = saved
 
 
 class NonFiniteCount(contextlib.AbstractContextManager):
@@ -133,30 +75,6 @@ class NonFiniteCount(contextlib.AbstractContextManager):
             self.lm.loglikelihood = self._call
 
 
-class ForwardTimer(contextlib.AbstractContextManager):
-    """Seconds spent in the model's forward calls, to tell compute from sweep overhead."""
-
-    def __init__(self, lm):
-        self.lm, self.seconds, self._call, self._cuda = lm, 0.0, lm._model_call, lm.device.type == "cuda"
-
-    def __enter__(self):
-        self.lm._model_call = self  # an instance attribute shadows HFLM._model_call
-        return self
-
-    def __exit__(self, *exc):
-        del self.lm._model_call
-
-    def __call__(self, *args, **kwargs):
-        import torch
-
-        start = time.perf_counter()
-        out = self._call(*args, **kwargs)
-        if self._cuda:  # kernels are asynchronous; wait for them (on this process's GPU)
-            torch.cuda.synchronize(self.lm.device)
-        self.seconds += time.perf_counter() - start
-        return out
-
-
 def load_lm(spec, config: SweepConfig, placement: Placement, device: str):
     """The model from its folder or the hub, once, as a kbit-hf LM; parallelize spreads it over
     this process's GPUs. An in-memory model keeps HFLM from starting its own data parallelism."""
@@ -180,39 +98,10 @@ def load_lm(spec, config: SweepConfig, placement: Placement, device: str):
     lm = KbitHFLM(pretrained=model, tokenizer=tokenizer, batch_size=config.batch_size,
                   max_batch_size=config.max_batch_size, compute_dtype=config.compute_dtype,
                   softmax_dtype="float32")
-    lm.loglikelihood = functools.partial(lm.loglikelihood, disable_tqdm=True)  # the sweep draws its own bar
+    without_request_bar(lm)  # the sweep draws its own bar
     detect_batch_size_once(lm)
     tokenize_once(lm)
     return lm
-
-
-def tokenize_once(lm) -> None:
-    """lm-eval 0.4.13's `LM.loglikelihood` tokenizes every request of every call (`_encode_pair`,
-    private API), i.e. the same tasks again at every precision of a model; the tokenizer does not
-    change with the weights, so each (context, continuation) is tokenized once per model."""
-    encode = functools.cache(lm._encode_pair)
-
-    def encode_pair(context: str, continuation: str) -> tuple[list[int], list[int]]:
-        context_enc, continuation_enc = encode(context, continuation)
-        return list(context_enc), list(continuation_enc)  # a caller's edit must not reach the cache
-
-    lm._encode_pair = encode_pair
-
-
-def detect_batch_size_once(lm) -> None:
-    """batch_size auto / auto:N: HFLM (lm-eval 0.4.13) resets its batch sizes and probes again
-    on every loglikelihood call, i.e. every cell (about 5 % of a 12B cell); the answer depends
-    on the model and the request's length, which all cells of a model share, so it is kept per
-    length for the model's life. (`_detect_batch_size` is private HFLM API.)"""
-    detect, sizes = lm._detect_batch_size, {}
-
-    def once(requests=None, pos: int = 0):
-        key = len(requests[pos][1]) + len(requests[pos][2]) if requests else None
-        if key not in sizes:
-            sizes[key] = detect(requests, pos)
-        return sizes[key]
-
-    lm._detect_batch_size = once
 
 
 def evaluate_cell(lm, cell: Cell, config: SweepConfig, manager, tasks: list) -> dict:
@@ -223,7 +112,7 @@ def evaluate_cell(lm, cell: Cell, config: SweepConfig, manager, tasks: list) -> 
 
     started = time.perf_counter()
     report = lm.requantize(cell.quant)
-    with _as_local_rank_zero(), ForwardTimer(lm) as timer, NonFiniteCount(lm) as nonfinite:
+    with as_local_rank_zero(), ForwardTimer(lm) as timer, NonFiniteCount(lm) as nonfinite:
         results = lm_eval.simple_evaluate(
             model=lm, tasks=list(tasks), task_manager=manager, num_fewshot=config.num_fewshot,
             batch_size=config.batch_size, limit=config.limit, log_samples=False,
@@ -249,26 +138,15 @@ def task_manager(config: SweepConfig):
     return TaskManager(include_path=tasks_dir(), include_defaults=False, metadata=metadata)
 
 
-def task_chance(tasks: dict, limit) -> dict:
-    """Chance accuracy per task: the mean of 1 / number of choices over the items evaluated."""
-    from lm_eval.evaluator_utils import get_sample_size
-
-    chance = {}
-    for name, task in tasks.items():
-        docs = list(task.eval_docs)
-        docs = docs[: get_sample_size(task, limit) or len(docs)]
-        chance[name] = sum(1 / len(task.doc_to_choice(doc)) for doc in docs) / len(docs)
-    return chance
-
-
 def content_hashes(results: dict) -> dict:
     """Each task's item hash, as the task suite records it in the task config's metadata."""
     return {task: (cfg.get("metadata") or {}).get("content_hash") for task, cfg in results.get("configs", {}).items()}
 
 
-def _record(cell: Cell, config: SweepConfig, outcome: dict, chance: dict, where: dict, fingerprint: dict) -> dict:
+def _record(cell: Cell, config: SweepConfig, outcome: dict, where: dict, fingerprint: dict) -> dict:
+    # a task's group, level and chance travel in lm_eval.configs[task].metadata (kbit_tasks/tasks/utils.py)
     return {"cell": cell.id, "placement": where, "model": asdict(cell.model), "quant": asdict(cell.quant),
-            "spec": config.evaluation_spec(), "fingerprint": fingerprint, "seed": config.seed, "chance": chance,
+            "spec": config.evaluation_spec(), "fingerprint": fingerprint, "seed": config.seed,
             **outcome, **provenance(), "host": socket.gethostname(), "pid": os.getpid(),
             "finished_at": datetime.now(timezone.utc).isoformat()}
 
@@ -365,13 +243,13 @@ def run(config: SweepConfig, shard: tuple[int, int] = (0, 1), force: bool = Fals
     with lm_eval_for_sweep(), logging_redirect_tqdm(), bar:
         manager = task_manager(config)
         tasks = manager.load(list(config.tasks))["tasks"]
-        chance, task_fp = task_chance(tasks, config.limit), task_fingerprint(tasks)
+        task_fp = task_fingerprint(tasks)
         model_fp = {spec.path: model_fingerprint(spec.path) for spec in config.models}
         fingerprints = {c.id: cell_fingerprint(c, config, task_fp, model_fp[c.model.path]) for c in cells}
         verdicts = {c.id: reuse_verdict(cell_path(config.output, c.id), fingerprints[c.id], forced_since, on_mismatch)
                     for c in cells}  # all read first: "refuse" stops before any work
         walk = _Walk(config, summary, _Models(config, placement, device), fingerprints, forced_since, on_mismatch,
-                     stale_after, record=lambda cell, outcome: _record(cell, config, outcome, chance, where,
+                     stale_after, record=lambda cell, outcome: _record(cell, config, outcome, where,
                                                                         fingerprints[cell.id]),
                      evaluate=lambda lm, cell: _evaluate_or_fail(lm, cell, config, manager, list(tasks.values())))
         for cell in cells:

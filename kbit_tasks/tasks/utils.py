@@ -1,6 +1,10 @@
-"""lm-eval hooks for the kbit tasks: the dataset loader, and a task class that records the
-items' content hash and adds the gold-choice log-probability to lm-eval's own metrics."""
+"""lm-eval hooks for the kbit tasks: the dataset loader, and a task class that writes what the
+generators say about its items into its config's metadata (content hash, family, subtask, level,
+chance; lm-eval returns it as `results["configs"][task]["metadata"]`) and adds the gold-choice
+log-probability to lm-eval's own metrics."""
 from __future__ import annotations
+
+import math
 
 import datasets
 import numpy as np
@@ -22,14 +26,31 @@ def gold_logprob(items):
     return items
 
 
+TASK_METADATA = ("content_hash", "family", "subtask", "level", "chance")  # what KbitTask adds
+
+
+def items_metadata(items: list[dict]) -> dict:
+    """What a task's results carry about its items, taken from the generators' own fields:
+    content_hash (sha256 of the items), family, subtask, level, and chance (the mean of the
+    items' `chance`, 1 / number of choices; every item of a subtask has the same number of
+    choices, so it is that one value, also the chance of any `--limit` prefix)."""
+    (family, subtask, level), = {(it["family"], it["subtask"], it["level"]) for it in items}
+    chances = {it["chance"] for it in items}
+    chance = chances.pop() if len(chances) == 1 else math.fsum(it["chance"] for it in items) / len(items)
+    return {"content_hash": content_hash(items), "family": family, "subtask": subtask, "level": level,
+            "chance": chance}
+
+
 class KbitTask(ConfigurableTask):
-    """A multiple-choice task whose results carry metadata.content_hash (sha256 of the items)."""
+    """A multiple-choice task whose results carry, in the config's metadata, what the generators
+    say about its items (`items_metadata`): `kbit-sweep collect` reads the table's group, level
+    and chance from there, whatever the task is named."""
 
     def __init__(self, config: dict | None = None, **kwargs):
         config = {k: v for k, v in (config or {}).items() if k != "class"}
         super().__init__(config=config, **kwargs)
         items = list(self.dataset[self.config.test_split])
-        self.config.metadata = {**(self.config.metadata or {}), "content_hash": content_hash(items)}
+        self.config.metadata = {**(self.config.metadata or {}), **items_metadata(items)}
 
     def process_results(self, doc, results):
         """lm-eval's acc, acc_norm and brier_score, plus log p(gold) normalised over the choices:

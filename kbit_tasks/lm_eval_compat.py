@@ -1,0 +1,185 @@
+"""Every place kbit works around lm-evaluation-harness, in one module (written against
+lm-eval 0.4.13, the oldest that setup.cfg allows; each item says why and which version needs it).
+When lm-eval is upgraded, this is the file to re-check; tests/test_lm_eval_compat.py fails if
+another kbit module patches lm-eval or imports its private modules.
+
+Held here (the *patches*: lm-eval objects replaced from outside, environment set for lm-eval,
+private modules or attributes used):
+- `lm_eval_for_sweep`: the "building contexts" bar (`lm_eval.api.task.tqdm`), the environment
+  report once per process (`lm_eval.evaluator.add_env_info`), `git describe` once and quietly
+  (`lm_eval.evaluator.get_git_commit_hash`), lm-eval/transformers/datasets logs kept to errors;
+- `as_local_rank_zero`: `LOCAL_RANK=0` around `simple_evaluate`;
+- `ForwardTimer`: an instance `_model_call` that times HFLM's forward passes;
+- `without_request_bar`: `disable_tqdm=True` on every loglikelihood call;
+- `tokenize_once`, `detect_batch_size_once`: HFLM's private `_encode_pair`, `_detect_batch_size`
+  cached per model;
+- `harness_cli`: lm-eval's private CLI (`lm_eval._cli.HarnessCLI`, what `lm_eval.__main__`
+  runs) with one flag added through its private `_subparsers`;
+- `task_index`: `lm_eval.tasks.TaskManager` swapped for one that skips the built-in tasks.
+
+Not here, by design: kbit-hf (kbit_tasks/model.py) is an HFLM subclass and overrides HFLM's
+hooks (`_model_call`, `_loglikelihood_tokens`, `_get_accelerate_args`; prefix_sharing.py calls
+`_model_call`), which is what subclassing HFLM means; tests/test_model.py and
+tests/test_prefix_sharing.py pin those against HFLM's own numbers.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import time
+
+
+@contextlib.contextmanager
+def lm_eval_for_sweep():
+    """lm-eval tuned for many evaluations in one process, restored on exit (lm-eval 0.4.13
+    offers no switch for any of these; each is a module attribute replaced for the sweep):
+    - lm-eval, transformers and datasets kept down to errors, so the sweep's own bar and one
+      line per cell stay readable;
+    - the environment report lm-eval adds to every result (torch's collect_env: pip list and
+      friends, about 1 s of subprocesses per call) collected once per process, not per cell;
+    - its `git describe` of the working directory run once, stderr silenced (outside a git
+      checkout it printed "fatal: not a git repository" per cell)."""
+    import datasets
+    import lm_eval.api.task
+    import lm_eval.evaluator
+    import transformers
+
+    from kbit_tasks.sweep.store import git_revision
+
+    lm_eval_logger = logging.getLogger("lm_eval")
+    saved = (lm_eval.api.task.tqdm, lm_eval.evaluator.add_env_info, transformers.logging.get_verbosity(),
+             lm_eval_logger.level, lm_eval.evaluator.get_git_commit_hash)
+    # lm-eval draws an unconditional "building contexts" bar per task; tqdm reads its
+    # TQDM_DISABLE default at import, so the module's reference is the only switch.
+    lm_eval.api.task.tqdm = functools.partial(saved[0], disable=True)
+    env_info: dict = {}
+
+    def add_env_info_once(storage: dict) -> None:
+        if not env_info:
+            saved[1](env_info)
+        storage.update(env_info)
+
+    lm_eval.evaluator.add_env_info = add_env_info_once
+    lm_eval.evaluator.get_git_commit_hash = functools.partial(git_revision, os.getcwd())
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    datasets.disable_progress_bars()
+    lm_eval_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        lm_eval.api.task.tqdm, lm_eval.evaluator.add_env_info = saved[0], saved[1]
+        lm_eval.evaluator.get_git_commit_hash = saved[4]
+        transformers.logging.set_verbosity(saved[2])
+        transformers.logging.enable_progress_bar()
+        datasets.enable_progress_bars()
+        lm_eval_logger.setLevel(saved[3])
+
+
+@contextlib.contextmanager
+def as_local_rank_zero():
+    """simple_evaluate returns results only where LOCAL_RANK is 0 (lm-eval 0.4.13, meant for
+    tensor parallelism); our ranks are independent single-process evaluations, so each is 0."""
+    saved = os.environ.get("LOCAL_RANK")
+    os.environ["LOCAL_RANK"] = "0"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("LOCAL_RANK", None)
+        else:
+            os.environ["LOCAL_RANK"] = saved
+
+
+class ForwardTimer(contextlib.AbstractContextManager):
+    """Seconds spent in the model's forward calls, to tell compute from sweep overhead. HFLM
+    (lm-eval 0.4.13) has no hook around its forward passes, so its private `_model_call` is
+    shadowed on the instance for the cell (every HFLM forward, and prefix sharing's, goes
+    through it)."""
+
+    def __init__(self, lm):
+        self.lm, self.seconds, self._call, self._cuda = lm, 0.0, lm._model_call, lm.device.type == "cuda"
+
+    def __enter__(self):
+        self.lm._model_call = self  # an instance attribute shadows HFLM._model_call
+        return self
+
+    def __exit__(self, *exc):
+        del self.lm._model_call
+
+    def __call__(self, *args, **kwargs):
+        import torch
+
+        start = time.perf_counter()
+        out = self._call(*args, **kwargs)
+        if self._cuda:  # kernels are asynchronous; wait for them (on this process's GPU)
+            torch.cuda.synchronize(self.lm.device)
+        self.seconds += time.perf_counter() - start
+        return out
+
+
+def without_request_bar(lm) -> None:
+    """HFLM (lm-eval 0.4.13) draws a "Running loglikelihood requests" bar per call, i.e. per cell;
+    the sweep draws its own bar over cells, so every call gets `disable_tqdm=True`."""
+    lm.loglikelihood = functools.partial(lm.loglikelihood, disable_tqdm=True)
+
+
+def tokenize_once(lm) -> None:
+    """lm-eval 0.4.13's `LM.loglikelihood` tokenizes every request of every call (`_encode_pair`,
+    private API), i.e. the same tasks again at every precision of a model; the tokenizer does not
+    change with the weights, so each (context, continuation) is tokenized once per model."""
+    encode = functools.cache(lm._encode_pair)
+
+    def encode_pair(context: str, continuation: str) -> tuple[list[int], list[int]]:
+        context_enc, continuation_enc = encode(context, continuation)
+        return list(context_enc), list(continuation_enc)  # a caller's edit must not reach the cache
+
+    lm._encode_pair = encode_pair
+
+
+def detect_batch_size_once(lm) -> None:
+    """batch_size auto / auto:N: HFLM (lm-eval 0.4.13) resets its batch sizes and probes again
+    on every loglikelihood call, i.e. every cell (about 5 % of a 12B cell); the answer depends
+    on the model and the request's length, which all cells of a model share, so it is kept per
+    length for the model's life. (`_detect_batch_size` is private HFLM API.)"""
+    detect, sizes = lm._detect_batch_size, {}
+
+    def once(requests=None, pos: int = 0):
+        key = len(requests[pos][1]) + len(requests[pos][2]) if requests else None
+        if key not in sizes:
+            sizes[key] = detect(requests, pos)
+        return sizes[key]
+
+    lm._detect_batch_size = once
+
+
+def harness_cli():
+    """lm-eval's own CLI parser (lm-eval 0.4.13: `lm_eval._cli.HarnessCLI`, private, what
+    `lm_eval.__main__.cli_evaluate` builds), with the one flag `ls` lacks added through its
+    private `_subparsers`: kbit-eval is that CLI with kbit's checks run before it executes."""
+    from lm_eval._cli import HarnessCLI
+
+    parser = HarnessCLI()
+    parser._subparsers.choices["ls"].add_argument(
+        "--include_defaults", action="store_true",
+        help="also list lm-eval's built-in tasks (indexing their ~10,000 files takes tens of seconds); "
+             "without it kbit-eval lists the kbit tasks and those under --include_path")
+    return parser
+
+
+@contextlib.contextmanager
+def task_index(include_defaults: bool):
+    """lm-eval's TaskManager without its built-in tasks where none is needed (instant instead of
+    tens of seconds). lm-eval 0.4.13's `run`, `ls` and `validate` build their TaskManager inside
+    the command with no option for it, so `lm_eval.tasks.TaskManager` is swapped for the call."""
+    import lm_eval.tasks
+
+    original = lm_eval.tasks.TaskManager
+    if not include_defaults:
+        lm_eval.tasks.TaskManager = functools.partial(original, include_defaults=False)
+    try:
+        yield
+    finally:
+        lm_eval.tasks.TaskManager = original

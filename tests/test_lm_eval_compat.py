@@ -1,0 +1,70 @@
+"""Every lm-eval workaround lives in kbit_tasks/lm_eval_compat.py: no other kbit module
+replaces an lm-eval object, sets LOCAL_RANK for it, shadows HFLM's private methods on an
+instance, or imports lm-eval's private CLI. The check is a scan of the source, and is shown
+to catch a planted violation."""
+import re
+from pathlib import Path
+
+import pytest
+
+import kbit_tasks
+
+PACKAGE = Path(kbit_tasks.__file__).resolve().parent
+COMPAT = PACKAGE / "lm_eval_compat.py"
+# What only the compat module may do, each with the workaround it stands for.
+FORBIDDEN = {
+    r"\blm_eval\._cli\b|\blm_eval\.__main__\b": "lm-eval's private CLI",
+    r"\._subparsers\b": "the private parser of lm-eval's CLI",
+    r"^\s*(?:[\w.]*\blm_eval)\.[\w.]+\s*=(?!=)": "an lm-eval module attribute replaced",
+    r"\b(?:add_env_info|get_git_commit_hash)\s*=(?!=)": "lm-eval's environment report / git hash replaced",
+    r"""environ\[\s*["']LOCAL_RANK["']\s*\]\s*=(?!=)|environ\.(?:pop|setdefault)\(\s*["']LOCAL_RANK""":
+        "LOCAL_RANK set for lm-eval",
+    r"\.(?:_model_call|_encode_pair|_detect_batch_size)\s*=(?!=)|del\s+[\w.]+\.(?:_model_call|_encode_pair)":
+        "a private HFLM method shadowed on an instance",
+    r"\.tqdm\s*=(?!=)|\bloglikelihood\s*=\s*functools\.partial\(": "an lm-eval progress bar switched off",
+}
+
+
+def violations(text: str) -> list[str]:
+    """'line N: what' for each forbidden use in a module's source (comments skipped)."""
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        code = line.split("#", 1)[0]
+        for pattern, what in FORBIDDEN.items():
+            if re.search(pattern, code):
+                found.append(f"line {number}: {what}: {line.strip()}")
+    return found
+
+
+def test_only_the_compat_module_works_around_lm_eval():
+    found = {str(path.relative_to(PACKAGE)): v for path in sorted(PACKAGE.rglob("*.py")) if path != COMPAT
+             if (v := violations(path.read_text()))}
+    assert not found, f"lm-eval workarounds outside kbit_tasks/lm_eval_compat.py: {found}"
+
+
+def test_the_compat_module_holds_each_workaround():
+    """The scan sees every workaround in the compat module itself (so it would see them anywhere)."""
+    text = COMPAT.read_text()
+    assert {what for v in violations(text) for what in FORBIDDEN.values() if what in v} == set(FORBIDDEN.values())
+
+
+@pytest.mark.parametrize("planted", [
+    "from lm_eval._cli import HarnessCLI",
+    "    import lm_eval.__main__",
+    "    lm_eval.api.task.tqdm = functools.partial(tqdm, disable=True)",
+    "    lm_eval.evaluator.add_env_info = once",
+    "    os.environ['LOCAL_RANK'] = '0'",
+    "    lm._model_call = timer",
+    "    lm._encode_pair = functools.cache(lm._encode_pair)",
+    "    lm.loglikelihood = functools.partial(lm.loglikelihood, disable_tqdm=True)",
+    "    parser._subparsers.choices['ls'].add_argument('--x')",
+])
+def test_a_planted_workaround_is_caught(planted):
+    source = (PACKAGE / "sweep" / "runner.py").read_text()
+    assert not violations(source)
+    assert violations(source + "\n\ndef sneaky(lm):\n" + planted + "\n")
+
+
+def test_reads_and_comparisons_are_not_workarounds():
+    assert not violations("if lm._model_call == x:\n    rank = os.environ.get('LOCAL_RANK')\n"
+                          "    out = lm._model_call(ids)  # lm._model_call = no, a comment\n")
