@@ -39,7 +39,8 @@ N_CHOICES = 4
 # ladder, so the choice nearest it is the gold far more often than a quarter of the time; for
 # r = -2 the last difference is 3 D off, inside the 3.5 rungs a guess must keep; r = -3 is left
 # only when the rung is |D| itself (D even and a multiple of every class the ladder keeps) and
-# |x[n-1]| < |c| / 3.5, a narrow family that is a cue of its own (|r| = 1 is arithmetic or alternating, continued exactly by a guess).
+# |x[n-1]| < |c| / 3.5, a narrow family that is a cue of its own (|r| = 1 is arithmetic or
+# alternating, continued exactly by a guess).
 # From order 2 on, the next difference combines several earlier ones, so the ladder only needs
 # their gcd and the guesses stay off it.
 _ORDER = {1: 2, 2: 3, 3: 4}
@@ -136,11 +137,18 @@ _FAMOUS = _famous_windows()
 
 def _rough_guesses(terms, order):
     """Next terms a reader gets without finding the rule: the last difference, the last ratio
-    and the last second and third differences continued, and the lower-order affine rules
-    fitted to the last terms."""
+    and the last second and third differences continued (`_trend_guesses`), and the
+    lower-order affine rules fitted to the last terms (`_fitted_guesses`)."""
+    return _trend_guesses(terms) + _fitted_guesses(terms, order)
+
+
+def _trend_guesses(terms):
     a, b, c, d = terms[-4:]
-    guesses = [2 * d - c, 3 * d - 3 * c + b, 4 * d - 6 * c + 4 * b - a]
-    guesses += [Fraction(d * d, c)] if c else []
+    return [2 * d - c, 3 * d - 3 * c + b, 4 * d - 6 * c + 4 * b - a] + ([Fraction(d * d, c)] if c else [])
+
+
+def _fitted_guesses(terms, order):
+    guesses = []
     for lower in range(1, order):
         fitted = _fit(terms[-2 * lower - 1:], lower)
         guesses += [] if fitted is None else [
@@ -170,12 +178,13 @@ def _sequence(rng, level, split, target):
     multiples of a rung (`_rung`): an evenly spaced ladder with the gold at a uniformly random
     rung. All choices share parity, the gcd classes of the terms and of their differences, the
     residue of the step from the last term mod 24, sign and (nearly) digit count, so those say
-    nothing; the largest, smallest or middle choice is the gold a quarter of the time. Every rough guess (`_rough_guesses`) lies outside the
-    ladder whatever the gold's rung (more than 3.5 rungs from the gold), so distances to it
-    see only the ladder's order: the nearest choice is the gold exactly when the gold is the
-    ladder's end on the guess's side, a quarter of the time. Items where some guess comes
-    closer are not made; arithmetic, geometric and polynomial sequences are among them (a
-    guess continues them exactly)."""
+    nothing; the largest, smallest or middle choice is the gold a quarter of the time. Every
+    rough guess (`_rough_guesses`) lies outside the ladder whatever the gold's rung (more than
+    3.5 rungs from the gold), so distances to it see only the ladder's order: the nearest choice
+    is the gold exactly when the gold is the ladder's end on the guess's side, a quarter of the
+    time. Items where some guess comes closer are not made; arithmetic, geometric and
+    polynomial sequences are among them (a guess continues them exactly). The item's depth is
+    the recurrence's order (`_ORDER`)."""
     order = _ORDER[level]
     coeffs, const = _draw_rule(rng, order)
     sign = rng.choice((1, -1))  # a sequence and its negation equally likely: residue classes balance
@@ -183,16 +192,24 @@ def _sequence(rng, level, split, target):
     terms = _run(coeffs, const, start, _SHOWN[order])
     if max(map(abs, terms)) > _MAX_TERM or len(set(terms)) < len(terms) - 1 or tuple(terms) in _FAMOUS:
         return None
-    question = _sequence_question(terms)
-    if question_split(question) != split or _fits_some_rule(terms, order - 1):
-        return None  # the wrong split, or a simpler rule fits: not an order-`order` item
-    gold = _next(_fit(terms, order), terms)
+    # The cheap checks first (the drawn rule's next term, the ladder, the guesses that need no
+    # fit), the exact fits only for what passes them.
+    gold = _run(coeffs, const, terms[-order:], order + 1)[-1]
     step = _rung(terms, order)
     rung = rng.randrange(N_CHOICES)
     choices = [gold + step * (i - rung) for i in range(N_CHOICES)]
+
+    def near(guesses):
+        return any(abs(guess - gold) * 2 <= (2 * N_CHOICES - 1) * step for guess in guesses)
+
     if (abs(gold) > _MAX_TERM or min(choices) * max(choices) <= 0 or set(choices) & set(terms)
-            or any(abs(guess - gold) * 2 <= (2 * N_CHOICES - 1) * step for guess in _rough_guesses(terms, order))):
+            or near(_trend_guesses(terms))):
         return None
+    question = _sequence_question(terms)
+    if question_split(question) != split or _fits_some_rule(terms, order - 1):
+        return None  # the wrong split, or a simpler rule fits: not an order-`order` item
+    if _fit(terms, order) is None or near(_fitted_guesses(terms, order)):
+        return None  # the shown terms leave the rule open, or a lower-order fit lands near the gold
     wrong = choices[:rung] + choices[rung + 1:]
     rng.shuffle(wrong)
     wrong.insert(target, gold)
