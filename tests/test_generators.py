@@ -10,6 +10,7 @@ from collections import Counter
 import pytest
 
 from kbit_tasks.generators import SUBTASKS, content_hash, generate
+from kbit_tasks.generators.base import Subtask, build, question_split
 from kbit_tasks.generators.lexicon import words
 
 ALL = [(f, s, lv) for f, s, levels in SUBTASKS for lv in levels]
@@ -97,5 +98,11 @@ def test_bad_arguments_name_the_value_and_the_choices(kwargs, message):
 
 
 def test_too_many_items_for_a_small_space_is_a_clear_error():
-    with pytest.raises(ValueError, match=r"only \d+ distinct items"):
-        generate("inductive", "sequence", 1, 10_000)
+    """A maker with only five distinct questions (no real subtask's space is that small)."""
+    small = [q for q in (f"Is {k} small?\nAnswer:" for k in range(40)) if question_split(q) == "eval"][:5]
+
+    def make(rng, level, split, target):
+        return rng.choice(small), ["Yes", "No"], target, 1
+
+    with pytest.raises(ValueError, match=r"only 5 distinct items found; ask for fewer \(n <= 5\)"):
+        build(Subtask("toy", "small", (1,), 2, make), 1, 10, 0, "eval")

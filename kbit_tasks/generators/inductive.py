@@ -4,14 +4,16 @@ induction (bAbI task 16 style).
 Every maker returns (question, choices, gold, depth). Depth is the number of inference steps
 the answer rests on, and the level sets it:
   sequence  the order of the simplest linear recurrence (with a constant) that fits all shown
-            terms: how many earlier terms each next term combines (1 / 2 / 3);
+            terms: how many earlier terms each next term combines (2 / 3 / 4; see `_ORDER` for
+            why no level is order 1);
   listfn    the length of the shortest composition of primitives that fits all examples (1 / 2 / 3);
   property  the category links from the queried entity to the kind whose members' colors decide
             (1: "X is a K"; 2 and 3 add "Every K is a J" hops).
 Distractors are built so that surface properties do not single out the gold answer: for
 sequences, the gold rule's next term with its constant slipped (an evenly spaced ladder of
-one parity, sign and gcd class of the terms and their differences, the gold at a random rung,
-every rough continuation outside the ladder); list outputs of other
+one parity, sign and gcd class of the terms and their differences, one residue class mod 24
+of the step from the last term, the gold at a random rung, every rough continuation outside
+the ladder); list outputs of other
 programs with exactly the gold's values in another order; stories whose kind and color lines
 are apart and shuffled, with minority members and color counts that say nothing.
 """
@@ -27,10 +29,30 @@ N_CHOICES = 4
 
 
 # --- sequences ------------------------------------------------------------------------------
-# level -> terms shown: the order-k rule with a constant has k + 1 unknowns and the shown terms
+# level -> recurrence order. Order 1 (x -> r x + c) cannot be made cue-free with integer
+# choices: its differences are geometric, so the gold's step from the last term is r times the
+# last difference D, and unless every choice shares that (a ladder with rungs of at least |D|)
+# "the step is a multiple of the last difference" picks the gold (1.00 against 0.25 in the v2.0
+# release). With such rungs, the rough guesses sit a fixed number of D from the gold: the last
+# difference continued (r - 1) D, the second differences (r - 1)^2 / r D, the third (r - 1)^3 /
+# r^2 D, the last ratio c D / x[n-1]. For r = 2 and 3 some guess is within 2 D, inside the
+# ladder, so the choice nearest it is the gold far more often than a quarter of the time; for
+# r = -2 the last difference is 3 D off, inside the 3.5 rungs a guess must keep; r = -3 is left
+# only when the rung is |D| itself (D even and a multiple of every class the ladder keeps) and
+# |x[n-1]| < |c| / 3.5, a narrow family that is a cue of its own (|r| = 1 is arithmetic or
+# alternating, continued exactly by a guess).
+# From order 2 on, the next difference combines several earlier ones, so the ladder only needs
+# their gcd and the guesses stay off it.
+_ORDER = {1: 2, 2: 3, 3: 4}
+# order -> terms shown: the order-k rule with a constant has k + 1 unknowns and the shown terms
 # give len - k equations, so every level leaves two equations to confirm the rule.
-_SHOWN = {1: 5, 2: 7, 3: 9}
+_SHOWN = {k: 2 * k + 3 for k in _ORDER.values()}
 _MAX_TERM = 3000
+# The gold's step from the last term is skewed mod small numbers (integer combinations of
+# differences with small coefficients: at order 3 in v2.0, a choice whose step was 4 mod 8 was
+# the gold 34 % of the time). Rungs that are multiples of 24 put every choice in the gold's
+# class mod 2, 3, 4, 6, 8, 12 and 24, so no residue read from the step can tell them apart.
+_RESIDUES = 24
 
 
 def _run(coeffs, const, start, count):
@@ -41,13 +63,12 @@ def _run(coeffs, const, start, count):
     return terms
 
 
-def _draw_rule(rng, level):
-    """(coeffs, const) of an order-`level` recurrence with small integer coefficients (at level
-    1: x * r + c with |r| >= 2). Rules that a rough guess continues exactly (arithmetic,
-    geometric, polynomial) are rejected later by `_rough_guesses`."""
-    coeffs = [rng.choice((-3, -2, 2, 3) if level == 1 else (-3, -2, -1, 1, 2, 3))]
-    bound = 60 if level == 1 else 19  # level 1 needs large constants to keep the ratio guess off the ladder
-    return tuple(coeffs + [rng.randint(-2, 2) for _ in range(level - 1)]), rng.randint(-bound, bound)
+def _draw_rule(rng, order):
+    """(coeffs, const) of an order-`order` recurrence with small integer coefficients. Rules
+    that a rough guess continues exactly (arithmetic, geometric, polynomial) are rejected later
+    by `_rough_guesses`."""
+    coeffs = [rng.choice((-3, -2, -1, 1, 2, 3))]
+    return tuple(coeffs + [rng.randint(-2, 2) for _ in range(order - 1)]), rng.randint(-19, 19)
 
 
 def _solve_exact(rows, rhs):
@@ -114,33 +135,38 @@ def _famous_windows():
 _FAMOUS = _famous_windows()
 
 
-def _rough_guesses(terms, level):
+def _rough_guesses(terms, order):
     """Next terms a reader gets without finding the rule: the last difference, the last ratio
-    and the last second and third differences continued, and (above level 1, where it is not
-    the rule itself) the lower-order affine rules fitted to the last terms."""
+    and the last second and third differences continued (`_trend_guesses`), and the
+    lower-order affine rules fitted to the last terms (`_fitted_guesses`)."""
+    return _trend_guesses(terms) + _fitted_guesses(terms, order)
+
+
+def _trend_guesses(terms):
     a, b, c, d = terms[-4:]
-    guesses = [2 * d - c, 3 * d - 3 * c + b, 4 * d - 6 * c + 4 * b - a]
-    guesses += [Fraction(d * d, c)] if c else []
-    for order in range(1, level):
-        fitted = _fit(terms[-2 * order - 1:], order)
+    return [2 * d - c, 3 * d - 3 * c + b, 4 * d - 6 * c + 4 * b - a] + ([Fraction(d * d, c)] if c else [])
+
+
+def _fitted_guesses(terms, order):
+    guesses = []
+    for lower in range(1, order):
+        fitted = _fit(terms[-2 * lower - 1:], lower)
         guesses += [] if fitted is None else [
-            sum(x * t for x, t in zip(fitted[0], reversed(terms[-order:]))) + fitted[1]]
+            sum(x * t for x, t in zip(fitted[0], reversed(terms[-lower:]))) + fitted[1]]
     return guesses
 
 
-def _rung(terms, level):
-    """Twice the lcm of the gcd of the terms and, for each difference order up to the level, of
-    the gcd of the last `level` differences (all of them at level 1): the next difference of
-    each order is an integer combination of the last `level` ones (the constant drops out), so
-    their gcd divides it; a ladder with this step keeps every choice in the gold's class for
-    each of these gcds and for parity. (At level 1 the next difference is a multiple of the
-    last one, and a ladder that wide leaves almost no item where the ratio guess stays off
-    the ladder: see the open cues in tests/test_labels_inductive.py.)"""
+def _rung(terms, order):
+    """The lcm of 24 (`_RESIDUES`) and twice the lcm of the gcd of the terms and, for each
+    difference order up to the recurrence's, of the gcd of the last `order` differences: the
+    next difference of each order is an integer combination of the last `order` ones (the
+    constant drops out), so their gcd divides it; a ladder with this step keeps every choice in
+    the gold's class for each of these gcds, for parity and mod 24."""
     rows, gcds = list(terms), [math.gcd(*terms)]
-    for _ in range(level):
+    for _ in range(order):
         rows = [b - a for a, b in zip(rows, rows[1:])]
-        gcds.append(math.gcd(*(rows if level == 1 else rows[-level:])) or 1)
-    return 2 * math.lcm(*gcds)
+        gcds.append(math.gcd(*rows[-order:]) or 1)
+    return math.lcm(2 * math.lcm(*gcds), _RESIDUES)
 
 
 def _sequence_question(terms):
@@ -150,34 +176,44 @@ def _sequence_question(terms):
 def _sequence(rng, level, split, target):
     """The choices are the gold and the next terms of the gold rule with its constant slipped by
     multiples of a rung (`_rung`): an evenly spaced ladder with the gold at a uniformly random
-    rung. All choices share parity, the gcd classes of the terms and of their differences, sign
-    and (nearly) digit count, so those say nothing; the largest, smallest or middle choice is
-    the gold a quarter of the time. Every rough guess (`_rough_guesses`) lies outside the
-    ladder whatever the gold's rung (more than 3.5 rungs from the gold), so distances to it
-    see only the ladder's order: the nearest choice is the gold exactly when the gold is the
-    ladder's end on the guess's side, a quarter of the time. Items where some guess comes
-    closer are not made; arithmetic, geometric and polynomial sequences are among them (a
-    guess continues them exactly)."""
-    coeffs, const = _draw_rule(rng, level)
+    rung. All choices share parity, the gcd classes of the terms and of their differences, the
+    residue of the step from the last term mod 24, sign and (nearly) digit count, so those say
+    nothing; the largest, smallest or middle choice is the gold a quarter of the time. Every
+    rough guess (`_rough_guesses`) lies outside the ladder whatever the gold's rung (more than
+    3.5 rungs from the gold), so distances to it see only the ladder's order: the nearest choice
+    is the gold exactly when the gold is the ladder's end on the guess's side, a quarter of the
+    time. Items where some guess comes closer are not made; arithmetic, geometric and
+    polynomial sequences are among them (a guess continues them exactly). The item's depth is
+    the recurrence's order (`_ORDER`)."""
+    order = _ORDER[level]
+    coeffs, const = _draw_rule(rng, order)
     sign = rng.choice((1, -1))  # a sequence and its negation equally likely: residue classes balance
-    start = [sign * rng.randint(-5, 25) for _ in range(level)]
-    terms = _run(coeffs, const, start, _SHOWN[level])
+    start = [sign * rng.randint(-5, 25) for _ in range(order)]
+    terms = _run(coeffs, const, start, _SHOWN[order])
     if max(map(abs, terms)) > _MAX_TERM or len(set(terms)) < len(terms) - 1 or tuple(terms) in _FAMOUS:
         return None
-    question = _sequence_question(terms)
-    if question_split(question) != split or _fits_some_rule(terms, level - 1):
-        return None  # the wrong split, or a simpler rule fits: not an order-`level` item
-    gold = _next(_fit(terms, level), terms)
-    step = _rung(terms, level)
+    # The cheap checks first (the drawn rule's next term, the ladder, the guesses that need no
+    # fit), the exact fits only for what passes them.
+    gold = _run(coeffs, const, terms[-order:], order + 1)[-1]
+    step = _rung(terms, order)
     rung = rng.randrange(N_CHOICES)
     choices = [gold + step * (i - rung) for i in range(N_CHOICES)]
+
+    def near(guesses):
+        return any(abs(guess - gold) * 2 <= (2 * N_CHOICES - 1) * step for guess in guesses)
+
     if (abs(gold) > _MAX_TERM or min(choices) * max(choices) <= 0 or set(choices) & set(terms)
-            or any(abs(guess - gold) * 2 <= (2 * N_CHOICES - 1) * step for guess in _rough_guesses(terms, level))):
+            or near(_trend_guesses(terms))):
         return None
+    question = _sequence_question(terms)
+    if question_split(question) != split or _fits_some_rule(terms, order - 1):
+        return None  # the wrong split, or a simpler rule fits: not an order-`order` item
+    if _fit(terms, order) is None or near(_fitted_guesses(terms, order)):
+        return None  # the shown terms leave the rule open, or a lower-order fit lands near the gold
     wrong = choices[:rung] + choices[rung + 1:]
     rng.shuffle(wrong)
     wrong.insert(target, gold)
-    return question, [str(v) for v in wrong], target, level
+    return question, [str(v) for v in wrong], target, order
 
 
 # --- list functions --------------------------------------------------------------------------
