@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import hashlib
 import random
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from .lexicon import SPLITS
@@ -37,19 +38,46 @@ def question_split(question: str) -> str:
     return SPLITS[hashlib.sha256(question.encode()).digest()[0] & 1]
 
 
+@dataclass
+class _Stream:
+    """The items made so far for one (subtask, level, seed, split), with the generator's state."""
+
+    rng: random.Random
+    items: list[dict] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+    pending: list[int] = field(default_factory=list)  # gold positions left in the current block
+
+
+_STREAMS: dict[tuple, _Stream] = {}
+_LOCK = threading.Lock()
+
+
 def build(sub: Subtask, level: int, n: int, seed: int, split: str) -> list[dict]:
     """n distinct items. Gold labels are drawn in shuffled blocks of one per choice position, so
-    every prefix (what `--limit` keeps) is balanced to within one block."""
-    # random.Random seeded by a string is stable across processes and machines (sha512 of it).
-    rng = random.Random(f"kbit/{sub.family}/{sub.name}/l{level}/seed{seed}/{split}")
-    items: list[dict] = []
-    seen: set[str] = set()
-    while len(items) < n:
-        block = list(range(sub.n_choices))
-        rng.shuffle(block)
-        for target in block[: n - len(items)]:
-            items.append(_one(sub, rng, level, split, target, seen, len(items)))
-    return items
+    every prefix (what `--limit` keeps) is balanced to within one block.
+
+    Items are made one after another from one seeded stream, so the n items are the first n of
+    any larger request. The stream is kept per process and extended on demand: lm-eval, the
+    tests and the shortcut battery ask for the same task at several n, and the causal items
+    cost up to a fifth of a second each."""
+    key = (sub.family, sub.name, level, seed, split)
+    with _LOCK:
+        if key not in _STREAMS:
+            # random.Random seeded by a string is stable across processes and machines (sha512 of it).
+            _STREAMS[key] = _Stream(random.Random(f"kbit/{sub.family}/{sub.name}/l{level}/seed{seed}/{split}"))
+        stream = _STREAMS[key]
+        try:
+            while len(stream.items) < n:
+                if not stream.pending:
+                    stream.pending = list(range(sub.n_choices))
+                    stream.rng.shuffle(stream.pending)
+                target = stream.pending[0]
+                stream.items.append(_one(sub, stream.rng, level, split, target, stream.seen, len(stream.items)))
+                stream.pending.pop(0)
+        except BaseException:
+            del _STREAMS[key]  # a stream cut short mid-item is not the seeded one any more
+            raise
+        return [{**it, "choices": list(it["choices"])} for it in stream.items[:n]]
 
 
 def _one(sub, rng, level, split, target, seen, index) -> dict:
