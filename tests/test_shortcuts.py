@@ -186,6 +186,16 @@ def leak_degrees(rng, split, target):
     return _graph_question(rows, f"If someone sets {x} to a new value, will {y} change?"), ["Yes", "No"], target
 
 
+def leak_two_levels(rng, split, target):
+    """X has a cause of a cause exactly in the Yes items; no path links X and Y in either."""
+    target %= 2
+    x, y, a, b, c = names(rng, split, 5)
+    rows = [f"{a} directly causes {x}.", f"{y} directly causes {c}."]
+    rows += [f"{b} directly causes {a}."] if target == 0 else [f"{b} directly causes {y}."]
+    rng.shuffle(rows)
+    return _graph_question(rows, f"If someone sets {x} to a new value, will {y} change?"), ["Yes", "No"], target
+
+
 def leak_colliders(rng, split, target):
     target %= 2
     x, z, y, w = names(rng, split, 4)
@@ -306,6 +316,7 @@ LEAKS = {
     "net side count": leak_ordering,
     "edge or 2-hop path": leak_two_hop,
     "in/out edges": leak_degrees,
+    "causes and effects two links out": leak_two_levels,
     "path ignoring colliders": leak_colliders,
     "lines naming the choice": leak_lines_naming_choice,
     "lines naming the asked words": leak_pair_findings,
@@ -384,7 +395,11 @@ def test_battery_rows_cover_every_cue_and_the_probe():
 # They are asserted to be still there, so that fixing one fails this test until it is taken off
 # the list; every other (task, cue) must stay within the bound. None is left at this bound: the
 # sequence l1 step cues of v2.0 (order 1) are gone, see test_sequence_tasks_have_no_shortcut_at_n_300.
-KNOWN_OPEN: set[tuple[str, str]] = set()
+KNOWN_OPEN: set[tuple[str, str]] = {
+    # A Yes item's X sits high in the causal order and its Y low: how far causes go above each
+    # asked variable and effects below it (two lookups, no path) scores 0.95-0.97 at n = 300.
+    (f"kbit_causal_intervention_l{level}", "causes and effects two links out") for level in (1, 2, 3)
+}
 
 
 @pytest.mark.slow

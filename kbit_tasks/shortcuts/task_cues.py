@@ -201,6 +201,22 @@ def _degrees(it, i):
     return deg, choice_identity(it, i)
 
 
+def _reach_two_hops(it, i):
+    """How far the asked variables' causes and effects go, two links out: for each, 0 / 1 / 2
+    levels of causes above it and of effects below it, crossed with the answer. Two lookups per
+    variable, no path between them (a Yes item's X tends to sit high in the causal order)."""
+    edges, names = _asked_pair(it)
+    if len(names) < 2 or not edges:
+        return None
+
+    def levels(v, up):
+        near = {a for a, b in edges if b == v} if up else {b for a, b in edges if a == v}
+        further = any((b if up else a) in near for a, b in edges)
+        return 2 if near and further else int(bool(near))
+
+    return tuple((levels(v, True), levels(v, False)) for v in names[-2:]), choice_identity(it, i)
+
+
 def _open_without_colliders(it, i):
     """v1 dsep cue: dependent iff a directed path or a common cause links the last two names of
     the query avoiding the other (observed) names: d-separation with collider logic ignored."""
@@ -383,6 +399,7 @@ TASK_CUES = (
     Cue("net side count", _net_side, ("ordering",)),
     Cue("edge or 2-hop path", _two_hop, ("intervention",), steps=2),
     Cue("in/out edges", _degrees, ("intervention", "dsep")),
+    Cue("causes and effects two links out", _reach_two_hops, ("intervention", "dsep")),
     Cue("path ignoring colliders", _open_without_colliders, ("dsep",)),
     Cue("lines naming the choice", _lines_naming),
     Cue("lines naming the asked words", _lines_naming_asked),
