@@ -565,7 +565,6 @@ def _correlation_draw(level):
     n = CORR_VARS[level]
     facts = _facts(n)
     pair_fact = {(x, y): i for i, (x, y, z) in enumerate(facts) if z is None}
-    fact_index = {f: i for i, f in enumerate(facts)}
 
     marginal = _union(1 << i for i, f in enumerate(facts) if f[2] is None)
     conditional = [i for i, f in enumerate(facts) if f[2] is not None]
@@ -594,14 +593,6 @@ def _correlation_draw(level):
             sum(indep[i] for i in about_pair),  # a and b independent given a third
             sum(indep[i] for i in _bits(marginal)),
             sum(indep[i] for i in cond) // (1 + (n > 4)),  # (in pairs at five variables: speed)
-            # The shown facts about a third variable and one of the pair given the other ("W and
-            # a are independent given b"): whether some say independent, given a and given b. They
-            # name both asked words, so their templates are what "lines naming the asked words"
-            # reads (it scored 0.64 at four variables before they were matched; matched at four
-            # only, the one level where it was measured above the bar, as it slows generation).
-            *(n == 4 and any(indep[i] for w in range(n) if w not in (a, b)
-                  if shown >> (i := fact_index[(min(w, other), max(w, other), given)]) & 1)
-              for given, other in ((a, b), (b, a))),
         )
 
         def resolve():
