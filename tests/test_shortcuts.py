@@ -332,10 +332,10 @@ LEAKS = {
 CUES = {c.name: c for c in GENERIC + TASK_CUES}
 
 
-def toy(build, split, n=N, random_labels=False):
+def toy(build, split, n=N, random_labels=False, seed=None):
     """n toy items; the k-th is built with target k (builders take it modulo their choice count,
-    so gold positions are balanced), or with gold drawn at random."""
-    rng = random.Random(f"toy/{build.__name__}/{split}")
+    so gold positions are balanced), or with gold drawn at random. Another `seed`, other items."""
+    rng = random.Random(f"toy/{build.__name__}/{split}" + ("" if seed is None else f"/{seed}"))
     items = []
     for k in range(n):
         question, choices, gold = build(rng, split, k)

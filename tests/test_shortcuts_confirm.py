@@ -3,11 +3,10 @@ score flagged twice is a leak. It must confirm a planted leak, clear the same cu
 labels, and clear a cue that carries nothing on a real task; the script's exit status follows
 the confirmed leaks, not the first-stage flags."""
 import importlib.util
-import random
 from pathlib import Path
 
 import pytest
-from test_shortcuts import LEAKS
+from test_shortcuts import LEAKS, toy
 
 from kbit_tasks.shortcuts import battery
 from kbit_tasks.shortcuts.battery import Score, confirm
@@ -19,16 +18,7 @@ TASK = "kbit_logical_ordering_l1"  # any real task name: the toy items below sta
 def _toy_splits(build, random_labels=False):
     """A `_generate_splits` that builds toy items from `build`, fresh for every seed."""
     def splits(family, subtask, level, n, seed):
-        out = []
-        for split in ("train", "eval"):
-            rng, items = random.Random(f"{build.__name__}/{split}/{seed}"), []
-            for k in range(n):
-                question, choices, gold = build(rng, split, k)
-                gold = rng.randrange(len(choices)) if random_labels else gold
-                items.append({"question": question, "choices": choices, "gold": gold,
-                              "chance": 1 / len(choices), "subtask": "toy"})
-            out.append(items)
-        return tuple(out)
+        return tuple(toy(build, split, n, random_labels, seed) for split in ("train", "eval"))
     return splits
 
 

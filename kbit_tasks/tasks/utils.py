@@ -26,9 +26,6 @@ def gold_logprob(items):
     return items
 
 
-TASK_METADATA = ("content_hash", "family", "subtask", "level", "chance")  # what KbitTask adds
-
-
 def items_metadata(items: list[dict]) -> dict:
     """What a task's results carry about its items, taken from the generators' own fields:
     content_hash (sha256 of the items), family, subtask, level, and chance (the mean of the
