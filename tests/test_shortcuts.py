@@ -196,6 +196,17 @@ def leak_two_levels(rng, split, target):
     return _graph_question(rows, f"If someone sets {x} to a new value, will {y} change?"), ["Yes", "No"], target
 
 
+def leak_three_levels(rng, split, target):
+    """X's causes go three levels up exactly in the Yes items, two in the No items; no path
+    links X and Y in either."""
+    target %= 2
+    x, y, a, b, c, e = names(rng, split, 6)
+    rows = [f"{a} directly causes {x}.", f"{b} directly causes {a}.", f"{e} directly causes {y}."]
+    rows += [f"{c} directly causes {b}."] if target == 0 else [f"{c} directly causes {e}."]
+    rng.shuffle(rows)
+    return _graph_question(rows, f"If someone sets {x} to a new value, will {y} change?"), ["Yes", "No"], target
+
+
 def leak_colliders(rng, split, target):
     target %= 2
     x, z, y, w = names(rng, split, 4)
@@ -317,6 +328,7 @@ LEAKS = {
     "edge or 2-hop path": leak_two_hop,
     "in/out edges": leak_degrees,
     "causes and effects two links out": leak_two_levels,
+    "causes and effects three links out": leak_three_levels,
     "path ignoring colliders": leak_colliders,
     "lines naming the choice": leak_lines_naming_choice,
     "lines naming the asked words": leak_pair_findings,
@@ -397,8 +409,12 @@ def test_battery_rows_cover_every_cue_and_the_probe():
 # sequence l1 step cues of v2.0 (order 1) are gone, see test_sequence_tasks_have_no_shortcut_at_n_300.
 KNOWN_OPEN: set[tuple[str, str]] = {
     # A Yes item's X sits high in the causal order and its Y low: how far causes go above each
-    # asked variable and effects below it (two lookups, no path) scores 0.95-0.97 at n = 300.
-    (f"kbit_causal_intervention_l{level}", "causes and effects two links out") for level in (1, 2, 3)
+    # asked variable and effects below it, searched from each separately and never joined,
+    # scores 0.92 two links out (l2, l3) and 0.95 three links out (l3) at n = 300. At l1 the
+    # answer rests on two links, so those searches are the inference there and are not scored.
+    ("kbit_causal_intervention_l2", "causes and effects two links out"),
+    ("kbit_causal_intervention_l3", "causes and effects two links out"),
+    ("kbit_causal_intervention_l3", "causes and effects three links out"),
 }
 
 

@@ -201,20 +201,29 @@ def _degrees(it, i):
     return deg, choice_identity(it, i)
 
 
-def _reach_two_hops(it, i):
-    """How far the asked variables' causes and effects go, two links out: for each, 0 / 1 / 2
-    levels of causes above it and of effects below it, crossed with the answer. Two lookups per
-    variable, no path between them (a Yes item's X tends to sit high in the causal order)."""
-    edges, names = _asked_pair(it)
-    if len(names) < 2 or not edges:
-        return None
+def _reach_out(links: int):
+    """How far the asked variables' causes and effects go, up to `links` links out: for each,
+    how many levels of causes above it and of effects below it, and how many variables those
+    levels hold (capped at 4), crossed with the answer. Searches outward from each variable
+    separately and never joins the two (a Yes item's X tends to sit high in the causal order
+    and its Y low); it performs `links` steps, so it only counts on deeper items."""
 
-    def levels(v, up):
-        near = {a for a, b in edges if b == v} if up else {b for a, b in edges if a == v}
-        further = any((b if up else a) in near for a, b in edges)
-        return 2 if near and further else int(bool(near))
+    def key(it, i):
+        edges, names = _asked_pair(it)
+        if len(names) < 2 or not edges:
+            return None
 
-    return tuple((levels(v, True), levels(v, False)) for v in names[-2:]), choice_identity(it, i)
+        def reach(v, up):
+            seen, front, levels = {v}, {v}, 0
+            while front and levels < links:
+                front = {a if up else b for a, b in edges if (b if up else a) in front} - seen
+                seen |= front
+                levels += bool(front)
+            return levels, min(len(seen) - 1, 4)
+
+        return tuple((reach(v, True), reach(v, False)) for v in names[-2:]), choice_identity(it, i)
+
+    return key
 
 
 def _open_without_colliders(it, i):
@@ -399,7 +408,8 @@ TASK_CUES = (
     Cue("net side count", _net_side, ("ordering",)),
     Cue("edge or 2-hop path", _two_hop, ("intervention",), steps=2),
     Cue("in/out edges", _degrees, ("intervention", "dsep")),
-    Cue("causes and effects two links out", _reach_two_hops, ("intervention", "dsep")),
+    Cue("causes and effects two links out", _reach_out(2), ("intervention", "dsep"), steps=2),
+    Cue("causes and effects three links out", _reach_out(3), ("intervention", "dsep"), steps=3),
     Cue("path ignoring colliders", _open_without_colliders, ("dsep",)),
     Cue("lines naming the choice", _lines_naming),
     Cue("lines naming the asked words", _lines_naming_asked),
