@@ -177,7 +177,24 @@ def _intervention_cues():
             lambda g, xy: len(set(nx.all_neighbors(g, xy[0])) & set(nx.all_neighbors(g, xy[1]))))(*parse(q)),
         "edge lines naming X or Y": lambda q: (
             lambda g, xy: (g.degree(xy[0]), g.degree(xy[1]), g.number_of_edges()))(*parse(q)),
+        "rings of causes and effects around X and Y, short of the chain": lambda q: rings(*parse(q)),
+        "X has more descendants, Y more ancestors": lambda q: (lambda g, xy: (
+            len(nx.descendants(g, xy[0])) > len(nx.descendants(g, xy[1])),
+            len(nx.ancestors(g, xy[0])) < len(nx.ancestors(g, xy[1]))))(*parse(q)),
     }
+
+
+def rings(graph, xy):
+    """How many causes lie 1, 2, ... links above X and Y and effects below, searched from each
+    separately and stopping one link short of the level's chain (2 / 3 / 4 links at 6 / 8 / 10
+    variables): v1's items put X high in the causal order and Y low (0.92-0.97)."""
+    short = len(graph) // 2 - 2
+    out = []
+    for v in xy:
+        for g in (graph, graph.reverse(copy=False)):
+            dist = nx.single_source_shortest_path_length(g, v, cutoff=short)
+            out.append(tuple(sum(d == k for d in dist.values()) for k in range(1, short + 1)))
+    return tuple(out)
 
 
 def _dsep_cues():
@@ -223,6 +240,7 @@ CUES = {"intervention": _intervention_cues(), "dsep": _dsep_cues(), "correlation
 
 INHERENT_AT_LEVEL_1 = {
     "X->Z->Y exists (path of 2)",
+    "X has more descendants, Y more ancestors",
     "observed common effect of X and Y",
     "hypothesis possible (holds in some consistent DAG)",
 }
@@ -306,7 +324,10 @@ def test_cue_guesser_finds_a_planted_leak():
 def test_cues_at_chance(subtask, level):
     """Each cue of issue 10 within chance + 0.05 at n = 300, fitted on seed 1, scored on seed 0.
     Exceptions, where at level 1 the cue is the whole inference of the level's depth: a directed
-    path of two links (intervention); an observed common effect of x and y two links apart
+    path of two links, and the sizes of X's and Y's closures (intervention: with one cause and
+    one effect each, two links apart, a No chain is a common cause or a common effect, which
+    leaves both the same ancestors or the same descendants; counting them is the directed
+    search itself); an observed common effect of x and y two links apart
     (dsep: x and y have one effect each, so any common effect is the collider's); and, with three
     variables, only a collider pattern forces anything and it settles every hypothesis, so the
     No items are refuted ones (correlation: "possible, hence must")."""

@@ -35,14 +35,17 @@ def _generator_script():
     return gen
 
 
-def test_every_task_and_group_is_version_2():
-    """Tasks v2 (issue 10) changed every item: the version says so in the template and groups."""
+VERSION = 2.1  # 2.0: tasks v2 (issue 10) changed every item; 2.1: sequence and intervention items
+
+
+def test_every_task_and_group_is_the_current_version():
+    """Changed items change the version, in the template and in every group alike."""
     gen = _generator_script()
-    assert gen.VERSION == 2.0
+    assert gen.VERSION == VERSION
     template = (Path(kbit_tasks.tasks_dir()) / "_kbit_template_yaml").read_text()
-    assert "metadata:\n  version: 2.0\n" in template
+    assert f"metadata:\n  version: {VERSION}\n" in template
     groups = [cfg for cfg in gen.configs().values() if "group" in cfg]
-    assert len(groups) == 4 and all(g["metadata"]["version"] == 2.0 for g in groups)
+    assert len(groups) == 4 and all(g["metadata"]["version"] == VERSION for g in groups)
 
 
 def test_kbit_star_selects_every_task_exactly_once():
@@ -59,7 +62,7 @@ def test_metadata_sets_n_and_seed_and_the_hash_is_recorded():
     expected = generate("causal", "dsep", 2, 12, seed=5)
     assert docs == expected
     assert task.dump_config()["metadata"]["content_hash"] == content_hash(expected)
-    assert task.dump_config()["metadata"]["version"] == 2.0
+    assert task.dump_config()["metadata"]["version"] == VERSION
 
 
 @pytest.mark.parametrize("metadata,message", [({"n": 0}, "n=0.*1 to 10000"), ({"seed": "x"}, "seed='x'")])
@@ -87,6 +90,6 @@ def test_simple_evaluate_runs_every_task_with_all_metrics(tiny_model_dir):
         family, subtask, level = name.split("_")[1:]
         items = generate(family, subtask, int(level[1:]), 8)
         assert out["configs"][name]["metadata"]["content_hash"] == content_hash(items)
-        assert out["versions"][name] == 2.0
+        assert out["versions"][name] == VERSION
     for group in ("kbit", "kbit-logical", "kbit-causal", "kbit-inductive"):
         assert all(f"{m},none" in out["results"][group] for m in METRICS)

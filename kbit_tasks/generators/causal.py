@@ -7,12 +7,13 @@ construction. Levels add inference depth, not distractors: intervention and dsep
 on a chain of 2 / 3 / 4 links between the asked pair; correlation items on 3 / 4 / 5 variables.
 
 Shortcuts are removed at the root: the asked x and y always have exactly one cause and one
-effect and every graph of a level has the same number of links; No items rest on near misses
-of the same length (a reversed link, a path into the cause, a common cause; a blocked common
-effect). What construction cannot fix is balanced by matched sampling (`_matched`): an item
-of the wanted label is kept only when an item of the other label with the same cheap signature
-(shared neighbours, observed-set size, an observed common effect, which fact types appear, ...)
-was also found, so each signature has the same distribution under both labels.
+effect and every graph of a level has the same number of links; an intervention No item is a
+rewired twin of a Yes item (`_rewired`: same causes and effects counts for every variable, same
+view from each end), and a dsep chain always holds a common effect, observed or not. What
+construction cannot fix is balanced by matched sampling (`_matched`): items are handed out in
+pairs of one Yes and one No with the same cheap signature (shared neighbours, observed-set
+size, an observed common effect, which fact types appear, ...), so each signature is exactly
+as frequent under both labels.
 tests/test_labels_causal.py measures the cues; at level 1 (two links, three variables) a few
 cues are the level's whole inference and stay informative (listed there).
 
@@ -23,6 +24,7 @@ correlation, the stated facts that must be combined (_facts_needed).
 from __future__ import annotations
 
 import itertools
+import weakref
 from functools import lru_cache
 
 from .base import Subtask
@@ -145,7 +147,12 @@ def _planted_graph(rng, level, orient):
         if min(from_x[a] + from_y[b], from_x[b] + from_y[a]) + 1 >= d:
             edges.append((a, b))
             parents[b] |= 1 << a
-            from_x, from_y = _distances(parents, x), _distances(parents, y)
+            # A link between two nodes whose distances from x differ by at most one shortens
+            # no path from x (likewise y), so only a shortcut needs the search again.
+            if abs(from_x[a] - from_x[b]) > 1:
+                from_x = _distances(parents, x)
+            if abs(from_y[a] - from_y[b]) > 1:
+                from_y = _distances(parents, y)
     return n, sorted(edges), parents, path
 
 
@@ -174,31 +181,61 @@ def _adjacency(parents):
     return adj
 
 
-def _degrees(parents, *nodes, cap=2):
-    """(effects, causes) of each node, capped."""
-    effects = [sum(ps >> u & 1 for ps in parents) for u in range(len(parents))]
-    return tuple((min(effects[v], cap), min(bin(parents[v]).count("1"), cap)) for v in nodes)
+# The items made but not handed out yet, per random stream (base.build keeps one per task, seed
+# and split, so a stream's items stay the first n of any longer run) and maker: by label, ready
+# to go, and waiting by signature for an item of the other label.
+_KEPT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _matched(rng, draw, target, tries=MATCH_TRIES):
-    """An item of label `target` from draw(rng) -> (signature, resolve) or None, where resolve()
-    -> (label, item) or None is called only for the signatures wanted (labels can cost more).
-    The item is kept only once a draw of the other label with the same signature turns up too.
-    The signature is that of a first unconditional draw, and acceptance is symmetric in the two
-    labels, so each signature has the same distribution among Yes and among No items."""
-    first = draw(rng)
-    first = first and first[1]()
-    if first is None:
+def _kept(rng, maker):
+    return _KEPT.setdefault(rng, {}).setdefault(maker, ({0: [], 1: []}, {}))
+
+
+def _from_pairs(rng, maker, target, pair):
+    """An item of label `target` (0 Yes, 1 No): one left from an earlier pair, else pair() ->
+    (Yes item, No item) or None, whose other item waits for the next request of its label.
+    Labels come in shuffled blocks of one each (base.build), so every pair is handed out."""
+    ready, _ = _kept(rng, maker)
+    if ready[target]:
+        return ready[target].pop(0)
+    made = pair()
+    if made is None:
         return None
-    signature = first[2]
-    found = {first[0]: first}
-    for _ in range(tries):
-        if len(found) == 2:
-            return found[target][1]
-        other = draw(rng)
-        if other is not None and other[0] == signature and (resolved := other[1]()) is not None:
-            found.setdefault(resolved[0], resolved)
-    return found[target][1] if len(found) == 2 else None
+    ready[1 - target].append(made[1 - target])
+    return made[target]
+
+
+def _matched(rng, draw, target, tries=MATCH_TRIES, carry=True):
+    """An item of label `target` from draw(rng) -> (signature, resolve) or None, where resolve()
+    -> (label, item) or None is called only for draws that can be used (labels can cost more).
+    Items are handed out in pairs of one Yes and one No item with the signature of the pair's
+    first draw, so Yes and No items have exactly the same signature counts. With `carry`, every
+    draw waits under its signature for later requests (at most `tries` draws a request);
+    without it, only this request's draws of the first one's signature count, and a signature
+    whose other label is rare is mostly given up. Pairing instead the first two labels of any
+    signature favoured the signatures common under both and let the dsep l2 probe read 0.57."""
+    _, waiting = _kept(rng, draw)
+
+    def pair():
+        if not carry:
+            waiting.clear()
+        wanted = None
+        for _ in range(tries):
+            drawn = draw(rng)
+            if drawn is None or not (carry or wanted in (None, drawn[0])):
+                continue
+            signature, resolve = drawn
+            if (resolved := resolve()) is None:
+                continue
+            label, item = resolved
+            waiting.setdefault(signature, ([], []))[label].append(item)
+            wanted = signature if wanted is None else wanted
+            queues = waiting[wanted]
+            if queues[0] and queues[1]:
+                return queues[0].pop(0), queues[1].pop(0)
+        return None
+
+    return _from_pairs(rng, draw, target, pair)
 
 
 def _describe(rng, edges, labels) -> str:
@@ -213,58 +250,90 @@ def _describe(rng, edges, labels) -> str:
     )
 
 
+def _children(parents):
+    kids = [0] * len(parents)
+    for v, ps in enumerate(parents):
+        for p in _bits(ps):
+            kids[p] |= 1 << v
+    return kids
+
+
+def _acyclic(parents) -> bool:
+    placed = 0
+    while placed != (1 << len(parents)) - 1:
+        ready = [v for v in range(len(parents)) if not placed >> v & 1 and not parents[v] & ~placed]
+        if not ready:
+            return False
+        placed |= _union(1 << v for v in ready)
+    return True
+
+
+def _rings(links, v, k):
+    """How many variables lie exactly 1, 2, ..., k links from v along `links` (capped at 3)."""
+    seen = ring = 1 << v
+    sizes = []
+    for _ in range(k):
+        ring = _union(links[u] for u in _bits(ring)) & ~seen
+        seen |= ring
+        sizes.append(min(bin(ring).count("1"), 3))
+    return tuple(sizes)
+
+
+def _outlook(parents, x, y, k):
+    """What a search of fewer than k + 1 links sees from each end without joining the two: the
+    rings of causes above x and y and of effects below them, and their shared neighbours."""
+    kids = _children(parents)
+    adj = _adjacency(parents)
+    rings = tuple(_rings(links, v, k) for v in (x, y) for links in (parents, kids))
+    return rings, min(bin(adj[x] & adj[y]).count("1"), 2)
+
+
 # --- intervention ----------------------------------------------------------------------------
-def _near_miss(rng, d):
-    """Orientation of a chain of d links that is not a directed path from x to y: one link
-    reversed, a path into the cause (y -> ... -> x), or a common cause inside the chain."""
-    kind = rng.choice(("reversed", "into cause", "common cause"))
-    if kind == "reversed":
-        flip = rng.randrange(d)
-        return [i != flip for i in range(d)]
-    if kind == "into cause":
-        return [False] * d
-    cause = rng.randrange(1, d)
-    return [i >= cause for i in range(d)]
-
-
-def _intervention_draw(level):
-    d = CHAIN[level]
-
-    def draw(rng):
-        orient = [True] * d if rng.random() < 0.5 else _near_miss(rng, d)
-        graph = _planted_graph(rng, level, orient)
-        if graph is None:
-            return None
-        n, edges, parents, path = graph
-        x, y = path[0], path[-1]
-        label = 0 if _ancestors(parents)[y] >> x & 1 else 1
-        adj = _adjacency(parents)
-        signature = (
-            _degrees(parents, x, y),
-            min(bin(adj[x] & adj[y]).count("1"), 2),
-            # How many variables cause something and how many are caused: a probe over per-name
-            # n-grams sums "W3 directly" / ". W3" and "causes W3" / "W3 ." into these counts,
-            # which a directed 4-link chain shifts (more variables inside it are both; 0.59 at
-            # four links, n = 800, before they were matched).
-            level == 3 and _causes_and_effects(parents),
-        )
-        return signature, lambda: (label, (n, edges, x, y), signature)
-
-    return draw
-
-
-def _causes_and_effects(parents) -> tuple[int, int, int]:
-    """How many variables have an effect, how many have a cause, and how many neither."""
-    causing, caused = _union(parents), sum(1 << v for v, ps in enumerate(parents) if ps)
-    return bin(causing).count("1"), bin(caused).count("1"), len(parents) - bin(causing | caused).count("1")
+def _rewired(rng, n, edges, x, y):
+    """A No twin of a Yes graph: one degree-preserving swap (a -> b, c -> e becomes a -> e,
+    c -> b) that breaks every directed path from x to y, keeps the two len(path) links apart,
+    and leaves `_outlook` unchanged. Every variable keeps its causes and effects counts, so the
+    twins differ only where the chains join, which is what the question asks about."""
+    parents = [0] * n
+    for a, b in edges:
+        parents[b] |= 1 << a
+    depth = _distances(parents, x)[y]
+    wanted = _outlook(parents, x, y, depth - 1)
+    anc = _ancestors(parents)
+    on_path = [(a == x or anc[a] >> x & 1) and (b == y or anc[y] >> b & 1) for a, b in edges]
+    pairs = [(i, j) for i, j in itertools.combinations(range(len(edges)), 2) if on_path[i] or on_path[j]]
+    rng.shuffle(pairs)
+    for i, j in pairs:  # a swap that moves no link of an x -> y path leaves that path standing
+        (a, b), (c, e) = edges[i], edges[j]
+        if len({a, b, c, e}) < 4 or (a, e) in edges or (c, b) in edges:
+            continue
+        swapped = list(parents)
+        swapped[b] += (1 << c) - (1 << a)
+        swapped[e] += (1 << a) - (1 << c)
+        if (_acyclic(swapped) and not _ancestors(swapped)[y] >> x & 1
+                and _distances(swapped, x)[y] == depth and _outlook(swapped, x, y, depth - 1) == wanted):
+            return sorted({*edges} - {(a, b), (c, e)} | {(a, e), (c, b)})
+    return None
 
 
 def _intervention(rng, level, split, target):
     """Will y change if x is set by intervention: Yes iff a directed path x -> ... -> y exists.
-    depth = links on the shortest chain between x and y (2 / 3 / 4 by level): for Yes items the
-    shortest directed path; for No items every chain of that length is a near miss (a link
-    reversed, a path into the cause, or a common cause), as are the distractor paths."""
-    made = _matched(rng, _intervention_draw(level), target)
+    Items come in twins: a graph with a directed chain of 2 / 3 / 4 links (the depth) from x to
+    y, and its `_rewired` No twin, in which no directed path is left but x and y stay that many
+    links apart; one twin is this item, the other the next item of its label. A rule that looks fewer than depth
+    links out from x and from y separately, or counts anyone's causes and effects, sees the same
+    in both twins (a Yes item's x no longer sits visibly higher in the causal order)."""
+    def twins():
+        for _ in range(MATCH_TRIES):
+            graph = _planted_graph(rng, level, [True] * CHAIN[level])
+            if graph is not None:
+                n, edges, _, path = graph
+                twin = _rewired(rng, n, edges, path[0], path[-1])
+                if twin is not None:
+                    return (n, edges, path[0], path[-1]), (n, twin, path[0], path[-1])
+        return None
+
+    made = _from_pairs(rng, ("intervention", level), target, twins)
     if made is None:
         return None
     n, edges, x, y = made
@@ -321,6 +390,7 @@ def _open_trek(parents, x, y, given) -> bool:
     return bool(up_closure(x) & up_closure(y))
 
 
+@lru_cache(maxsize=None)  # one draw per level: _matched keeps its waiting items under it
 def _dsep_draw(level):
     d = CHAIN[level]
 
@@ -375,8 +445,11 @@ def _dsep_draw(level):
             # never as an effect (0.63 at two links before they were matched).
             level == 1 and any(_union(parents) >> path[c] & 1 for c in colliders),
             level == 1 and _observed_roots(parents, given),
+            # How many causes and effects lie one and two links from x and y (at n = 1000 the
+            # battery's two-link search and the probe read 0.56 before this was matched).
+            level > 1 and _outlook(parents, x, y, 2),
         )
-        return signature, lambda: ((0 if dependent else 1), (n, edges, x, y, sorted(pool)), signature)
+        return signature, lambda: ((0 if dependent else 1), (n, edges, x, y, sorted(pool)))
 
     return draw
 
@@ -561,6 +634,7 @@ def _patterns(n):
     return tuple(sorted(groups.items()))
 
 
+@lru_cache(maxsize=None)
 def _correlation_draw(level):
     n = CORR_VARS[level]
     facts = _facts(n)
@@ -602,7 +676,7 @@ def _correlation_draw(level):
                 # variables force a hypothesis only in a collider pattern, which settles every
                 # hypothesis.)
                 return None
-            return (0 if status == "must" else 1), (stated, shown, hyp), signature
+            return (0 if status == "must" else 1), (stated, shown, hyp)
 
         return signature, resolve
 
@@ -625,7 +699,9 @@ def _correlation(rng, level, split, target):
     enumerating every DAG on the 3 / 4 / 5 variables and keeping those whose d-separations
     match the stated facts (faithfulness, no hidden common causes): Yes iff the hypothesis
     holds in all of them. depth = stated facts that must be combined (_facts_needed)."""
-    made = _matched(rng, _correlation_draw(level), target, tries=4 * MATCH_TRIES)
+    # Not carried over: the signatures that carrying favours hold more refuted No items, and the
+    # label test's "hypothesis possible, hence must" cue rose to 0.60 at four variables.
+    made = _matched(rng, _correlation_draw(level), target, tries=4 * MATCH_TRIES, carry=False)
     if made is None:
         return None
     stated, shown, (kind, a, b, c) = made
