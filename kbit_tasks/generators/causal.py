@@ -173,12 +173,16 @@ def _distances(parents, source):
     return dist
 
 
-def _adjacency(parents):
-    adj = list(parents)
+def _children(parents):
+    kids = [0] * len(parents)
     for v, ps in enumerate(parents):
         for p in _bits(ps):
-            adj[p] |= 1 << v
-    return adj
+            kids[p] |= 1 << v
+    return kids
+
+
+def _adjacency(parents, kids=None):
+    return [ps | ks for ps, ks in zip(parents, _children(parents) if kids is None else kids)]
 
 
 # The items made but not handed out yet, per random stream (base.build keeps one per task, seed
@@ -250,14 +254,6 @@ def _describe(rng, edges, labels) -> str:
     )
 
 
-def _children(parents):
-    kids = [0] * len(parents)
-    for v, ps in enumerate(parents):
-        for p in _bits(ps):
-            kids[p] |= 1 << v
-    return kids
-
-
 def _acyclic(parents) -> bool:
     placed = 0
     while placed != (1 << len(parents)) - 1:
@@ -283,20 +279,17 @@ def _outlook(parents, x, y, k):
     """What a search of fewer than k + 1 links sees from each end without joining the two: the
     rings of causes above x and y and of effects below them, and their shared neighbours."""
     kids = _children(parents)
-    adj = _adjacency(parents)
+    adj = _adjacency(parents, kids)
     rings = tuple(_rings(links, v, k) for v in (x, y) for links in (parents, kids))
     return rings, min(bin(adj[x] & adj[y]).count("1"), 2)
 
 
 # --- intervention ----------------------------------------------------------------------------
-def _rewired(rng, n, edges, x, y):
+def _rewired(rng, edges, parents, x, y):
     """A No twin of a Yes graph: one degree-preserving swap (a -> b, c -> e becomes a -> e,
     c -> b) that breaks every directed path from x to y, keeps the two len(path) links apart,
     and leaves `_outlook` unchanged. Every variable keeps its causes and effects counts, so the
     twins differ only where the chains join, which is what the question asks about."""
-    parents = [0] * n
-    for a, b in edges:
-        parents[b] |= 1 << a
     depth = _distances(parents, x)[y]
     wanted = _outlook(parents, x, y, depth - 1)
     anc = _ancestors(parents)
@@ -320,15 +313,15 @@ def _intervention(rng, level, split, target):
     """Will y change if x is set by intervention: Yes iff a directed path x -> ... -> y exists.
     Items come in twins: a graph with a directed chain of 2 / 3 / 4 links (the depth) from x to
     y, and its `_rewired` No twin, in which no directed path is left but x and y stay that many
-    links apart; one twin is this item, the other the next item of its label. A rule that looks fewer than depth
-    links out from x and from y separately, or counts anyone's causes and effects, sees the same
-    in both twins (a Yes item's x no longer sits visibly higher in the causal order)."""
+    links apart; one twin is this item, the other the next item of its label. A rule that looks
+    fewer than depth links out from x and from y separately, or counts anyone's causes and
+    effects, sees the same in both twins (a Yes item's x no longer sits higher in causal order)."""
     def twins():
         for _ in range(MATCH_TRIES):
             graph = _planted_graph(rng, level, [True] * CHAIN[level])
             if graph is not None:
-                n, edges, _, path = graph
-                twin = _rewired(rng, n, edges, path[0], path[-1])
+                n, edges, parents, path = graph
+                twin = _rewired(rng, edges, parents, path[0], path[-1])
                 if twin is not None:
                     return (n, edges, path[0], path[-1]), (n, twin, path[0], path[-1])
         return None
