@@ -223,6 +223,13 @@ def _correlation_cues():
         a, b = (q_, r) if kind == "collider" else (p, q_)
         return kind, tuple(sorted((z is not None, indep) for x, y, z, indep in facts if {x, y} == {a, b}))
 
+    def given_the_other(q):
+        """A third variable's independences with one of the pair given the other, per side."""
+        _, facts, kind, (p, q_, r), _ = correlation_query(q)
+        a, b = (q_, r) if kind == "collider" else (p, q_)
+        return kind, tuple(sum(indep for x, y, z, indep in facts if z == given and asked in (x, y))
+                           for asked, given in ((a, b), (b, a)))
+
     def possible(q):
         variables, facts, kind, (p, q_, r), holds = correlation_query(q)
         return any(holds(g, p, q_, r) for g in consistent_dags(variables, facts))
@@ -231,6 +238,7 @@ def _correlation_cues():
         "fact types: kind, independences marginal/conditional": lambda q: (
             correlation_query(q)[2], q.count("are independent."), q.count("are independent given")),
         "the hypothesis pair's facts": pair_facts,
+        "a third variable independent of one of the pair given the other": given_the_other,
         "hypothesis possible (holds in some consistent DAG)": possible,
     }
 

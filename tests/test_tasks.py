@@ -35,17 +35,25 @@ def _generator_script():
     return gen
 
 
-VERSION = 2.1  # 2.0: tasks v2 (issue 10) changed every item; 2.1: sequence and intervention items
+VERSION = 2.2  # the suite's. 2.0: tasks v2 (issue 10); 2.1: sequence and intervention items; 2.2: correlation
 
 
-def test_every_task_and_group_is_the_current_version():
-    """Changed items change the version, in the template and in every group alike."""
+def task_version(name):
+    """The version in which a task's items last changed."""
+    return 2.2 if "_correlation_" in name else 2.1
+
+
+def test_every_task_and_group_is_its_version():
+    """Changed items change their tasks' versions and the suite's (every group); the other tasks
+    keep theirs, so a sweep re-runs only the cells whose items changed."""
     gen = _generator_script()
     assert gen.VERSION == VERSION
-    template = (Path(kbit_tasks.tasks_dir()) / "_kbit_template_yaml").read_text()
-    assert f"metadata:\n  version: {VERSION}\n" in template
-    groups = [cfg for cfg in gen.configs().values() if "group" in cfg]
+    configs = gen.configs()
+    groups = [cfg for cfg in configs.values() if "group" in cfg]
     assert len(groups) == 4 and all(g["metadata"]["version"] == VERSION for g in groups)
+    tasks = {cfg["task"]: cfg["metadata"] for cfg in configs.values() if "group" not in cfg}
+    assert sorted(tasks) == TASKS
+    assert all(meta == {"version": task_version(name), "n": 200, "seed": 0} for name, meta in tasks.items())
 
 
 def test_kbit_star_selects_every_task_exactly_once():
@@ -62,7 +70,7 @@ def test_metadata_sets_n_and_seed_and_the_hash_is_recorded():
     expected = generate("causal", "dsep", 2, 12, seed=5)
     assert docs == expected
     assert task.dump_config()["metadata"]["content_hash"] == content_hash(expected)
-    assert task.dump_config()["metadata"]["version"] == VERSION
+    assert task.dump_config()["metadata"]["version"] == task_version("kbit_causal_dsep_l2") == 2.1
 
 
 @pytest.mark.parametrize("metadata,message", [({"n": 0}, "n=0.*1 to 10000"), ({"seed": "x"}, "seed='x'")])
@@ -90,6 +98,6 @@ def test_simple_evaluate_runs_every_task_with_all_metrics(tiny_model_dir):
         family, subtask, level = name.split("_")[1:]
         items = generate(family, subtask, int(level[1:]), 8)
         assert out["configs"][name]["metadata"]["content_hash"] == content_hash(items)
-        assert out["versions"][name] == VERSION
+        assert out["versions"][name] == task_version(name)
     for group in ("kbit", "kbit-logical", "kbit-causal", "kbit-inductive"):
         assert all(f"{m},none" in out["results"][group] for m in METRICS)
