@@ -636,10 +636,11 @@ def _correlation_draw(level):
     conditional = [i for i, f in enumerate(facts) if f[2] is not None]
     # Per pair: its facts given a third variable, and the other conditional facts; per (v, z):
     # the facts about v and another variable given z. Bitmasks, so a signature is a few popcounts.
-    about_pair, others = {}, {}
+    pair_masks, others = {}, {}
     for a, b in itertools.permutations(range(n), 2):
-        about_pair[a, b] = [i for i in conditional if {facts[i][0], facts[i][1]} == {a, b}]
-        others[a, b] = [i for i in conditional if i not in about_pair[a, b]]
+        about = [i for i in conditional if {facts[i][0], facts[i][1]} == {a, b}]
+        pair_masks[a, b] = _union(1 << i for i in about)
+        others[a, b] = [i for i in conditional if i not in about]
     given = {(v, z): _union(1 << i for i in conditional if facts[i][2] == z and v in facts[i][:2])
              for v, z in itertools.permutations(range(n), 2)}
     conditional_mask = _union(1 << i for i in conditional)
@@ -657,7 +658,7 @@ def _correlation_draw(level):
         # Every marginal fact, every fact about the hypothesis's pair given a third variable,
         # and all (three variables) or half of the other conditional facts.
         rest = others[a, b]
-        pair_mask = _union(1 << i for i in about_pair[a, b])
+        pair_mask = pair_masks[a, b]
         shown = marginal | pair_mask | _union(1 << i for i in rng.sample(rest, len(rest) // (1 + (n > 3))))
         independent = stated & shown
         signature = (
