@@ -15,7 +15,7 @@ import pytest
 from kbit_tasks.generators import SUBTASKS, generate
 from kbit_tasks.generators.lexicon import names, sample
 from kbit_tasks.shortcuts.battery import run, score_items
-from kbit_tasks.shortcuts.cues import GENERIC, cue_accuracy
+from kbit_tasks.shortcuts.cues import GENERIC, cue_accuracy, deeper
 from kbit_tasks.shortcuts.probe import probe_accuracy
 from kbit_tasks.shortcuts.task_cues import TASK_CUES
 
@@ -457,3 +457,14 @@ def test_a_cue_is_not_scored_where_it_is_the_whole_inference():
     for it in train + test:
         it["depth"] = 2
     assert cue_accuracy(cue, train, test) is None
+
+
+def test_a_cue_that_performs_no_step_is_scored_on_every_item():
+    """Depth-0 items (a correlation item whose facts settle nothing about the pair, answer No) stay
+    in a surface cue's score: dropping them had made the position cue read 0.52 on balanced items."""
+    cue = CUES["position"]
+    train, test = toy(LEAKS["position"], "train"), toy(LEAKS["position"], "eval")
+    for it in train[::2] + test[::2]:
+        it["depth"] = 0
+    assert deeper(cue, test) == test
+    assert cue_accuracy(cue, train, test) >= 0.8

@@ -64,7 +64,10 @@ def accuracy(table: dict, item_keys: list[list], items: list[dict]) -> float:
 
 
 def deeper(cue: Cue, items: list[dict]) -> list[dict]:
-    """The items that need more inference steps than the cue performs."""
+    """The items that need more inference steps than the cue performs; all of them for a cue that
+    performs none (a correlation item can rest on no fact: its answer No needs none)."""
+    if not cue.steps:
+        return items
     return [it for it in items if it.get("depth", cue.steps + 1) > cue.steps]
 
 
