@@ -95,10 +95,14 @@ def precision_frame(fits) -> pd.DataFrame:
     rows = []
     for fit in fits.values():
         terms, shared = fit.precision_tests.get("precision_terms", {}), fit.precision_tests.get("shared_psi", {})
-        shifts = fit.params[[k for k in fit.params.index if k.startswith("prec[")]] if len(fit.params) else []
+        names = [k for k in fit.params.index if k.startswith("prec[")]
+        # With the standard error: near chance a shift is barely identified (-18 with se 3e4), or
+        # not at all (a singular information matrix: no standard error).
+        shifts = ", ".join(f"{k} {fit.params[k]:+.2f} " + (f"(se {se:.2g})" if np.isfinite(se) else "(not identified)")
+                           for k, se in ((k, fit.bse.get(k, np.nan)) for k in names))
         rows.append({**fit.label, "precision_terms_p": terms.get("p_value", np.nan),
                      "shared_psi_p": shared.get("p_value", np.nan),
-                     "shifts": ", ".join(f"{k} {v:+.2f}" for k, v in dict(shifts).items()),
+                     "shifts": shifts,
                      "note": shared.get("note", "") or ("" if terms else fit.reason or "no break located: not tested")})
     return pd.DataFrame(rows)
 

@@ -54,6 +54,11 @@ def test_three_bit_collapse_is_a_precision_effect():
     f = fit_threshold(table, metric="acc", precision="bits", n_boot=19)
     assert f.precision_tests["precision_terms"]["p_value"] < 0.001
     assert f.params["prec[3]"] < -1
+    from fitting.report import precision_frame
+
+    shifts = precision_frame({"all": f})["shifts"].iloc[0]
+    se = f.bse["prec[3]"]
+    assert np.isfinite(se) and f"prec[3] {f.params['prec[3]']:+.2f} (se {se:.2g})" in shifts
 
 
 def test_no_break_is_not_called_a_threshold():

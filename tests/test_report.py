@@ -175,3 +175,17 @@ def test_a_table_without_family_and_level_still_reports_and_says_why(tmp_path):
     text = (tmp_path / "out" / "report.md").read_text()
     assert "Not drawn: the table has no 'group' or 'level' column" in text and "## All fits" in text
     assert not (tmp_path / "out" / "phase_diagram.png").exists()
+
+
+def test_a_shift_without_a_standard_error_is_said_to_be_not_identified():
+    """Near chance the information matrix can be singular: a shift of -104.86 is then no
+    estimate at all, and the precision table says so instead of printing it bare."""
+    from fitting.report import precision_frame
+    from fitting.results import ThresholdFit
+
+    fit = ThresholdFit(method="binomial", x_name="log2_total_bits", alpha=0.05, n_obs=35,
+                       breakpoints=np.array([np.nan]), cis=(), ci_open=True, test=None, reason="",
+                       params=pd.Series({"prec[2]": 47.62, "prec[3]": -0.39}),
+                       bse=pd.Series({"prec[2]": np.nan, "prec[3]": 3.3}))
+    shifts = precision_frame({"all": fit})["shifts"].iloc[0]
+    assert shifts == "prec[2] +47.62 (not identified), prec[3] -0.39 (se 3.3)"
