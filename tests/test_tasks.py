@@ -73,6 +73,32 @@ def test_metadata_sets_n_and_seed_and_the_hash_is_recorded():
     assert task.dump_config()["metadata"]["version"] == task_version("kbit_causal_dsep_l2") == 2.1
 
 
+def test_lm_evals_metadata_hint_is_dropped_and_nothing_else(caplog):
+    """lm-eval's "Custom kwargs can be passed to --metadata" warning, twice a task, is filtered
+    out; shown to be caught by loading the same task with the filter removed."""
+    import logging
+
+    from kbit_tasks.tasks import utils
+
+    def load_logged():
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            task_manager(metadata={"n": 3}).load(["kbit_logical_ordering_l1"])
+            logging.getLogger("lm_eval.api.task").warning("another warning")
+        return [r.getMessage() for r in caplog.records]
+
+    logger = logging.getLogger("lm_eval.api.task")
+    load_logged()  # lm-eval has imported utils.py by its path by now
+    (ours,) = [f for f in logger.filters if getattr(f, "__name__", "") == utils._not_the_metadata_hint.__name__]
+    logger.removeFilter(ours)
+    try:
+        assert any("Custom kwargs" in m for m in load_logged())
+    finally:
+        logger.addFilter(ours)
+    messages = load_logged()
+    assert "another warning" in messages and not any("Custom kwargs" in m for m in messages)
+
+
 @pytest.mark.parametrize("metadata,message", [({"n": 0}, "n=0.*1 to 10000"), ({"seed": "x"}, "seed='x'")])
 def test_bad_metadata_is_one_clear_error(metadata, message):
     with pytest.raises(ValueError, match=message):
