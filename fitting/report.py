@@ -97,8 +97,8 @@ def precision_frame(fits) -> pd.DataFrame:
         terms, shared = fit.precision_tests.get("precision_terms", {}), fit.precision_tests.get("shared_psi", {})
         names = [k for k in fit.params.index if k.startswith("prec[")]
         # With the standard error: near chance a shift is barely identified (-18 with se 3e4), or
-        # not at all (a singular information matrix: no standard error).
-        shifts = ", ".join(f"{k} {fit.params[k]:+.2f} " + (f"(se {se:.2g})" if np.isfinite(se) else "(not identified)")
+        # not at all (a singular or indefinite information matrix: no or a zero standard error).
+        shifts = ", ".join(f"{k} {fit.params[k]:+.2f} " + (f"(se {se:.2g})" if se > 0 else "(not identified)")
                            for k, se in ((k, fit.bse.get(k, np.nan)) for k in names))
         rows.append({**fit.label, "precision_terms_p": terms.get("p_value", np.nan),
                      "shared_psi_p": shared.get("p_value", np.nan),

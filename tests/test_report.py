@@ -185,7 +185,7 @@ def test_a_shift_without_a_standard_error_is_said_to_be_not_identified():
 
     fit = ThresholdFit(method="binomial", x_name="log2_total_bits", alpha=0.05, n_obs=35,
                        breakpoints=np.array([np.nan]), cis=(), ci_open=True, test=None, reason="",
-                       params=pd.Series({"prec[2]": 47.62, "prec[3]": -0.39}),
-                       bse=pd.Series({"prec[2]": np.nan, "prec[3]": 3.3}))
+                       params=pd.Series({"prec[2]": 47.62, "prec[3]": -0.39, "prec[4]": 1.5}),
+                       bse=pd.Series({"prec[2]": np.nan, "prec[3]": 3.3, "prec[4]": 0.0}))
     shifts = precision_frame({"all": fit})["shifts"].iloc[0]
-    assert shifts == "prec[2] +47.62 (not identified), prec[3] -0.39 (se 3.3)"
+    assert shifts == "prec[2] +47.62 (not identified), prec[3] -0.39 (se 3.3), prec[4] +1.50 (not identified)"

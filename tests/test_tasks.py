@@ -74,8 +74,10 @@ def test_metadata_sets_n_and_seed_and_the_hash_is_recorded():
 
 
 def test_lm_evals_metadata_hint_is_dropped_and_nothing_else(caplog):
-    """lm-eval's "Custom kwargs can be passed to --metadata" warning, twice a task, is filtered
-    out; shown to be caught by loading the same task with the filter removed."""
+    """lm-eval's "Custom kwargs can be passed to --metadata" warning (one two-line record a kbit
+    task) is filtered out; shown to be caught by loading the same task with the filter removed.
+    lm-eval reuses its by-path import of utils.py while the file is unchanged, so the reloads
+    below do not add the filter again."""
     import logging
 
     from kbit_tasks.tasks import utils

@@ -26,7 +26,8 @@ Key = Callable[[dict, int], Hashable]
 class Cue:
     """A named key function; `subtasks` empty means it applies to every task. `steps`: how many
     inference steps the cue itself performs (a two-link path check performs 2); on items whose
-    `depth` is no larger it IS the inference, not a shortcut, so it is scored on deeper items only."""
+    `depth` is no larger it IS the inference, not a shortcut, so it is scored on deeper items only.
+    A cue of no steps is a shortcut wherever it reads the answer, so it is scored on every item."""
 
     name: str
     key: Key
@@ -72,8 +73,8 @@ def deeper(cue: Cue, items: list[dict]) -> list[dict]:
 
 
 def cue_accuracy(cue: Cue, train: list[dict], test: list[dict]) -> float | None:
-    """Fitted on train, scored on test (items deeper than the cue's own steps); None if the cue's
-    key is constant there (nothing to read) or no item is deeper."""
+    """Fitted on train, scored on test (the items `deeper` keeps); None if the cue's key is
+    constant there (nothing to read) or no item is kept."""
     train, test = deeper(cue, train), deeper(cue, test)
     if not train or not test:
         return None
