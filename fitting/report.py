@@ -89,17 +89,20 @@ def mirage_frame(acc_fits, smooth: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _shift(name: str, value: float, se: float) -> str:
+    """A precision shift with its standard error: near chance a shift is barely identified (-18
+    with se 3e4), or not at all (a singular or indefinite information matrix: no or a zero se)."""
+    return f"{name} {value:+.2f} " + (f"(se {se:.2g})" if se > 0 else "(not identified)")
+
+
 def precision_frame(fits) -> pd.DataFrame:
     """Per family x level: fits with per-precision terms; does precision matter beyond total bits
     (LR test of the terms), and is psi shared by every precision (LR, chi2 reference)?"""
     rows = []
     for fit in fits.values():
         terms, shared = fit.precision_tests.get("precision_terms", {}), fit.precision_tests.get("shared_psi", {})
-        names = [k for k in fit.params.index if k.startswith("prec[")]
-        # With the standard error: near chance a shift is barely identified (-18 with se 3e4), or
-        # not at all (a singular or indefinite information matrix: no or a zero standard error).
-        shifts = ", ".join(f"{k} {fit.params[k]:+.2f} " + (f"(se {se:.2g})" if se > 0 else "(not identified)")
-                           for k, se in ((k, fit.bse.get(k, np.nan)) for k in names))
+        shifts = ", ".join(_shift(k, fit.params[k], fit.bse.get(k, np.nan))
+                           for k in fit.params.index if k.startswith("prec["))
         rows.append({**fit.label, "precision_terms_p": terms.get("p_value", np.nan),
                      "shared_psi_p": shared.get("p_value", np.nan),
                      "shifts": shifts,
