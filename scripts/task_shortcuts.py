@@ -8,7 +8,9 @@ chance + 0.05 is flagged; the exit status is 1 if anything is flagged (unless --
 With --confirm, every flagged score is measured again on fresh items (seed + 1, 1000 items a
 split), where a cue with no information crosses the bar with probability under 1e-3: only a
 score flagged in both stages is a leak, and the exit status is 1 only for those.
-"-" marks a cue that is constant on the task's items (nothing to read). The per-level
+"-" marks a cue that is constant on the task's items (nothing to read) or not scored there: a cue
+(or the probe) that performs as many inference steps as the rung needs is the reasoning, not a
+shortcut, so it is scored only on deeper items. The per-level
 inference-depth distribution of the evaluation items follows the table.
 
     python scripts/task_shortcuts.py --n 300 --confirm

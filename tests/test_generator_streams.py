@@ -43,23 +43,23 @@ def test_a_failed_request_leaves_no_half_stream():
     request starts from the seed again instead of from wherever the failure left the generator."""
     space = [q for q in (f"Question {i}?" for i in range(100)) if base.question_split(q) == "eval"][:3]
 
-    def make(rng, level, split, target):
-        return rng.choice(space), ["A", "B"], target, 1
+    def make(s, target):
+        return s.rng.choice(space), ["A", "B"], target, 1
 
     sub = base.Subtask("toy", "three", (1,), 2, make)
     first = base.build(sub, 1, 2, 0, "eval")
     with pytest.raises(ValueError, match="only 3 distinct items"):
         base.build(sub, 1, 5, 0, "eval")
-    assert ("toy", "three", 1, 0, "eval") not in base._STREAMS
+    assert ("toy", "three", 1, 0, 0, "eval") not in base._STREAMS
     assert base.build(sub, 1, 2, 0, "eval") == first
 
 
 def test_items_already_made_are_not_made_again():
     calls = []
 
-    def make(rng, level, split, target):
+    def make(s, target):
         calls.append(target)
-        return f"Question {rng.random()}?", ["A", "B"], target, 1
+        return f"Question {s.rng.random()}?", ["A", "B"], target, 1
 
     sub = base.Subtask("toy", "counted", (1,), 2, make)
     first = base.build(sub, 1, 30, 0, "train")

@@ -14,7 +14,7 @@ from kbit_tasks.generators.base import Subtask, build, question_split
 from kbit_tasks.generators.lexicon import words
 
 ALL = [(f, s, lv) for f, s, levels in SUBTASKS for lv in levels]
-KEYS = {"question", "choices", "gold", "family", "subtask", "level", "chance", "depth"}
+KEYS = {"question", "choices", "gold", "family", "subtask", "level", "distractors", "chance", "depth"}
 
 
 def test_at_least_three_subtasks_of_three_levels_per_family():
@@ -84,7 +84,8 @@ def test_train_split_shares_no_word_or_question_with_eval():
     [
         ({"family": "deductive"}, r"family='deductive'.*logical"),
         ({"subtask": "nope"}, r"subtask='nope'.*syllogism"),
-        ({"level": 9}, r"level=9.*\(1, 2, 3\)"),
+        ({"level": 9}, r"level=9.*from 1 to 3"),
+        ({"distractors": -1}, r"distractors=-1.*0 to 64"),
         ({"n": 0}, r"n=0.*1 to 10000"),
         ({"n": "50"}, r"n='50'"),
         ({"seed": -1}, r"seed=-1"),
@@ -101,8 +102,8 @@ def test_too_many_items_for_a_small_space_is_a_clear_error():
     """A maker with only five distinct questions (no real subtask's space is that small)."""
     small = [q for q in (f"Is {k} small?\nAnswer:" for k in range(40)) if question_split(q) == "eval"][:5]
 
-    def make(rng, level, split, target):
-        return rng.choice(small), ["Yes", "No"], target, 1
+    def make(s, target):
+        return s.rng.choice(small), ["Yes", "No"], target, 1
 
     with pytest.raises(ValueError, match=r"only 5 distinct items found; ask for fewer \(n <= 5\)"):
         build(Subtask("toy", "small", (1,), 2, make), 1, 10, 0, "eval")

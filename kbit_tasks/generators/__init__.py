@@ -1,8 +1,10 @@
 """Seeded, pure-Python generators of reasoning items for the kbit lm-eval tasks.
 
-`generate(family, subtask, level, n, seed=0, split="eval")` returns n distinct items, each
-a dict with question, choices, gold, family, subtask, level and chance. The same arguments
-give byte-identical items on any machine. `split="train"` draws from a lexicon disjoint
+`generate(family, subtask, level, n, seed=0, split="eval", distractors=None)` returns n
+distinct items, each a dict with question, choices, gold, family, subtask, level, distractors,
+chance and depth. The level is the rung of the subtask's ladder (the inference depth its items
+need); distractors is the load of irrelevant material, a knob of its own (None: the subtask's
+default). The same arguments give byte-identical items on any machine. `split="train"` draws from a lexicon disjoint
 from the "eval" one, so training text never contains evaluation item text.
 """
 from __future__ import annotations
@@ -23,6 +25,7 @@ SUBTASKS: tuple[tuple[str, str, tuple[int, ...]], ...] = tuple(
     (s.family, s.name, s.levels) for s in _REGISTRY.values()
 )
 MAX_N = 10_000
+MAX_DISTRACTORS = 64
 DEFAULT_N = 200  # items per task unless `--metadata '{"n": ...}'` says otherwise
 
 
@@ -39,6 +42,22 @@ def get_subtask(family: str, subtask: str) -> Subtask:
     return _REGISTRY[(family, subtask)]
 
 
+def check_level(sub: Subtask, level) -> int:
+    """Validate a level: any rung from 1 to the deepest the subtask's generator builds, shipped
+    as an lm-eval task or not (levels also arrive as strings from `--metadata`)."""
+    if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= sub.deepest:
+        raise ValueError(f"level={level!r} is not valid for {sub.family}/{sub.name}; "
+                         f"use an integer from 1 to {sub.deepest}")
+    return level
+
+
+def check_distractors(distractors) -> int | None:
+    if distractors is not None and (isinstance(distractors, bool) or not isinstance(distractors, int)
+                                    or not 0 <= distractors <= MAX_DISTRACTORS):
+        raise ValueError(f"distractors={distractors!r} is not valid; use an integer from 0 to {MAX_DISTRACTORS}")
+    return distractors
+
+
 def check_n_seed(n, seed) -> tuple[int, int]:
     """Validate the item count and seed (they also arrive as strings from `--metadata`)."""
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N:
@@ -48,13 +67,13 @@ def check_n_seed(n, seed) -> tuple[int, int]:
     return n, seed
 
 
-def generate(family: str, subtask: str, level: int, n: int, seed: int = 0, split: str = "eval") -> list[dict]:
+def generate(family: str, subtask: str, level: int, n: int, seed: int = 0, split: str = "eval",
+             distractors: int | None = None) -> list[dict]:
     """n distinct items of one (family, subtask, level), balanced over the gold positions."""
     sub = get_subtask(family, subtask)
-    if level not in sub.levels:
-        raise ValueError(f"level={level!r} is not valid for {family}/{subtask}; choose one of {sub.levels}")
+    level = check_level(sub, level)
     n, seed = check_n_seed(n, seed)
-    return build(sub, level, n, seed, check_split(split))
+    return build(sub, level, n, seed, check_split(split), check_distractors(distractors))
 
 
 def content_hash(items: list[dict]) -> str:
@@ -63,4 +82,5 @@ def content_hash(items: list[dict]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-__all__ = ["FAMILIES", "SUBTASKS", "DEFAULT_N", "generate", "content_hash", "check_n_seed", "task_name", "get_subtask"]
+__all__ = ["FAMILIES", "SUBTASKS", "DEFAULT_N", "generate", "content_hash", "check_n_seed", "check_level",
+           "check_distractors", "task_name", "get_subtask"]

@@ -24,7 +24,6 @@ correlation, the stated facts that must be combined (_facts_needed).
 from __future__ import annotations
 
 import itertools
-import weakref
 from functools import lru_cache
 
 from .base import Subtask
@@ -185,21 +184,18 @@ def _adjacency(parents, kids=None):
     return [ps | ks for ps, ks in zip(parents, _children(parents) if kids is None else kids)]
 
 
-# The items made but not handed out yet, per random stream (base.build keeps one per task, seed
-# and split, so a stream's items stay the first n of any longer run) and maker: by label, ready
-# to go, and waiting by signature for an item of the other label.
-_KEPT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+def _kept(stream, maker):
+    """The items made but not handed out yet, kept in the stream (base.build keeps one per task,
+    seed and split, so a stream's items stay the first n of any longer run) per maker: by label,
+    ready to go, and waiting by signature for an item of the other label."""
+    return stream.kept.setdefault(maker, ({0: [], 1: []}, {}))
 
 
-def _kept(rng, maker):
-    return _KEPT.setdefault(rng, {}).setdefault(maker, ({0: [], 1: []}, {}))
-
-
-def _from_pairs(rng, maker, target, pair):
+def _from_pairs(stream, maker, target, pair):
     """An item of label `target` (0 Yes, 1 No): one left from an earlier pair, else pair() ->
     (Yes item, No item) or None, whose other item waits for the next request of its label.
     Labels come in shuffled blocks of one each (base.build), so every pair is handed out."""
-    ready, _ = _kept(rng, maker)
+    ready, _ = _kept(stream, maker)
     if ready[target]:
         return ready[target].pop(0)
     made = pair()
@@ -209,7 +205,7 @@ def _from_pairs(rng, maker, target, pair):
     return made[target]
 
 
-def _matched(rng, draw, target, tries=MATCH_TRIES, carry=True):
+def _matched(stream, draw, target, tries=MATCH_TRIES, carry=True):
     """An item of label `target` from draw(rng) -> (signature, resolve) or None, where resolve()
     -> (label, item) or None is called only for draws that can be used (labels can cost more).
     Items are handed out in pairs of one Yes and one No item with the signature of the pair's
@@ -218,14 +214,14 @@ def _matched(rng, draw, target, tries=MATCH_TRIES, carry=True):
     without it, only this request's draws of the first one's signature count, and a signature
     whose other label is rare is mostly given up. Pairing instead the first two labels of any
     signature favoured the signatures common under both and let the dsep l2 probe read 0.57."""
-    _, waiting = _kept(rng, draw)
+    _, waiting = _kept(stream, draw)
 
     def pair():
         if not carry:
             waiting.clear()
         wanted = None
         for _ in range(tries):
-            drawn = draw(rng)
+            drawn = draw(stream.rng)
             if drawn is None or not (carry or wanted in (None, drawn[0])):
                 continue
             signature, resolve = drawn
@@ -239,7 +235,7 @@ def _matched(rng, draw, target, tries=MATCH_TRIES, carry=True):
                 return queues[0].pop(0), queues[1].pop(0)
         return None
 
-    return _from_pairs(rng, draw, target, pair)
+    return _from_pairs(stream, draw, target, pair)
 
 
 def _describe(rng, edges, labels) -> str:
@@ -309,7 +305,8 @@ def _rewired(rng, edges, parents, x, y):
     return None
 
 
-def _intervention(rng, level, split, target):
+def _intervention(s, target):
+    rng, level, split = s.rng, s.level, s.split
     """Will y change if x is set by intervention: Yes iff a directed path x -> ... -> y exists.
     Items come in twins: a graph with a directed chain of 2 / 3 / 4 links (the depth) from x to
     y, and its `_rewired` No twin, in which no directed path is left but x and y stay that many
@@ -326,7 +323,7 @@ def _intervention(rng, level, split, target):
                     return (n, edges, path[0], path[-1]), (n, twin, path[0], path[-1])
         return None
 
-    made = _from_pairs(rng, ("intervention", level), target, twins)
+    made = _from_pairs(s, ("intervention", level), target, twins)
     if made is None:
         return None
     n, edges, x, y = made
@@ -457,14 +454,15 @@ def _ancestors_meet(anc, x, y) -> bool:
     return bool((anc[x] | 1 << x) & (anc[y] | 1 << y))
 
 
-def _dsep(rng, level, split, target):
+def _dsep(s, target):
+    rng, level, split = s.rng, s.level, s.split
     """Are x and y dependent given the observed variables (d-separation)? Every item observes
     1-3 variables and no directed path or common cause links x and y while avoiding them, so
     every dependence is explaining away (an observed common effect, or an effect of it): a
     reader who ignores colliders answers No to every item and is right only on the No half.
     depth = links on the shortest x-y chain (2 / 3 / 4 by level); for Yes items the shortest
     d-connecting path has that length, for No items every chain is blocked."""
-    made = _matched(rng, _dsep_draw(level), target)
+    made = _matched(s, _dsep_draw(level), target)
     if made is None:
         return None
     n, edges, x, y, given = made
@@ -697,7 +695,8 @@ _HYPOTHESES = {
 }
 
 
-def _correlation(rng, level, split, target):
+def _correlation(s, target):
+    rng, level, split = s.rng, s.level, s.split
     """Corr2Cause-style (Jin et al., ICLR 2024): from which pairs are correlated or independent,
     marginally and given some single third variables, must a causal hypothesis hold? Labels by
     enumerating every DAG on the 3 / 4 / 5 variables and keeping those whose d-separations
@@ -705,7 +704,7 @@ def _correlation(rng, level, split, target):
     holds in all of them. depth = stated facts that must be combined (_facts_needed)."""
     # Not carried over: the signatures that carrying favours hold more refuted No items, and the
     # label test's "hypothesis possible, hence must" cue rose to 0.60 at four variables.
-    made = _matched(rng, _correlation_draw(level), target, tries=4 * MATCH_TRIES, carry=False)
+    made = _matched(s, _correlation_draw(level), target, tries=4 * MATCH_TRIES, carry=False)
     if made is None:
         return None
     stated, shown, (kind, a, b, c) = made
@@ -736,7 +735,7 @@ def _correlation(rng, level, split, target):
 
 
 SUBTASKS = (
-    Subtask("causal", "intervention", (1, 2, 3), 2, _intervention),
-    Subtask("causal", "dsep", (1, 2, 3), 2, _dsep),
-    Subtask("causal", "correlation", (1, 2, 3), 2, _correlation),
+    Subtask("causal", "intervention", (1, 2, 3), 2, _intervention, version=2.1),
+    Subtask("causal", "dsep", (1, 2, 3), 2, _dsep, version=2.1),
+    Subtask("causal", "correlation", (1, 2, 3), 2, _correlation, version=2.2),
 )

@@ -173,7 +173,8 @@ def _sequence_question(terms):
     return f"What number comes next in the sequence {', '.join(map(str, terms))}, ...?\nAnswer:"
 
 
-def _sequence(rng, level, split, target):
+def _sequence(s, target):
+    rng, level, split = s.rng, s.level, s.split
     """The choices are the gold and the next terms of the gold rule with its constant slipped by
     multiples of a rung (`_rung`): an evenly spaced ladder with the gold at a uniformly random
     rung. All choices share parity, the gcd classes of the terms and of their differences, the
@@ -281,7 +282,8 @@ def _show(xs):
     return "[" + ", ".join(map(str, xs)) + "]"
 
 
-def _listfn(rng, level, split, target):
+def _listfn(s, target):
+    rng, level, split = s.rng, s.level, s.split
     program = [rng.choice(sorted(PRIMITIVES)) for _ in range(level)]
     inputs = [tuple(rng.sample(range(10), rng.randint(4, 7))) for _ in range(_EXAMPLES[level] + 1)]
     *examples, query = inputs
@@ -347,7 +349,8 @@ def _story_colors(rng):
     return gold, wrong, [subject_group] + groups
 
 
-def _property(rng, level, split, target):
+def _property(s, target):
+    rng, level, split = s.rng, s.level, s.split
     gold, wrong, groups = _story_colors(rng)
     n_members = sum(map(len, groups))
     n_groups = len(groups)
@@ -371,7 +374,7 @@ def _property(rng, level, split, target):
 
 
 SUBTASKS = (
-    Subtask("inductive", "sequence", (1, 2, 3), N_CHOICES, _sequence),
-    Subtask("inductive", "listfn", (1, 2, 3), N_CHOICES, _listfn),
-    Subtask("inductive", "property", (1, 2, 3), N_CHOICES, _property),
+    Subtask("inductive", "sequence", (1, 2, 3), N_CHOICES, _sequence, version=2.1),
+    Subtask("inductive", "listfn", (1, 2, 3), N_CHOICES, _listfn, version=2.1),
+    Subtask("inductive", "property", (1, 2, 3), N_CHOICES, _property, version=2.1),
 )

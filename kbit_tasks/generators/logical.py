@@ -71,7 +71,8 @@ def _valid_chains(n_premises):
     return chains
 
 
-def _syllogism(rng, level, split, target):
+def _syllogism(s, target):
+    rng, level, split = s.rng, s.level, s.split
     # A valid chain of k = level + 1 premises from the conclusion's subject S to its predicate P,
     # plus a dead-end arm of k premises off S and one off P, through fresh terms (branches of a
     # tree never change what follows about S and P). Each arm starts with the end term in the
@@ -202,7 +203,8 @@ def _negate(literal):
     return (literal[0], not literal[1])
 
 
-def _rules(rng, level, split, target):
+def _rules(s, target):
+    rng, level, split = s.rng, s.level, s.split
     # Three chains of equal length d: one concludes the statement's attribute Z, one its
     # negation, one another attribute W. For each of the two people exactly one chain fires
     # (they have its start as a fact); for the other chains they have the opposite fact or
@@ -258,7 +260,8 @@ _RANK_DISTANCES = {1: (2,), 2: (3, 4), 3: (5, 6)}
 _MARGIN = 2  # people beyond each asked name: neither is the tallest, the shortest, or next to them
 
 
-def _ordering(rng, level, split, target):
+def _ordering(s, target):
+    rng, level, split = s.rng, s.level, s.split
     # The people form one chain of adjacent comparisons, each said as "taller" or "shorter" at
     # random; the two asked about are interior and `distance` ranks apart, so each is on the
     # taller side of exactly one comparison and the shorter side of one: counting mentions
@@ -284,7 +287,7 @@ def _ordering(rng, level, split, target):
 
 
 SUBTASKS = (
-    Subtask("logical", "syllogism", (1, 2, 3), 2, _syllogism),
-    Subtask("logical", "rules", (1, 2, 3), 3, _rules),
-    Subtask("logical", "ordering", (1, 2, 3), 2, _ordering),
+    Subtask("logical", "syllogism", (1, 2, 3), 2, _syllogism, version=2.1),
+    Subtask("logical", "rules", (1, 2, 3), 3, _rules, version=2.1),
+    Subtask("logical", "ordering", (1, 2, 3), 2, _ordering, version=2.1),
 )

@@ -17,7 +17,11 @@ from .task_cues import TASK_CUES
 
 MARGIN = 0.05  # issue 10's bar: nothing above chance + 0.05
 PROBE = "learned probe"
-CONFIRM_N = 1000  # items per split when a flagged score is measured again (`confirm`)
+CONFIRM_N = 1000
+# The probe scores each choice by n-grams crossed with how the choice stands in the text, so it
+# can read one stated relation: on a rung of depth 1 that is the inference itself. Like a cue
+# of one step, it is scored on deeper items only.
+PROBE_STEPS = 1  # items per split when a flagged score is measured again (`confirm`)
 
 
 @dataclass(frozen=True)
@@ -49,13 +53,14 @@ def cues_for(subtask: str):
 
 def score_items(task: str, train: list[dict], test: list[dict], only: set[str] | None = None) -> list[Score]:
     """Every applicable cue and the probe (or those named in `only`), fitted on train, scored on test."""
-    chance, n = test[0]["chance"], len(test)
+    chance = test[0]["chance"]
     out = []
     for cue in cues_for(test[0]["subtask"]):
         if only is None or cue.name in only:
             out.append(Score(task, cue.name, cue_accuracy(cue, train, test), chance, len(deeper(cue, test))))
     if only is None or PROBE in only:
-        out.append(Score(task, PROBE, probe_accuracy(train, test), chance, n))
+        deep = [it for it in test if it.get("depth", PROBE_STEPS + 1) > PROBE_STEPS]
+        out.append(Score(task, PROBE, probe_accuracy(train, deep) if deep else None, chance, len(deep)))
     return out
 
 

@@ -29,11 +29,14 @@ if not any(getattr(f, "__name__", "") == _not_the_metadata_hint.__name__ for f i
     _task_logger.addFilter(_not_the_metadata_hint)
 
 
-def load(family: str, subtask: str, level: int, n: int = DEFAULT_N, seed: int = 0, **_ignored) -> datasets.DatasetDict:
+def load(family: str, subtask: str, level: int, n: int = DEFAULT_N, seed: int = 0, distractors: int | None = None,
+         **_ignored) -> datasets.DatasetDict:
     """`custom_dataset` hook: lm-eval calls it with the task's metadata (YAML metadata, model_args,
-    `--metadata`) and dataset_kwargs; everything but n and seed is not ours and is ignored."""
+    `--metadata`) and dataset_kwargs; everything but n, seed and distractors is not ours and is
+    ignored."""
     n, seed = check_n_seed(n, seed)
-    return datasets.DatasetDict({"test": datasets.Dataset.from_list(generate(family, subtask, level, n, seed))})
+    items = generate(family, subtask, level, n, seed, distractors=distractors)
+    return datasets.DatasetDict({"test": datasets.Dataset.from_list(items)})
 
 
 def gold_logprob(items):
@@ -47,11 +50,12 @@ def items_metadata(items: list[dict]) -> dict:
     content_hash (sha256 of the items), family, subtask, level, and chance (the mean of the
     items' `chance`, 1 / number of choices; every item of a subtask has the same number of
     choices, so it is that one value, also the chance of any `--limit` prefix)."""
-    (family, subtask, level), = {(it["family"], it["subtask"], it["level"]) for it in items}
+    keys = ("family", "subtask", "level", "distractors")
+    (family, subtask, level, distractors), = {tuple(it[k] for k in keys) for it in items}
     chances = {it["chance"] for it in items}
     chance = chances.pop() if len(chances) == 1 else math.fsum(it["chance"] for it in items) / len(items)
     return {"content_hash": content_hash(items), "family": family, "subtask": subtask, "level": level,
-            "chance": chance}
+            "distractors": distractors, "chance": chance}
 
 
 class KbitTask(ConfigurableTask):
