@@ -46,7 +46,7 @@ def lm_eval_for_sweep():
     import lm_eval.evaluator
     import transformers
 
-    from kbit_tasks.sweep.store import git_revision
+    from kbit_tasks.provenance import git_revision
 
     lm_eval_logger = logging.getLogger("lm_eval")
     saved = (lm_eval.api.task.tqdm, lm_eval.evaluator.add_env_info, transformers.logging.get_verbosity(),

@@ -9,7 +9,8 @@ import sys
 import pytest
 
 import kbit_tasks
-from kbit_tasks.cli import builtin_tasks_needed, eval_main
+from kbit_tasks.cli.eval import builtin_tasks_needed
+from kbit_tasks.cli.eval import main as eval_main
 from kbit_tasks.generators import SUBTASKS, task_name
 
 TASKS = sorted(task_name(f, s, lv) for f, s, levels in SUBTASKS for lv in levels)
@@ -25,7 +26,7 @@ def kbit_only(monkeypatch):
 
 
 def test_tasks_dir_one_liner():
-    out = subprocess.run([sys.executable, "-c", "from kbit_tasks.cli import eval_main; eval_main(['--tasks-dir'])"],
+    out = subprocess.run([sys.executable, "-c", "from kbit_tasks.cli.eval import main; main(['--tasks-dir'])"],
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == kbit_tasks.tasks_dir()
 
@@ -106,7 +107,8 @@ def no_indexing(kbit_only, monkeypatch):
     ("bits=9", "bits=9 is not supported"),
     ("bits=abc", "bits='abc' is not supported"),
     ("bits=4,quant_type=foo", "quant_type='foo' is not supported; choose one of"),
-    ("bits=4,dtype=nf", "dtype='nf' is a quantization data type: write quant_type=nf"),
+    ("bits=4,dtype=nf", "--model_args: 'dtype' is now called 'quant_type' (as in kbit-hf's model_args); "
+                        "write quant_type=nf"),
     ("bits=4,torch_dtype=bfloat16", "write dtype=bfloat16"),
     ("bits=4,blocksize=33", "blocksize=33 is not supported; choose a power of two"),
     ("bits=4,blocksize=0", "blocksize=0 is not supported"),
@@ -128,7 +130,7 @@ def test_bad_kbit_hf_args_are_one_line_before_any_indexing(no_indexing, tiny_mod
 
 @pytest.mark.parametrize("extra, message", [
     (["--metadata", '{"n": 0}'], "--metadata: n=0 is not valid; use an integer from 1 to 10000"),
-    (["--metadata", '{"nn": 5}'], "--metadata: unknown key(s) 'nn'; kbit tasks read n, seed"),
+    (["--metadata", '{"nn": 5}'], "--metadata: unknown key(s) 'nn'; valid keys are n, seed"),
     (["--model_args", "pretrained=./no/such/model"], "pretrained='./no/such/model': no such folder"),
     (["--model_args", "pretrained=nobody-org/no-such-model"], "not a model in the Hugging Face cache"),
 ])
@@ -143,20 +145,18 @@ def test_bad_metadata_and_missing_folder_are_one_line(no_indexing, capsys, extra
 
 
 def test_debug_shows_the_traceback(no_indexing, monkeypatch):
-    from kbit_tasks.cli import UsageError
-
-    with pytest.raises(UsageError, match="bits=9"):
+    with pytest.raises(ValueError, match="bits=9"):
         eval_main(["run", "--model", "kbit-hf", "--model_args", "pretrained=/tmp,bits=9", "--tasks", "kbit_*",
                    "--debug"])
     monkeypatch.setenv("KBIT_DEBUG", "1")
-    with pytest.raises(UsageError, match="bits=9"):
+    with pytest.raises(ValueError, match="bits=9"):
         eval_main(["run", "--model", "kbit-hf", "--model_args", "pretrained=/tmp,bits=9", "--tasks", "kbit_*"])
 
 
 def test_other_tasks_keep_their_metadata_keys():
     from types import SimpleNamespace
 
-    from kbit_tasks.cli import check_eval_args
+    from kbit_tasks.cli.eval import check_eval_args
 
     check_eval_args(SimpleNamespace(tasks="kbit_logical_rules_l1,ruler", metadata={"max_seq_lengths": [4096]},
                                     model="hf", model_args={}))
@@ -169,7 +169,7 @@ def test_other_tasks_keep_their_metadata_keys():
     (["--out", "FILE/sub"], "is not writable"),
 ])
 def test_kbit_family_build_errors_are_one_line(tmp_path, capsys, monkeypatch, argv, message):
-    from kbit_tasks.family import main
+    from kbit_tasks.cli.family import main
 
     (tmp_path / "FILE").write_text("not a folder")
     monkeypatch.setattr("kbit_tasks.family.build.build_family", lambda *a, **k: pytest.fail("trained anyway"))
