@@ -1,5 +1,5 @@
 """Checks of what a user types that kbit-eval's command line and a sweep config share: the
-kbit tasks' metadata and kbit-hf's renamed arguments. Each raises a ValueError naming the bad
+kbit tasks' metadata, kbit-hf's renamed arguments and the device. Each raises a ValueError naming the bad
 value and what to write, before anything loads."""
 from __future__ import annotations
 
@@ -26,6 +26,20 @@ def check_metadata(metadata, where: str = "metadata", other_tasks: bool = False)
     except ValueError as err:
         raise ValueError(f"{where}: {err}") from None
     return metadata
+
+
+def check_device(device: str | None, where: str = "device=", choices=("auto", "cpu", "cuda", "mps")) -> None:
+    """An accelerator named explicitly (cuda, cuda:N, mps) must exist on this machine: lm-eval
+    would run on the CPU instead, saying so only in an info log."""
+    import torch
+
+    kind, _, index = (device or "").partition(":")
+    if kind not in ("cuda", "mps"):
+        return
+    usable = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if not usable[kind] or (kind == "cuda" and index.isdigit() and int(index) >= torch.cuda.device_count()):
+        raise ValueError(f"{where}{device!r} is not available on this machine; "
+                         f"choose one of {', '.join(c for c in choices if usable.get(c, True))}")
 
 
 def refuse_renamed(args: dict, where: str = "", sep: str = "=") -> None:

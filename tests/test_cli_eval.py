@@ -182,12 +182,40 @@ def test_kbit_family_build_errors_are_one_line(tmp_path, capsys, monkeypatch, ar
             and message in err and "Traceback" not in err)
 
 
-def test_run_prints_the_table(kbit_only, tiny_model_dir, capsys):
-    """Through the kbit-hf model, which `kbit-eval` registers."""
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"]])
+def test_help_names_kbits_tasks_model_and_options(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        eval_main(argv)
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0 and out.startswith("usage: kbit-eval")
+    for needle in ("kbit-logical", "kbit_logical_syllogism_l1", "--metadata", "--model kbit-hf", "quant_type",
+                   "bits=4 alone is fp4 in blocks of 64", "--debug", "--tasks-dir", "python -m kbit_tasks.tiny"):
+        assert needle in out, needle
+
+
+@pytest.mark.parametrize("device", ["cuda", "cuda:0", "mps"])
+def test_an_absent_accelerator_is_one_line_not_a_silent_cpu_run(no_indexing, monkeypatch, capsys, device):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(SystemExit) as exit_:
+        eval_main(["run", "--model", "kbit-hf", "--model_args", "pretrained=/tmp", "--tasks", "kbit_*",
+                   "--device", device])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "Traceback" not in err
+    assert f"kbit-eval: error: --device '{device}' is not available on this machine; choose one of cpu" in err
+
+
+def test_run_prints_the_table(kbit_only, tiny_model_dir, capfd, monkeypatch, tmp_path):
+    """Through the kbit-hf model, which `kbit-eval` registers; outside a git checkout, without
+    git's "fatal: not a git repository" (lm-eval asks git for the working directory's commit)."""
+    monkeypatch.chdir(tmp_path)
     eval_main(["run", "--model", "kbit-hf", "--model_args", f"pretrained={tiny_model_dir},bits=4",
                "--tasks", "kbit-logical", "--limit", "2", "--device", "cpu", "--batch_size", "16",
                "--metadata", '{"n": 6}'])
-    out = capsys.readouterr().out
+    out, err = capfd.readouterr()
+    assert "fatal" not in err
     for name in ("kbit-logical", "logical syllogism l1", "logical ordering l3"):
         assert name in out
     for metric in ("acc", "acc_norm", "brier_score", "gold_logprob"):

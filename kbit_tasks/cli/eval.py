@@ -6,6 +6,37 @@ import sys
 from kbit_tasks.cli import run_command
 
 KBIT_ONLY = ("kbit",)  # task names that select only kbit tasks start with this
+DEVICES = ("cpu", "cuda", "mps")
+
+
+def about() -> str:
+    """What kbit adds to lm-eval's CLI, heading `kbit-eval --help` and `kbit-eval run --help`
+    (made from the code's own constants, so it stays true)."""
+    from kbit_tasks.generators import DEFAULT_N, SUBTASKS, task_name
+    from kbit_tasks.quant import BITS, QUANT_TYPES, QuantConfig
+
+    default = QuantConfig(bits=4)
+    groups = ", ".join(["kbit"] + sorted({f"kbit-{family}" for family, _, _ in SUBTASKS}))
+    return f"""\
+kbit-eval: lm-evaluation-harness with kbit's reasoning tasks and its k-bit model registered;
+every lm-eval command and flag works as with `lm-eval`.
+
+kbit's tasks (--tasks): the groups {groups}, or one of {len([1 for *_, lv in SUBTASKS for _ in lv])} tasks
+  named kbit_FAMILY_SUBTASK_lLEVEL, e.g. {task_name(*SUBTASKS[0][:2], 1)} (`kbit-eval ls tasks` lists them)
+  --metadata '{{"n": {DEFAULT_N}, "seed": 0}}'   items per task and the generator's seed (these are the defaults)
+kbit's model (--model kbit-hf): a Hugging Face causal LM whose weights are quantized after loading
+  --model_args pretrained=FOLDER_OR_HUB_ID,bits=4,quant_type=fp,blocksize=64
+    bits {"/".join(map(str, BITS))} (16: unquantized); quant_type {"/".join(QUANT_TYPES)}; blocksize 32 to 4096
+    or row (bits=4 alone is {default.quant_type}4 in blocks of {default.blocksize} weights); also dtype (the torch
+    dtype to load in), compute_dtype, outliers, quantize_embeddings, quantize_head, pristine,
+    prefix_sharing: see docs/quantization.md
+kbit's options: --debug (a traceback instead of one line on error; also KBIT_DEBUG=1),
+  --tasks-dir (print the tasks folder, for `lm-eval --include_path`)
+
+offline example (a tiny random model; about a minute on a CPU):
+  python -m kbit_tasks.tiny /tmp/kbit-tiny
+  kbit-eval run --model kbit-hf --model_args pretrained=/tmp/kbit-tiny,bits=4 --tasks kbit_logical_rules_l1 \\
+      --limit 20 --device cpu"""
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -25,19 +56,19 @@ def _eval(argv: list[str]) -> None:
         return
     from lm_eval.utils import setup_logging
 
-    from kbit_tasks.lm_eval_compat import harness_cli, task_index
+    from kbit_tasks.lm_eval_compat import git_hash_quietly, harness_cli, task_index
 
     # lm-eval's own CLI, with kbit's arguments checked before lm-eval indexes its tasks and
     # before any model loads
     setup_logging()
     sys.argv = ["kbit-eval", *argv]
-    parser = harness_cli()
+    parser = harness_cli("kbit-eval", about())
     args = parser.parse_args()
     if getattr(args, "command", None) == "run":
         import kbit_tasks.model  # noqa: F401  registers `--model kbit-hf` (torch and transformers: seconds)
     check_eval_args(args)
     _include_kbit_tasks(args, tasks_dir())
-    with task_index(include_defaults=builtin_tasks_needed(args)):
+    with task_index(include_defaults=builtin_tasks_needed(args)), git_hash_quietly():
         parser.execute(args)
 
 
@@ -68,8 +99,9 @@ def _task_names(args) -> list[str]:
 def check_eval_args(args) -> None:
     """The kbit parts of a `kbit-eval run`: kbit-hf's model_args (the quantization, the local
     `pretrained` folder) and the kbit tasks' metadata. A ValueError names the bad value."""
-    from kbit_tasks.arguments import check_metadata
+    from kbit_tasks.arguments import check_device, check_metadata
 
+    check_device(getattr(args, "device", None), "--device ", DEVICES)
     names = _task_names(args)
     if any("kbit" in name for name in names):  # n and seed mean something else to other tasks
         # with other tasks in the run, other keys may be theirs

@@ -165,17 +165,6 @@ def check_writable(output: Path) -> Path:
         raise ValueError(f"output: {err}") from None
 
 
-def check_device(device: str) -> None:
-    """An explicit accelerator must exist on this machine (checked before any work, not on the
-    login node that only validates a config for GPU nodes)."""
-    import torch
-
-    available = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
-    if device in available and not available[device]:
-        raise ValueError(f"device={device!r} is not available on this machine; "
-                         f"choose one of {', '.join(d for d in DEVICES if available.get(d, True))}")
-
-
 def _choice(raw: dict, key: str, choices: tuple[str, ...], default: str) -> str:
     value = raw.get(key, default)
     if value not in choices:
