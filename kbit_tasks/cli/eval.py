@@ -36,7 +36,7 @@ kbit's options: --debug (a traceback instead of one line on error; also KBIT_DEB
 offline example (a tiny random model; about a minute on a CPU):
   python -m kbit_tasks.tiny /tmp/kbit-tiny
   kbit-eval run --model kbit-hf --model_args pretrained=/tmp/kbit-tiny,bits=4 --tasks kbit_logical_rules_l1 \\
-      --limit 20 --device cpu"""
+      --limit 20 --device cpu --batch_size 16"""
 
 
 def main(argv: list[str] | None = None) -> None:
