@@ -220,3 +220,21 @@ def test_run_prints_the_table(kbit_only, tiny_model_dir, capfd, monkeypatch, tmp
         assert name in out
     for metric in ("acc", "acc_norm", "brier_score", "gold_logprob"):
         assert f"|{metric}" in out.replace(" ", "")
+
+
+def test_the_readme_opens_with_install_and_the_offline_command_help_shows():
+    """The README's first screen (60 lines) installs kbit and runs one task offline, with the very
+    command `kbit-eval --help` prints, so the two cannot drift apart."""
+    from pathlib import Path
+
+    from kbit_tasks.cli.eval import about
+
+    top = (Path(__file__).resolve().parents[1] / "README.md").read_text().splitlines()[:60]
+    assert any(line.startswith("pip install -e .") for line in top)
+    readme = [" ".join(line.rstrip("\\").split()) for line in top]
+    helps = [" ".join(line.rstrip("\\").split()) for line in about().splitlines()]
+    tiny = [line.split("#")[0].strip() for line in readme if line.startswith("python -m kbit_tasks.tiny")]
+    assert tiny and any(line.strip() == tiny[0] for line in helps)
+    run = readme.index(next(line for line in readme if line.startswith("kbit-eval run --model kbit-hf")))
+    start = next(i for i, line in enumerate(helps) if line.startswith("kbit-eval run --model kbit-hf"))
+    assert readme[run] + " " + readme[run + 1] == helps[start] + " " + helps[start + 1]
