@@ -7,7 +7,8 @@ METADATA_KEYS = ("n", "seed")  # what the kbit tasks' loader reads from lm-eval'
 # kbit-hf's old spellings -> today's: HFLM's `dtype` is the torch dtype to load in (once
 # `torch_dtype`), and the quantization data type is `quant_type`, as bitsandbytes and
 # transformers name it (once `dtype`, refused only where its value is a quantization type).
-RENAMED = {"torch_dtype": "dtype", "dtype": "quant_type"}
+RENAMED = {"torch_dtype": ("dtype", "the torch dtype to load in"),
+           "dtype": ("quant_type", "the quantization data type")}
 
 
 def check_metadata(metadata, where: str = "metadata", other_tasks: bool = False) -> dict:
@@ -46,7 +47,7 @@ def refuse_renamed(args: dict, where: str = "", sep: str = "=") -> None:
     """An old spelling must not reach transformers, or silently mean something else."""
     from kbit_tasks.quant.codebooks import QUANT_TYPES
 
-    for old, new in RENAMED.items():
+    for old, (new, meaning) in RENAMED.items():
         if old in args and (old != "dtype" or args[old] in QUANT_TYPES):
             raise ValueError(f"{where}{old!r} is now called {new!r} (as in kbit-hf's model_args); "
-                             f"write {new}{sep}{args[old]}")
+                             f"write {new}{sep}{args[old]} ({new} is {meaning})")
