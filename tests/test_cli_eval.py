@@ -189,8 +189,21 @@ def test_help_names_kbits_tasks_model_and_options(argv, capsys):
     out = capsys.readouterr().out
     assert exit_.value.code == 0 and out.startswith("usage: kbit-eval")
     for needle in ("kbit-logical", "kbit_logical_syllogism_l1", "--metadata", "--model kbit-hf", "quant_type",
-                   "bits=4 alone is fp4 in blocks of 64", "--debug", "--tasks-dir", "python -m kbit_tasks.tiny"):
+                   "--debug", "--tasks-dir", "python -m kbit_tasks.tiny"):
         assert needle in out, needle
+
+
+def test_helps_quantization_facts_are_quantconfigs():
+    """The help writes the quantization's choices out (kbit_tasks.quant imports torch); they must be QuantConfig's."""
+    from kbit_tasks.cli.eval import about
+    from kbit_tasks.quant import BITS, BLOCKSIZES, QUANT_TYPES, QuantConfig
+
+    text = " ".join(about().split())
+    default = QuantConfig(bits=4)
+    assert f"bits=4 alone is {default.quant_type}4 in blocks of {default.blocksize} weights" in text
+    assert BITS == (*range(2, 9), 16) and "bits 2 to 8, or 16 (unquantized)" in text
+    assert f"quant_type {', '.join(QUANT_TYPES[:-1])} or {QUANT_TYPES[-1]}" in text
+    assert BLOCKSIZES == (*(2**i for i in range(5, 13)), "row") and "a power of two from 32 to 4096, or row" in text
 
 
 @pytest.mark.parametrize("device", ["cuda", "cuda:0", "mps"])

@@ -10,12 +10,12 @@ DEVICES = ("cpu", "cuda", "mps")
 
 
 def about() -> str:
-    """What kbit adds to lm-eval's CLI, heading `kbit-eval --help` and `kbit-eval run --help`
-    (made from the code's own constants, so it stays true)."""
+    """What kbit adds to lm-eval's CLI, heading `kbit-eval --help` and `kbit-eval run --help`.
+    The tasks' part is made from the generators; the quantization's is written out, because
+    importing kbit_tasks.quant means importing torch (seconds), and tests/test_cli_eval.py
+    checks it against QuantConfig."""
     from kbit_tasks.generators import DEFAULT_N, SUBTASKS, task_name
-    from kbit_tasks.quant import BITS, QUANT_TYPES, QuantConfig
 
-    default = QuantConfig(bits=4)
     groups = ", ".join(["kbit"] + sorted({f"kbit-{family}" for family, _, _ in SUBTASKS}))
     return f"""\
 kbit-eval: lm-evaluation-harness with kbit's reasoning tasks and its k-bit model registered;
@@ -26,8 +26,8 @@ kbit's tasks (--tasks): the groups {groups}, or one of {len([1 for *_, lv in SUB
   --metadata '{{"n": {DEFAULT_N}, "seed": 0}}'   items per task and the generator's seed (these are the defaults)
 kbit's model (--model kbit-hf): a Hugging Face causal LM whose weights are quantized after loading
   --model_args pretrained=FOLDER_OR_HUB_ID,bits=4,quant_type=fp,blocksize=64
-    bits {"/".join(map(str, BITS))} (16: unquantized); quant_type {"/".join(QUANT_TYPES)}; blocksize 32 to 4096
-    or row (bits=4 alone is {default.quant_type}4 in blocks of {default.blocksize} weights); also dtype (the torch
+    bits 2 to 8, or 16 (unquantized); quant_type int, fp, dynamic, quantile or nf; blocksize a power
+    of two from 32 to 4096, or row; bits=4 alone is fp4 in blocks of 64 weights. Also dtype (the torch
     dtype to load in), compute_dtype, outliers, quantize_embeddings, quantize_head, pristine,
     prefix_sharing: see docs/quantization.md
 kbit's options: --debug (a traceback instead of one line on error; also KBIT_DEBUG=1),
