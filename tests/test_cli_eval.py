@@ -1,5 +1,5 @@
-"""`kbit-eval`: lm-eval's CLI with the kbit tasks appended, and the one-line error path of
-`kbit-eval` and `kbit-family`. In-process, with lm-eval's index of
+"""`kbit-eval`: lm-eval's CLI with the kbit tasks appended, its help, the README's offline
+command, and the one-line error path (and `--debug`) of all four commands. In-process, with lm-eval's index of
 its ~10,000 built-in tasks switched off (it costs a minute on 2 cores and tests nothing of ours)."""
 import functools
 import re
@@ -251,3 +251,31 @@ def test_the_readme_opens_with_install_and_the_offline_command_help_shows():
     run = readme.index(next(line for line in readme if line.startswith("kbit-eval run --model kbit-hf")))
     start = next(i for i, line in enumerate(helps) if line.startswith("kbit-eval run --model kbit-hf"))
     assert readme[run] + " " + readme[run + 1] == helps[start] + " " + helps[start + 1]
+
+
+COMMANDS = {  # each console command, the help that lists --debug, and one bad input
+    "kbit-eval": ("eval", ["--help"], ["run", "--model", "kbit-hf", "--model_args", "pretrained=/tmp,bits=9",
+                                       "--tasks", "kbit_*"]),
+    "kbit-sweep": ("sweep", ["run", "--help"], ["run", "no-such-config.yaml"]),
+    "kbit-fit": ("fit", ["--help"], ["no-such-table.csv", "-o", "OUT"]),
+    "kbit-family": ("family", ["build", "--help"], ["build", "--preset", "ci", "--out", "OUT", "--threads", "0"]),
+}
+
+
+@pytest.mark.parametrize("prog", sorted(COMMANDS))
+def test_every_command_shares_the_one_line_error_and_debug(prog, capsys, monkeypatch, tmp_path):
+    import importlib
+
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    module, help_argv, bad = COMMANDS[prog]
+    main = importlib.import_module(f"kbit_tasks.cli.{module}").main
+    bad = [a.replace("OUT", str(tmp_path / "out")) for a in bad]
+    with pytest.raises(SystemExit) as exit_:
+        main(help_argv)
+    assert exit_.value.code == 0 and "--debug" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_:
+        main(bad)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and len(err.splitlines()) == 1 and err.startswith(f"{prog}: error: ")
+    with pytest.raises(ValueError):
+        main([*bad, "--debug"])
