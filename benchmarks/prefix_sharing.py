@@ -9,7 +9,7 @@ work loads both alike), the token positions each path's forward passes computed 
 included), their ratios, and the achieved FLOP/s against a float32 matmul peak measured
 here. Every request's (logprob, is_greedy) is compared between the paths.
 
-Goals (issue 14, 2-core CPU): total wall-time ratio >= 1.7x on the full kbit suite,
+Goals (2-core CPU): total wall-time ratio >= 1.7x on the full kbit suite,
 >= 2.5x on listfn and sequence, >= 0.95x on tasks whose answers are one token.
 """
 from __future__ import annotations

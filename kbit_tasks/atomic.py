@@ -7,8 +7,10 @@ and a failed write names its path (the kernel's ENOSPC does not).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -59,6 +61,23 @@ def atomic_write_json(path: str | Path, data, **dump_kwargs) -> Path:
             json.dump(data, fh, **dump_kwargs)
 
     return atomic_write(path, write)
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | Path):
+    """Yields a temporary folder beside `path` to fill; on success it gets the umask's mode and
+    is renamed to `path` (an older `path` is removed first), on failure it is removed. A reader
+    never finds a half-written folder under the final name."""
+    path = Path(path)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    try:
+        yield tmp
+        tmp.chmod(umask_mode(0o777))  # mkdtemp's 0700 would hide it from others sharing the folder
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def check_writable_dir(folder: str | Path, probe_bytes: int = 1 << 20) -> Path:

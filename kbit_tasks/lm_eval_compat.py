@@ -14,8 +14,11 @@ private modules or attributes used):
 - `tokenize_once`, `detect_batch_size_once`: HFLM's private `_encode_pair`, `_detect_batch_size`
   cached per model;
 - `harness_cli`: lm-eval's private CLI (`lm_eval._cli.HarnessCLI`, what `lm_eval.__main__`
-  runs) with one flag added through its private `_subparsers`;
-- `task_index`: `lm_eval.tasks.TaskManager` swapped for one that skips the built-in tasks.
+  runs) renamed, its help extended and one flag added through its private `_parser` and
+  `_subparsers`;
+- `git_hash_quietly`: lm-eval's `git describe` of the working directory, stderr silenced;
+- `task_index`: `lm_eval.tasks.TaskManager` swapped for one that skips the built-in tasks;
+- `drop_metadata_hint`: a filter on lm-eval's task logger for one repeated warning.
 
 Not here, by design: kbit-hf (kbit_tasks/model.py) is an HFLM subclass and overrides HFLM's
 hooks (`_model_call`, `_loglikelihood_tokens`, `_get_accelerate_args`; prefix_sharing.py calls
@@ -39,18 +42,15 @@ def lm_eval_for_sweep():
       line per cell stay readable;
     - the environment report lm-eval adds to every result (torch's collect_env: pip list and
       friends, about 1 s of subprocesses per call) collected once per process, not per cell;
-    - its `git describe` of the working directory run once, stderr silenced (outside a git
-      checkout it printed "fatal: not a git repository" per cell)."""
+    - its `git describe` of the working directory run once, quietly (`git_hash_quietly`)."""
     import datasets
     import lm_eval.api.task
     import lm_eval.evaluator
     import transformers
 
-    from kbit_tasks.sweep.store import git_revision
-
     lm_eval_logger = logging.getLogger("lm_eval")
     saved = (lm_eval.api.task.tqdm, lm_eval.evaluator.add_env_info, transformers.logging.get_verbosity(),
-             lm_eval_logger.level, lm_eval.evaluator.get_git_commit_hash)
+             lm_eval_logger.level)
     # lm-eval draws an unconditional "building contexts" bar per task; tqdm reads its
     # TQDM_DISABLE default at import, so the module's reference is the only switch.
     lm_eval.api.task.tqdm = functools.partial(saved[0], disable=True)
@@ -62,20 +62,36 @@ def lm_eval_for_sweep():
         storage.update(env_info)
 
     lm_eval.evaluator.add_env_info = add_env_info_once
-    lm_eval.evaluator.get_git_commit_hash = functools.partial(git_revision, os.getcwd())
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
     datasets.disable_progress_bars()
     lm_eval_logger.setLevel(logging.ERROR)
     try:
-        yield
+        with git_hash_quietly():
+            yield
     finally:
         lm_eval.api.task.tqdm, lm_eval.evaluator.add_env_info = saved[0], saved[1]
-        lm_eval.evaluator.get_git_commit_hash = saved[4]
         transformers.logging.set_verbosity(saved[2])
         transformers.logging.enable_progress_bar()
         datasets.enable_progress_bars()
         lm_eval_logger.setLevel(saved[3])
+
+
+@contextlib.contextmanager
+def git_hash_quietly():
+    """lm-eval 0.4.13 records `git describe --always` of the working directory in every result,
+    with git's stderr on the user's terminal ("fatal: not a git repository" outside a checkout);
+    `kbit_tasks.provenance.git_revision` asks once per folder, quietly."""
+    import lm_eval.evaluator
+
+    from kbit_tasks.provenance import git_revision
+
+    saved = lm_eval.evaluator.get_git_commit_hash
+    lm_eval.evaluator.get_git_commit_hash = functools.partial(git_revision, os.getcwd())
+    try:
+        yield
+    finally:
+        lm_eval.evaluator.get_git_commit_hash = saved
 
 
 @contextlib.contextmanager
@@ -155,18 +171,41 @@ def detect_batch_size_once(lm) -> None:
     lm._detect_batch_size = once
 
 
-def harness_cli():
+def harness_cli(prog: str, about: str):
     """lm-eval's own CLI parser (lm-eval 0.4.13: `lm_eval._cli.HarnessCLI`, private, what
-    `lm_eval.__main__.cli_evaluate` builds), with the one flag `ls` lacks added through its
-    private `_subparsers`: kbit-eval is that CLI with kbit's checks run before it executes."""
+    `lm_eval.__main__.cli_evaluate` builds) named `prog`, with `about` heading its help and
+    `run`'s, and the one flag `ls` lacks; its private `_parser` and `_subparsers` are the only
+    way in. kbit-eval is that CLI with kbit's checks run before it executes."""
     from lm_eval._cli import HarnessCLI
 
     parser = HarnessCLI()
+    parser._parser.prog, parser._parser.description = prog, about
+    for sub in (parser._parser, *parser._subparsers.choices.values()):
+        sub.prog = sub.prog.replace("lm-eval", prog)
+        sub.usage, sub.epilog = (text and text.replace("lm-eval ", f"{prog} ") for text in (sub.usage, sub.epilog))
+    run = parser._subparsers.choices["run"]
+    run.description = f"{about}\n\n{run.description}"
     parser._subparsers.choices["ls"].add_argument(
         "--include_defaults", action="store_true",
         help="also list lm-eval's built-in tasks (indexing their ~10,000 files takes tens of seconds); "
              "without it kbit-eval lists the kbit tasks and those under --include_path")
     return parser
+
+
+def not_the_metadata_hint(record: logging.LogRecord) -> bool:
+    """lm-eval 0.4.13 warns, for every task with a `custom_dataset`, that kwargs can be passed
+    through `--metadata`: 54 lines a run of the 27 kbit tasks, whose README documents n and seed.
+    Only that message, for kbit tasks, is dropped; lm-eval offers no switch for it."""
+    message = record.getMessage()
+    return not (message.startswith("kbit_") and "Custom kwargs can be passed to `--metadata`" in message)
+
+
+def drop_metadata_hint() -> None:
+    """`not_the_metadata_hint` on lm-eval's task logger, once per process (the kbit tasks' hooks
+    run it; lm-eval imports their file by path as well as by name, so it may run twice)."""
+    logger = logging.getLogger("lm_eval.api.task")
+    if not_the_metadata_hint not in logger.filters:
+        logger.addFilter(not_the_metadata_hint)
 
 
 @contextlib.contextmanager

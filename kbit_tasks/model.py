@@ -27,8 +27,8 @@ from lm_eval.models.huggingface import HFLM
 import torch
 
 from kbit_tasks import prefix_sharing
-from kbit_tasks.quant import (PRISTINE, QuantConfig, QuantReport, pristine_weights, quantize_model,
-                              refuse_quant_type_as_dtype, storage_widths)
+from kbit_tasks.arguments import refuse_renamed
+from kbit_tasks.quant import PRISTINE, QuantConfig, QuantReport, pristine_weights, quantize_model, storage_widths
 
 COMPUTE_DTYPES = ("float32", "bfloat16", "float16")
 
@@ -123,7 +123,7 @@ class KbitHFLM(HFLM):
 def check_model_args(model_args: dict) -> QuantConfig:
     """Every kbit-hf argument that can be checked before loading (the constructor and kbit-eval's
     pre-check share it); returns the quantization config. A ValueError names the bad value."""
-    refuse_renamed_model_args(**model_args)
+    refuse_renamed(model_args)
     config = QuantConfig(**{f.name: model_args[f.name] for f in fields(QuantConfig) if f.name in model_args})
     compute_dtype = model_args.get("compute_dtype")
     if compute_dtype is not None and compute_dtype not in COMPUTE_DTYPES:
@@ -134,15 +134,6 @@ def check_model_args(model_args: dict) -> QuantConfig:
     if model_args.get("pristine", "auto") not in PRISTINE:
         raise ValueError(f"pristine={model_args['pristine']!r} is not valid; choose one of {PRISTINE}")
     return config
-
-
-def refuse_renamed_model_args(dtype=None, **model_args) -> None:
-    """kbit-hf's old spellings (`dtype=nf` for the quantization type, `torch_dtype` for HFLM's
-    `dtype`) get one error saying what to write instead, before anything loads."""
-    refuse_quant_type_as_dtype(dtype)
-    if "torch_dtype" in model_args:
-        raise ValueError(f"torch_dtype={model_args['torch_dtype']!r}: kbit-hf takes HFLM's own name, "
-                         f"write dtype={model_args['torch_dtype']}")
 
 
 def device_map_in_memory(config, max_memory: dict, dtype="auto") -> dict:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
-import tempfile
 from pathlib import Path
+
+from kbit_tasks.atomic import atomic_folder
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 FOLDER_NAME = "SmolLM2-135M-Instruct"
@@ -39,7 +39,7 @@ def smollm2_folder(cache_dir: str | Path | None = None) -> Path:
 
     transformers refuses to save a GGUF-loaded model, so the weights go into a model built
     from the same config; the folder is written beside its final name and renamed into
-    place, so an interrupted conversion leaves nothing half-written.
+    place (kbit_tasks.atomic), so an interrupted conversion leaves nothing half-written.
     """
     out = Path(cache_dir or default_cache_dir()) / FOLDER_NAME
     if (out / "config.json").exists():
@@ -53,14 +53,9 @@ def smollm2_folder(cache_dir: str | Path | None = None) -> Path:
     model = AutoModelForCausalLM.from_config(config, dtype="float32")
     model.load_state_dict(loaded.state_dict())
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{FOLDER_NAME}-", dir=out.parent))
-    try:
+    with atomic_folder(out) as tmp:
         model.save_pretrained(tmp)
         AutoTokenizer.from_pretrained(gguf.parent, **kwargs).save_pretrained(tmp)
-        tmp.chmod(0o755)  # mkdtemp makes it private; the cache may be shared
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 

@@ -43,24 +43,35 @@ def _sample_text() -> list[str]:
     return [" ".join(words[(i * 7 + j) % len(words)] for j in range(40)) for i in range(200)]
 
 
+def _special_tokens(tokenizer) -> dict:
+    return dict(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
+                eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+
+
+def llama_config(tokenizer, hidden: int, layers: int, heads: int = 4):
+    """kbit's one Llama recipe, for these tiny models and the reference family: an MLP four
+    times the width, a KV head per head, untied embeddings, the tokenizer's special tokens."""
+    from transformers import LlamaConfig
+
+    return LlamaConfig(hidden_size=hidden, intermediate_size=4 * hidden, num_hidden_layers=layers,
+                       num_attention_heads=heads, num_key_value_heads=heads, max_position_embeddings=1024,
+                       tie_word_embeddings=False, **_special_tokens(tokenizer))
+
+
 def make_tiny_model(out_dir: str | Path, arch: str = "gpt2", seed: int = 0, hidden: int = 64,
                     layers: int = 2, vocab_size: int = 512) -> Path:
     """Save a random `arch` model and its tokenizer to `out_dir` (a Hugging Face folder) and return it."""
     import torch
-    from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig
+    from transformers import AutoModelForCausalLM, GPT2Config
 
     if arch not in ARCHS:
         raise ValueError(f"arch={arch!r} is not supported; choose one of {ARCHS}")
     out = Path(out_dir)
     tokenizer = train_tokenizer(_sample_text(), vocab_size=vocab_size)
-    common = dict(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
-                  eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
     if arch == "gpt2":
-        config = GPT2Config(n_embd=hidden, n_layer=layers, n_head=4, n_positions=1024, **common)
+        config = GPT2Config(n_embd=hidden, n_layer=layers, n_head=4, n_positions=1024, **_special_tokens(tokenizer))
     else:
-        config = LlamaConfig(hidden_size=hidden, intermediate_size=hidden * 4, num_hidden_layers=layers,
-                             num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=1024,
-                             tie_word_embeddings=False, **common)
+        config = llama_config(tokenizer, hidden, layers)
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(config)
     model.save_pretrained(out)

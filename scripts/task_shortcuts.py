@@ -1,6 +1,6 @@
 """Shortcut battery: how far surface cues and a learned surface probe get on each kbit task.
 
-Every cue (kbit_tasks/shortcuts: generic cues for every task, issue 10's v1 cues for their
+Every cue (kbit_tasks/shortcuts: generic cues for every task, the v1 items' shortcuts for their
 subtasks) is a lookup table fitted on n items of the training split and scored on n items of the
 evaluation split (seed 0); the learned probe is a logistic regression over delexicalized
 n-grams and choice-question relations, trained and scored the same way. A score above

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from kbit_tasks.atomic import atomic_write, check_writable_dir, remove_stale_temps
+from kbit_tasks.atomic import atomic_folder, atomic_write, check_writable_dir, remove_stale_temps
 
 
 def test_failed_write_keeps_old_file_and_leaves_no_temporary(tmp_path):
@@ -78,3 +78,21 @@ def test_stale_temporary_files_are_removed_young_ones_kept(tmp_path):
     os.utime(record, (time.time() - 3600, time.time() - 3600))
     assert remove_stale_temps(tmp_path, older_than_s=600) == [old]
     assert sorted(os.listdir(tmp_path)) == [".cell.json.def.tmp", "cell.json"]
+
+
+def test_a_folder_appears_whole_or_not_at_all(tmp_path):
+    """A failure leaves the old folder and no temporary one; success replaces it, with the umask's mode."""
+    final = tmp_path / "model"
+    with atomic_folder(final) as tmp:
+        (tmp / "config.json").write_text("old")
+    with pytest.raises(KeyboardInterrupt), atomic_folder(final) as tmp:
+        (tmp / "config.json").write_text("half")
+        raise KeyboardInterrupt
+    assert os.listdir(tmp_path) == ["model"] and (final / "config.json").read_text() == "old"
+    old = os.umask(0o022)
+    try:
+        with atomic_folder(final) as tmp:
+            (tmp / "weights").write_text("new")
+    finally:
+        os.umask(old)
+    assert os.listdir(final) == ["weights"] and final.stat().st_mode & 0o777 == 0o755  # mkdtemp alone: 0700

@@ -1,5 +1,5 @@
-"""`kbit-eval`: lm-eval's CLI with the kbit tasks appended, and the one-line error path of
-`kbit-eval` and `kbit-family`. In-process, with lm-eval's index of
+"""`kbit-eval`: lm-eval's CLI with the kbit tasks appended, its help, the README's offline
+command, and the one-line error path (and `--debug`) of all four commands. In-process, with lm-eval's index of
 its ~10,000 built-in tasks switched off (it costs a minute on 2 cores and tests nothing of ours)."""
 import functools
 import re
@@ -9,7 +9,8 @@ import sys
 import pytest
 
 import kbit_tasks
-from kbit_tasks.cli import builtin_tasks_needed, eval_main
+from kbit_tasks.cli.eval import builtin_tasks_needed
+from kbit_tasks.cli.eval import main as eval_main
 from kbit_tasks.generators import SUBTASKS, task_name
 
 TASKS = sorted(task_name(f, s, lv) for f, s, levels in SUBTASKS for lv in levels)
@@ -25,7 +26,7 @@ def kbit_only(monkeypatch):
 
 
 def test_tasks_dir_one_liner():
-    out = subprocess.run([sys.executable, "-c", "from kbit_tasks.cli import eval_main; eval_main(['--tasks-dir'])"],
+    out = subprocess.run([sys.executable, "-c", "from kbit_tasks.cli.eval import main; main(['--tasks-dir'])"],
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == kbit_tasks.tasks_dir()
 
@@ -106,7 +107,8 @@ def no_indexing(kbit_only, monkeypatch):
     ("bits=9", "bits=9 is not supported"),
     ("bits=abc", "bits='abc' is not supported"),
     ("bits=4,quant_type=foo", "quant_type='foo' is not supported; choose one of"),
-    ("bits=4,dtype=nf", "dtype='nf' is a quantization data type: write quant_type=nf"),
+    ("bits=4,dtype=nf", "--model_args: 'dtype' is now called 'quant_type' (as in kbit-hf's model_args); "
+                        "write quant_type=nf"),
     ("bits=4,torch_dtype=bfloat16", "write dtype=bfloat16"),
     ("bits=4,blocksize=33", "blocksize=33 is not supported; choose a power of two"),
     ("bits=4,blocksize=0", "blocksize=0 is not supported"),
@@ -128,7 +130,7 @@ def test_bad_kbit_hf_args_are_one_line_before_any_indexing(no_indexing, tiny_mod
 
 @pytest.mark.parametrize("extra, message", [
     (["--metadata", '{"n": 0}'], "--metadata: n=0 is not valid; use an integer from 1 to 10000"),
-    (["--metadata", '{"nn": 5}'], "--metadata: unknown key(s) 'nn'; kbit tasks read n, seed"),
+    (["--metadata", '{"nn": 5}'], "--metadata: unknown key(s) 'nn'; valid keys are n, seed"),
     (["--model_args", "pretrained=./no/such/model"], "pretrained='./no/such/model': no such folder"),
     (["--model_args", "pretrained=nobody-org/no-such-model"], "not a model in the Hugging Face cache"),
 ])
@@ -143,20 +145,18 @@ def test_bad_metadata_and_missing_folder_are_one_line(no_indexing, capsys, extra
 
 
 def test_debug_shows_the_traceback(no_indexing, monkeypatch):
-    from kbit_tasks.cli import UsageError
-
-    with pytest.raises(UsageError, match="bits=9"):
+    with pytest.raises(ValueError, match="bits=9"):
         eval_main(["run", "--model", "kbit-hf", "--model_args", "pretrained=/tmp,bits=9", "--tasks", "kbit_*",
                    "--debug"])
     monkeypatch.setenv("KBIT_DEBUG", "1")
-    with pytest.raises(UsageError, match="bits=9"):
+    with pytest.raises(ValueError, match="bits=9"):
         eval_main(["run", "--model", "kbit-hf", "--model_args", "pretrained=/tmp,bits=9", "--tasks", "kbit_*"])
 
 
 def test_other_tasks_keep_their_metadata_keys():
     from types import SimpleNamespace
 
-    from kbit_tasks.cli import check_eval_args
+    from kbit_tasks.cli.eval import check_eval_args
 
     check_eval_args(SimpleNamespace(tasks="kbit_logical_rules_l1,ruler", metadata={"max_seq_lengths": [4096]},
                                     model="hf", model_args={}))
@@ -169,7 +169,7 @@ def test_other_tasks_keep_their_metadata_keys():
     (["--out", "FILE/sub"], "is not writable"),
 ])
 def test_kbit_family_build_errors_are_one_line(tmp_path, capsys, monkeypatch, argv, message):
-    from kbit_tasks.family import main
+    from kbit_tasks.cli.family import main
 
     (tmp_path / "FILE").write_text("not a folder")
     monkeypatch.setattr("kbit_tasks.family.build.build_family", lambda *a, **k: pytest.fail("trained anyway"))
@@ -182,13 +182,100 @@ def test_kbit_family_build_errors_are_one_line(tmp_path, capsys, monkeypatch, ar
             and message in err and "Traceback" not in err)
 
 
-def test_run_prints_the_table(kbit_only, tiny_model_dir, capsys):
-    """Through the kbit-hf model, which `kbit-eval` registers."""
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"]])
+def test_help_names_kbits_tasks_model_and_options(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        eval_main(argv)
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0 and out.startswith("usage: kbit-eval")
+    for needle in ("kbit-logical", "kbit_logical_syllogism_l1", "--metadata", "--model kbit-hf", "quant_type",
+                   "--debug", "--tasks-dir", "python -m kbit_tasks.tiny"):
+        assert needle in out, needle
+
+
+def test_helps_quantization_facts_are_quantconfigs():
+    """The help writes the quantization's choices out (kbit_tasks.quant imports torch); they must be QuantConfig's."""
+    from kbit_tasks.cli.eval import about
+    from kbit_tasks.quant import BITS, BLOCKSIZES, QUANT_TYPES, QuantConfig
+
+    text = " ".join(about().split())
+    default = QuantConfig(bits=4)
+    assert f"bits=4 alone is {default.quant_type}4 in blocks of {default.blocksize} weights" in text
+    assert BITS == (*range(2, 9), 16) and "bits 2 to 8, or 16 (unquantized)" in text
+    assert f"quant_type {', '.join(QUANT_TYPES[:-1])} or {QUANT_TYPES[-1]}" in text
+    assert BLOCKSIZES == (*(2**i for i in range(5, 13)), "row") and "a power of two from 32 to 4096, or row" in text
+
+
+@pytest.mark.parametrize("device", ["cuda", "cuda:0", "mps"])
+def test_an_absent_accelerator_is_one_line_not_a_silent_cpu_run(no_indexing, monkeypatch, capsys, device):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(SystemExit) as exit_:
+        eval_main(["run", "--model", "kbit-hf", "--model_args", "pretrained=/tmp", "--tasks", "kbit_*",
+                   "--device", device])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "Traceback" not in err
+    assert f"kbit-eval: error: --device '{device}' is not available on this machine; choose one of cpu" in err
+
+
+def test_run_prints_the_table(kbit_only, tiny_model_dir, capfd, monkeypatch, tmp_path):
+    """Through the kbit-hf model, which `kbit-eval` registers; outside a git checkout, without
+    git's "fatal: not a git repository" (lm-eval asks git for the working directory's commit)."""
+    monkeypatch.chdir(tmp_path)
     eval_main(["run", "--model", "kbit-hf", "--model_args", f"pretrained={tiny_model_dir},bits=4",
                "--tasks", "kbit-logical", "--limit", "2", "--device", "cpu", "--batch_size", "16",
                "--metadata", '{"n": 6}'])
-    out = capsys.readouterr().out
+    out, err = capfd.readouterr()
+    assert "fatal" not in err
     for name in ("kbit-logical", "logical syllogism l1", "logical ordering l3"):
         assert name in out
     for metric in ("acc", "acc_norm", "brier_score", "gold_logprob"):
         assert f"|{metric}" in out.replace(" ", "")
+
+
+def test_the_readme_opens_with_install_and_the_offline_command_help_shows():
+    """The README's first screen (60 lines) installs kbit and runs one task offline, with the very
+    command `kbit-eval --help` prints, so the two cannot drift apart."""
+    from pathlib import Path
+
+    from kbit_tasks.cli.eval import about
+
+    top = (Path(__file__).resolve().parents[1] / "README.md").read_text().splitlines()[:60]
+    assert any(line.startswith("pip install -e .") for line in top)
+    readme = [" ".join(line.rstrip("\\").split()) for line in top]
+    helps = [" ".join(line.rstrip("\\").split()) for line in about().splitlines()]
+    tiny = [line.split("#")[0].strip() for line in readme if line.startswith("python -m kbit_tasks.tiny")]
+    assert tiny and any(line.strip() == tiny[0] for line in helps)
+    run = readme.index(next(line for line in readme if line.startswith("kbit-eval run --model kbit-hf")))
+    start = next(i for i, line in enumerate(helps) if line.startswith("kbit-eval run --model kbit-hf"))
+    assert readme[run] + " " + readme[run + 1] == helps[start] + " " + helps[start + 1]
+
+
+COMMANDS = {  # each console command, the help that lists --debug, and one bad input
+    "kbit-eval": ("eval", ["--help"], ["run", "--model", "kbit-hf", "--model_args", "pretrained=/tmp,bits=9",
+                                       "--tasks", "kbit_*"]),
+    "kbit-sweep": ("sweep", ["run", "--help"], ["run", "no-such-config.yaml"]),
+    "kbit-fit": ("fit", ["--help"], ["no-such-table.csv", "-o", "OUT"]),
+    "kbit-family": ("family", ["build", "--help"], ["build", "--preset", "ci", "--out", "OUT", "--threads", "0"]),
+}
+
+
+@pytest.mark.parametrize("prog", sorted(COMMANDS))
+def test_every_command_shares_the_one_line_error_and_debug(prog, capsys, monkeypatch, tmp_path):
+    import importlib
+
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    module, help_argv, bad = COMMANDS[prog]
+    main = importlib.import_module(f"kbit_tasks.cli.{module}").main
+    bad = [a.replace("OUT", str(tmp_path / "out")) for a in bad]
+    with pytest.raises(SystemExit) as exit_:
+        main(help_argv)
+    assert exit_.value.code == 0 and "--debug" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_:
+        main(bad)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and len(err.splitlines()) == 1 and err.startswith(f"{prog}: error: ")
+    with pytest.raises(ValueError):
+        main([*bad, "--debug"])

@@ -109,7 +109,7 @@ def test_second_build_is_a_cache_hit(ci_family, monkeypatch):
 
 
 def test_cli_cache_hit_prints_the_family(ci_family, monkeypatch, capsys):
-    from kbit_tasks.family import main
+    from kbit_tasks.cli.family import main
 
     out, manifest = ci_family
     monkeypatch.setattr("kbit_tasks.family.corpus.build_corpus", _fail)

@@ -1,4 +1,4 @@
-"""`kbit-fit` (kbit_tasks.fit_cli): every mistake is one line `kbit-fit: error: ...`, exit 2,
+"""`kbit-fit` (kbit_tasks.cli.fit): every mistake is one line `kbit-fit: error: ...`, exit 2,
 found before any fitting; `fitting` itself imports nothing from kbit_tasks."""
 import subprocess
 import sys
@@ -11,7 +11,7 @@ from fitting.simulate import simulate_table
 
 def kbit_fit(capsys, *args):
     """Run `kbit-fit ARGS` in this process: (exit status, stdout, stderr)."""
-    from kbit_tasks.cli import fit_main
+    from kbit_tasks.cli.fit import main as fit_main
 
     try:
         fit_main([str(a) for a in args])
@@ -39,7 +39,7 @@ def test_help(capsys):
     ("{file}/sub", "-o '{file}/sub': cannot write the report there (Not a directory)"),
 ])
 def test_unwritable_report_folder_is_refused_before_fitting(tmp_path, table, monkeypatch, capsys, out, message):
-    from kbit_tasks import fit_cli
+    from kbit_tasks.cli import fit as fit_cli
     import fitting
 
     blocker = tmp_path / "a-file"
@@ -77,12 +77,12 @@ def test_a_group_without_usable_rows_still_gives_a_report(tmp_path, table, capsy
 
 def test_fitting_imports_nothing_from_kbit_tasks():
     """Every fitting module imported in a fresh interpreter pulls in no kbit_tasks module; the
-    same probe does see one once kbit_tasks.fit_cli (which uses kbit_tasks) is imported."""
+    same probe does see one once kbit_tasks.cli.fit (which uses kbit_tasks) is imported."""
     probe = ("import importlib, pkgutil, sys, fitting\n"
              "kbit = lambda: sorted(k for k in sys.modules if k.split('.')[0] == 'kbit_tasks')\n"
              "for m in pkgutil.iter_modules(fitting.__path__): importlib.import_module('fitting.' + m.name)\n"
              "print(kbit())\n"
-             "import kbit_tasks.fit_cli\n"
+             "import kbit_tasks.cli.fit\n"
              "print(kbit())\n")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr

@@ -146,7 +146,7 @@ def test_trials_column_alias_and_number_chance(planted):
 
 
 def test_kbit_fit_writes_report(tmp_path, capsys):
-    from kbit_tasks.fit_cli import main
+    from kbit_tasks.cli.fit import main
 
     src = tmp_path / "results.parquet"
     pd.concat([simulate_table(seed=0),

@@ -22,6 +22,7 @@ FORBIDDEN = {
     r"\.(?:_model_call|_encode_pair|_detect_batch_size)\s*=(?!=)|del\s+[\w.]+\.(?:_model_call|_encode_pair)":
         "a private HFLM method shadowed on an instance",
     r"\.tqdm\s*=(?!=)|\bloglikelihood\s*=\s*functools\.partial\(": "an lm-eval progress bar switched off",
+    r"\.addFilter\(": "an lm-eval log message filtered",
 }
 
 
@@ -58,6 +59,7 @@ def test_the_compat_module_holds_each_workaround():
     "    lm._encode_pair = functools.cache(lm._encode_pair)",
     "    lm.loglikelihood = functools.partial(lm.loglikelihood, disable_tqdm=True)",
     "    parser._subparsers.choices['ls'].add_argument('--x')",
+    "    logging.getLogger('lm_eval.api.task').addFilter(quiet)",
 ])
 def test_a_planted_workaround_is_caught(planted):
     source = (PACKAGE / "sweep" / "runner.py").read_text()
@@ -68,3 +70,21 @@ def test_a_planted_workaround_is_caught(planted):
 def test_reads_and_comparisons_are_not_workarounds():
     assert not violations("if lm._model_call == x:\n    rank = os.environ.get('LOCAL_RANK')\n"
                           "    out = lm._model_call(ids)  # lm._model_call = no, a comment\n")
+
+
+def test_no_entry_points_for_lm_eval_which_reads_none():
+    """kbit reaches lm-eval by import (kbit-eval registers the tasks folder and kbit-hf), not by
+    packaging entry points: lm-eval never asks importlib.metadata for any, so an `lm_eval.tasks`
+    or `lm_eval.models` group in setup.cfg would be inert. If a later lm-eval reads them, the
+    first assertion fails and they may be declared."""
+    import configparser
+
+    import lm_eval
+
+    root = Path(lm_eval.__file__).parent
+    readers = [str(p.relative_to(root)) for p in root.rglob("*.py") if "tasks" not in p.relative_to(root).parts
+               and re.search(r"\bentry_points\s*\(|\bEntryPoints?\b.*\bgroup\b", p.read_text(errors="replace"))]
+    assert readers == []
+    setup = configparser.ConfigParser()
+    setup.read(PACKAGE.parent / "setup.cfg")
+    assert [g for g in setup["options.entry_points"] if g.startswith("lm_eval")] == []

@@ -27,7 +27,7 @@ def test_bad_quant_args_fail_before_loading_weights(monkeypatch):
         KbitHFLM(pretrained="/nonexistent", bits=4, blocksize=48)
     with pytest.raises(ValueError, match=r"quant_type=.float..*choose"):
         KbitHFLM(pretrained="/nonexistent", bits=4, quant_type="float")
-    with pytest.raises(ValueError, match=r"dtype='nf' is a quantization data type: write quant_type=nf"):
+    with pytest.raises(ValueError, match=r"'dtype' is now called 'quant_type' .*; write quant_type=nf"):
         KbitHFLM(pretrained="/nonexistent", bits=4, dtype="nf")  # kbit-hf's old spelling
 
 

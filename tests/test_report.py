@@ -39,7 +39,7 @@ def report_table(seed: int = 0) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    from kbit_tasks.fit_cli import main
+    from kbit_tasks.cli.fit import main
 
     folder = tmp_path_factory.mktemp("report")
     report_table().to_csv(folder / "results.csv", index=False)
@@ -167,7 +167,7 @@ def test_a_planted_precision_advantage_is_named():
 
 
 def test_a_table_without_family_and_level_still_reports_and_says_why(tmp_path):
-    from kbit_tasks.fit_cli import main
+    from kbit_tasks.cli.fit import main
 
     table = simulate_table(seed=0).drop(columns=["group", "level"])
     table.to_csv(tmp_path / "t.csv", index=False)

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from kbit_tasks import atomic
-from kbit_tasks.sweep import main
+from kbit_tasks.cli.sweep import main
 from kbit_tasks.sweep import runner
 
 

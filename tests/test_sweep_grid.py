@@ -171,7 +171,7 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path):
 def test_unavailable_device_is_rejected(device, monkeypatch):
     import torch
 
-    from kbit_tasks.sweep.config import check_device
+    from kbit_tasks.arguments import check_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)

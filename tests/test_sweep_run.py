@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from kbit_tasks.sweep import collect, main, parse_config, run
+from kbit_tasks.cli.sweep import main
+from kbit_tasks.sweep import collect, parse_config, run
 from kbit_tasks.sweep.collect import COLUMNS
 from kbit_tasks.sweep.store import CORRUPT_DIR, cell_records
 

@@ -10,12 +10,9 @@ recipe fingerprint matches is a cache hit and returns at once.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
-from kbit_tasks.atomic import atomic_write_json
+from kbit_tasks.atomic import atomic_folder, atomic_write_json
 from kbit_tasks.family.presets import Preset, get_preset
 
 MANIFEST = "manifest.json"
@@ -27,14 +24,6 @@ def _read_json(path: Path) -> dict | None:
         return json.loads(path.read_text())
     except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
         return None
-
-
-def _publish(tmp_dir: Path, final: Path) -> None:
-    """Move a finished temporary folder into place, replacing a stale one."""
-    tmp_dir.chmod(0o755)  # mkdtemp makes it private; the family is meant to be shared
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp_dir, final)
 
 
 def cached_manifest(preset: Preset, out: Path) -> dict | None:
@@ -58,10 +47,9 @@ def _tokenizer(preset: Preset, docs: list[str], out: Path):
     if stamp and stamp.get("fingerprint") == preset.fingerprint():
         return AutoTokenizer.from_pretrained(tok_dir)
     tok = train_tokenizer(docs, vocab_size=preset.vocab_size)
-    tmp = Path(tempfile.mkdtemp(dir=out, prefix=".tokenizer."))
-    tok.save_pretrained(tmp)
-    atomic_write_json(tmp / MEMBER_FILE, {"fingerprint": preset.fingerprint()}, indent=2)
-    _publish(tmp, tok_dir)
+    with atomic_folder(tok_dir) as tmp:
+        tok.save_pretrained(tmp)
+        atomic_write_json(tmp / MEMBER_FILE, {"fingerprint": preset.fingerprint()}, indent=2)
     return tok
 
 
@@ -104,11 +92,10 @@ def build_family(preset: str | Preset, out_dir: str | Path, progress: bool = Tru
             members.append(done["model"])
             continue
         model, entry = train_model(size, data, order, tokenizer, preset, progress=progress)
-        tmp = Path(tempfile.mkdtemp(dir=out, prefix=f".{size.name}."))
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        atomic_write_json(tmp / MEMBER_FILE, {"fingerprint": fingerprint, "model": entry}, indent=2)
-        _publish(tmp, final)
+        with atomic_folder(final) as tmp:
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+            atomic_write_json(tmp / MEMBER_FILE, {"fingerprint": fingerprint, "model": entry}, indent=2)
         members.append(entry)
         if progress:
             print(f"{size.name}: {entry['params']:,} params, loss {entry['final_loss']:.3f}, "

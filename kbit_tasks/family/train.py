@@ -12,9 +12,10 @@ import time
 
 import torch
 from tqdm.auto import tqdm
-from transformers import LlamaConfig, LlamaForCausalLM, get_cosine_with_min_lr_schedule_with_warmup
+from transformers import LlamaForCausalLM, get_cosine_with_min_lr_schedule_with_warmup
 
 from kbit_tasks.family.presets import Preset, Size
+from kbit_tasks.tiny import llama_config
 
 
 def encode(docs: list[tuple[str, str]], tokenizer) -> list[tuple[list[int], list[int]]]:
@@ -52,21 +53,11 @@ def batch_order(n_docs: int, preset: Preset) -> torch.Tensor:
     return torch.cat(epochs)[:need].view(preset.steps, preset.batch_size)
 
 
-def model_config(size: Size, tokenizer) -> LlamaConfig:
-    return LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=size.hidden, intermediate_size=4 * size.hidden,
-        num_hidden_layers=size.layers, num_attention_heads=size.heads, num_key_value_heads=size.heads,
-        max_position_embeddings=1024, tie_word_embeddings=False,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-
-
 def train_model(size: Size, data: list[tuple[list[int], list[int]]], order: torch.Tensor, tokenizer,
                 preset: Preset, progress: bool = True) -> tuple[LlamaForCausalLM, dict]:
     """Train one size from a seeded init; returns the model and its manifest entry."""
     torch.manual_seed(preset.seed)
-    model = LlamaForCausalLM(model_config(size, tokenizer))
+    model = LlamaForCausalLM(llama_config(tokenizer, size.hidden, size.layers, size.heads))
     opt = torch.optim.AdamW(model.parameters(), lr=size.lr, betas=(0.9, 0.95), weight_decay=preset.weight_decay)
     sched = get_cosine_with_min_lr_schedule_with_warmup(opt, preset.warmup_steps, preset.steps,
                                                         min_lr_rate=preset.min_lr_ratio)

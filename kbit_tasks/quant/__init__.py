@@ -7,7 +7,7 @@ transformers model and returns a QuantReport with the model's size in bits.
 from kbit_tasks.quant.codebooks import (FP_EXPONENT_BITS, QUANT_TYPES, create_dynamic_map, create_fp_map,
                                         create_linear_map, create_map, create_normal_map,
                                         create_quantile_map)
-from kbit_tasks.quant.config import BITS, BLOCKSIZES, QuantConfig, refuse_quant_type_as_dtype
+from kbit_tasks.quant.config import BITS, BLOCKSIZES, QuantConfig
 from kbit_tasks.quant.core import n_blocks, quantize_dequantize
 from kbit_tasks.quant.modules import QuantReport, quantize_model, storage_widths, targets
 from kbit_tasks.quant.pristine import PRISTINE, PristineWeights, pristine_weights
@@ -15,4 +15,4 @@ from kbit_tasks.quant.pristine import PRISTINE, PristineWeights, pristine_weight
 __all__ = ["BITS", "PRISTINE", "PristineWeights", "BLOCKSIZES", "FP_EXPONENT_BITS", "QUANT_TYPES", "QuantConfig",
            "QuantReport", "create_dynamic_map", "create_fp_map", "create_linear_map", "create_map", "create_normal_map",
            "create_quantile_map", "n_blocks", "pristine_weights", "quantize_dequantize", "quantize_model",
-           "refuse_quant_type_as_dtype", "storage_widths", "targets"]
+           "storage_widths", "targets"]

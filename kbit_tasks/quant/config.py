@@ -9,14 +9,6 @@ BITS = QUANT_BITS + (16,)
 BLOCKSIZES = tuple(2**i for i in range(5, 13)) + ("row",)
 
 
-def refuse_quant_type_as_dtype(dtype, where: str = "") -> None:
-    """kbit-hf once called the quantization data type `dtype`; HFLM's `dtype` is the torch dtype
-    to load in. An old `dtype=nf` must not reach transformers (or silently mean something else)."""
-    if isinstance(dtype, str) and dtype in QUANT_TYPES:
-        raise ValueError(f"{where}dtype={dtype!r} is a quantization data type: write quant_type={dtype} "
-                         "(dtype is HFLM's torch dtype to load in, e.g. dtype=bfloat16)")
-
-
 def _check_bool(name: str, value) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"{name}={value!r} is not supported; choose True or False")

@@ -15,7 +15,7 @@ from .cues import GENERIC, cue_accuracy, deeper
 from .probe import probe_accuracy
 from .task_cues import TASK_CUES
 
-MARGIN = 0.05  # issue 10's bar: nothing above chance + 0.05
+MARGIN = 0.05  # the bar: no shortcut more than 0.05 above chance
 PROBE = "learned probe"
 CONFIRM_N = 1000
 # The probe scores each choice by n-grams crossed with how the choice stands in the text, so it

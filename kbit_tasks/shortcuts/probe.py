@@ -11,8 +11,6 @@ shortcut (the hypothesis-only baseline of the annotation-artifact literature).
 from __future__ import annotations
 
 import numpy as np
-from sklearn.feature_extraction import DictVectorizer
-from sklearn.linear_model import LogisticRegression
 
 from .cues import GENERIC
 from .text import choice_identity, choice_pattern, context_and_query, delex_tokens, mentions, ngrams
@@ -52,6 +50,12 @@ def _pairs(items):
 def probe_accuracy(train: list[dict], test: list[dict], C: float = 1.0) -> float:
     """Train on `train` items, score on `test` items: mean credit of the argmax choice (ties
     split evenly, as in `cues.accuracy`)."""
+    try:  # scikit-learn is an extra: kbit installs without it
+        from sklearn.feature_extraction import DictVectorizer
+        from sklearn.linear_model import LogisticRegression
+    except ModuleNotFoundError as err:
+        raise ModuleNotFoundError(f"the shortcut battery's learned probe needs scikit-learn ({err}); "
+                                  "install it with: pip install 'kbit[battery]'") from None
     vec = DictVectorizer()
     x = vec.fit_transform(_pairs(train))
     y = np.array([i == it["gold"] for it in train for i in range(len(it["choices"]))])

@@ -1,4 +1,4 @@
-"""Cues aimed at one subtask: the v1 shortcuts of issue 10, read from the item text.
+"""Cues aimed at one subtask: the shortcuts the v1 items allowed, read from the item text.
 
 Each one is shallow on purpose: it reads single statements (a rule's conclusion, a premise's
 mood, who stands on which side of a comparison, one edge or a two-edge path), never a chain of

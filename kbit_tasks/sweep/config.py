@@ -16,16 +16,15 @@ from typing import Any
 
 import yaml
 
+from kbit_tasks.arguments import check_metadata, refuse_renamed
+from kbit_tasks.model_sources import check_model_source
+
 TOP_KEYS = ("models", "precisions", "tasks", "num_fewshot", "batch_size", "max_batch_size", "limit", "device",
             "dtype", "compute_dtype", "seed", "output", "metadata", "bootstrap_iters", "processes_per_gpu")
-METADATA_KEYS = ("n", "seed")  # what the kbit tasks read
 MODEL_KEYS = ("path", "name", "params", "parallelize")
 PRECISION_KEYS = ("bits", "quant_type", "blocksize", "outliers", "quantize_embeddings", "quantize_head")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 TORCH_DTYPES = ("auto", "float32", "bfloat16", "float16")
-# Old spellings, refused with what to write: the names follow kbit-hf's model_args (HFLM's
-# `dtype` is the torch dtype; the quantization data type is `quant_type`).
-RENAMED_KEYS = {"config": {"torch_dtype": "dtype"}, "precisions": {"dtype": "quant_type"}}
 
 
 @dataclass(frozen=True)
@@ -66,18 +65,13 @@ class SweepConfig:
 
 
 def _check_keys(entry: dict, valid: tuple[str, ...], where: str) -> None:
-    renamed = RENAMED_KEYS.get(where.split("[")[0], {})
+    refuse_renamed(entry, f"{where}: ", sep=": ")
     for key in entry:
-        if key in renamed:
-            raise ValueError(f"{where}: {key!r} is now called {renamed[key]!r} (as in kbit-hf's model_args); "
-                             f"write {renamed[key]}: {entry[key]}")
         if key not in valid:
             raise ValueError(f"{where}: unknown key {key!r}; valid keys are {', '.join(valid)}")
 
 
 def _check_model_source(spec: ModelSpec, where: str) -> None:
-    from kbit_tasks.cli import check_model_source
-
     try:
         check_model_source(spec.path)
     except ValueError as err:
@@ -171,34 +165,6 @@ def check_writable(output: Path) -> Path:
         raise ValueError(f"output: {err}") from None
 
 
-def check_metadata(metadata) -> dict:
-    """The tasks' metadata: only keys the kbit tasks read, with valid values."""
-    from kbit_tasks.generators import DEFAULT_N, check_n_seed
-
-    if not isinstance(metadata, dict):
-        raise ValueError(f"metadata={metadata!r} must be a mapping such as {{n: 50}}")
-    unknown = sorted(set(metadata) - set(METADATA_KEYS))
-    if unknown:
-        raise ValueError(f"metadata: unknown key(s) {', '.join(map(repr, unknown))}; "
-                         f"valid keys are {', '.join(METADATA_KEYS)}")
-    try:
-        check_n_seed(metadata.get("n", DEFAULT_N), metadata.get("seed", 0))
-    except ValueError as err:
-        raise ValueError(f"metadata: {err}") from None
-    return metadata
-
-
-def check_device(device: str) -> None:
-    """An explicit accelerator must exist on this machine (checked before any work, not on the
-    login node that only validates a config for GPU nodes)."""
-    import torch
-
-    available = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
-    if device in available and not available[device]:
-        raise ValueError(f"device={device!r} is not available on this machine; "
-                         f"choose one of {', '.join(d for d in DEVICES if available.get(d, True))}")
-
-
 def _choice(raw: dict, key: str, choices: tuple[str, ...], default: str) -> str:
     value = raw.get(key, default)
     if value not in choices:
@@ -272,6 +238,11 @@ def parse_config(raw: Any, output: str | Path | None = None) -> SweepConfig:
 
 def load_config(path: str | Path, output: str | Path | None = None) -> SweepConfig:
     """Read and validate a sweep YAML file; relative paths inside it are relative to the working directory."""
+    return parse_config(read_config(path), output=output)
+
+
+def read_config(path: str | Path) -> Any:
+    """A sweep YAML file as read, unvalidated; a missing file or a syntax error is a ValueError."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"sweep config {str(path)!r} does not exist")
@@ -283,4 +254,4 @@ def load_config(path: str | Path, output: str | Path | None = None) -> SweepConf
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ValueError(f"sweep config {str(path)!r}: YAML syntax error{where}: "
                          f"{getattr(err, 'problem', None) or err}") from None
-    return parse_config(raw, output=output)
+    return raw

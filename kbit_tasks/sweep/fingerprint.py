@@ -41,7 +41,7 @@ def _safetensors_header_hash(path: Path) -> str:
 def resolve_model(path: str) -> tuple[Path | None, str | None]:
     """(folder holding the model's files, hub revision or None). A hub id resolves to its
     cached snapshot; (None, None) when it is not cached (the fingerprint then says so)."""
-    from kbit_tasks.cli import looks_local
+    from kbit_tasks.model_sources import looks_local
 
     if looks_local(path):
         return Path(os.path.expanduser(path)).resolve(), None

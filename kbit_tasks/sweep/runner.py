@@ -23,11 +23,12 @@ from datetime import datetime, timezone
 from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from kbit_tasks.arguments import check_device
 from kbit_tasks.atomic import remove_stale_temps
 from kbit_tasks.lm_eval_compat import (ForwardTimer, as_local_rank_zero, detect_batch_size_once, lm_eval_for_sweep,
                                        tokenize_once, without_request_bar)
 from kbit_tasks.sweep.claims import check_timeout, stale_after_default, try_claim
-from kbit_tasks.sweep.config import SweepConfig, check_device
+from kbit_tasks.sweep.config import SweepConfig
 from kbit_tasks.sweep.fingerprint import cell_fingerprint, differences, model_fingerprint, task_fingerprint
 from kbit_tasks.sweep.grid import Cell, Placement, build_grid, select
 from kbit_tasks.sweep.store import (CorruptRecord, atomic_write_json, cell_path, provenance,

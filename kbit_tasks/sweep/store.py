@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
 from datetime import datetime, timezone
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
 from kbit_tasks import atomic
+from kbit_tasks.provenance import git_revision
 
 log = logging.getLogger("kbit.sweep")
 
@@ -118,13 +118,3 @@ def provenance() -> dict:
         except metadata.PackageNotFoundError:
             versions[dist] = None
     return {"versions": versions, "git_revision": git_revision(str(Path(__file__).parent))}
-
-
-@lru_cache(maxsize=None)
-def git_revision(folder: str) -> str | None:
-    """`git rev-parse HEAD` in `folder`, stderr silenced ("fatal: not a git repository")."""
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True,
-                              timeout=10).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None

@@ -4,7 +4,6 @@ chance; lm-eval returns it as `results["configs"][task]["metadata"]`) and adds t
 log-probability to lm-eval's own metrics."""
 from __future__ import annotations
 
-import logging
 import math
 
 import datasets
@@ -12,21 +11,9 @@ import numpy as np
 from lm_eval.api.task import ConfigurableTask
 
 from kbit_tasks.generators import DEFAULT_N, check_n_seed, content_hash, generate
+from kbit_tasks.lm_eval_compat import drop_metadata_hint
 
-
-def _not_the_metadata_hint(record: logging.LogRecord) -> bool:
-    """lm-eval warns, for every task with a `custom_dataset`, that kwargs can be passed through
-    `--metadata`: 54 lines a run of the 27 kbit tasks, whose README documents n and seed. Only
-    that message, for kbit tasks, is dropped; lm-eval offers no switch for it."""
-    message = record.getMessage()
-    return not (message.startswith("kbit_") and "Custom kwargs can be passed to `--metadata`" in message)
-
-
-# lm-eval imports this file by its path (`!function utils.load`) besides any normal import, so
-# the filter is added once, by name.
-_task_logger = logging.getLogger("lm_eval.api.task")
-if not any(getattr(f, "__name__", "") == _not_the_metadata_hint.__name__ for f in _task_logger.filters):
-    _task_logger.addFilter(_not_the_metadata_hint)
+drop_metadata_hint()  # lm-eval's per-task hint that kwargs go through --metadata
 
 
 def load(family: str, subtask: str, level: int, n: int = DEFAULT_N, seed: int = 0, distractors: int | None = None,

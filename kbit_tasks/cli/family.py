@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 import json
-
 from pathlib import Path
 
+from kbit_tasks.cli import DEBUG_HELP, run_command
 from kbit_tasks.family.presets import PRESETS, get_preset
 
 
@@ -21,7 +21,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="torch CPU threads (default 1: these matrices are too small to split, and on a "
                             "busy shared machine two threads were several times slower than one)")
     build.add_argument("--quiet", action="store_true", help="no progress bars")
-    build.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    build.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     return parser
 
 
@@ -42,15 +42,13 @@ def check_build_args(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import sys
+    run_command("kbit-family", argv, _main)
 
-    from kbit_tasks.cli import cli_errors
 
-    argv = sys.argv[1:] if argv is None else argv
+def _main(argv: list[str]) -> None:
     args = _parser().parse_args(argv)
-    with cli_errors("kbit-family", argv):
-        check_build_args(args)
-        _build(args)
+    check_build_args(args)
+    _build(args)
 
 
 def _build(args) -> None:

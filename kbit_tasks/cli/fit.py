@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
-import sys
 import tempfile
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pandas as pd
 from fitting.data import BINOMIAL_METRICS, METHODS
 from fitting.report import FAMILY, LEVEL, markdown, panel_markdown, panels
 from kbit_tasks.atomic import atomic_write
+from kbit_tasks.cli import DEBUG_HELP, run_command
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--note", default="",
                     help="a sentence printed at the top of the report (e.g. where the models come from)")
+    ap.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     return ap
 
 
@@ -75,13 +76,8 @@ def report_folder(path: str | Path) -> Path:
 
 def main(argv: list[str] | None = None) -> None:
     """Mistakes (a bad table, column, value or output folder, a full disk) end as one line
-    `kbit-fit: error: ...` with exit status 2, never a traceback."""
-    ap = build_parser()
-    args = ap.parse_args(argv)
-    try:
-        run(args, shlex.join(["kbit-fit", *(sys.argv[1:] if argv is None else argv)]))
-    except (ValueError, OSError) as err:
-        ap.exit(2, f"kbit-fit: error: {err}\n")
+    `kbit-fit: error: ...` with exit status 2 (kbit_tasks.cli)."""
+    run_command("kbit-fit", argv, lambda args: run(build_parser().parse_args(args), shlex.join(["kbit-fit", *args])))
 
 
 def run(args: argparse.Namespace, command: str) -> None:

@@ -1,0 +1,53 @@
+"""Checks of what a user types that kbit-eval's command line and a sweep config share: the
+kbit tasks' metadata, kbit-hf's renamed arguments and the device. Each raises a ValueError naming the bad
+value and what to write, before anything loads."""
+from __future__ import annotations
+
+METADATA_KEYS = ("n", "seed")  # what the kbit tasks' loader reads from lm-eval's metadata
+# kbit-hf's old spellings -> today's: HFLM's `dtype` is the torch dtype to load in (once
+# `torch_dtype`), and the quantization data type is `quant_type`, as bitsandbytes and
+# transformers name it (once `dtype`, refused only where its value is a quantization type).
+RENAMED = {"torch_dtype": ("dtype", "the torch dtype to load in"),
+           "dtype": ("quant_type", "the quantization data type")}
+
+
+def check_metadata(metadata, where: str = "metadata", other_tasks: bool = False) -> dict:
+    """n and seed as the tasks' loader will check them; any other key is a typo unless the
+    run holds `other_tasks`, to which it may belong."""
+    from kbit_tasks.generators import DEFAULT_N, check_n_seed
+
+    if not isinstance(metadata, dict):
+        raise ValueError(f"{where}: {metadata!r} must be a mapping such as {{n: 50}}")
+    unknown = sorted(set(metadata) - set(METADATA_KEYS))
+    if unknown and not other_tasks:
+        raise ValueError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; "
+                         f"valid keys are {', '.join(METADATA_KEYS)}")
+    try:
+        check_n_seed(metadata.get("n", DEFAULT_N), metadata.get("seed", 0))
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from None
+    return metadata
+
+
+def check_device(device: str | None, where: str = "device=", choices=("auto", "cpu", "cuda", "mps")) -> None:
+    """An accelerator named explicitly (cuda, cuda:N, mps) must exist on this machine: lm-eval
+    would run on the CPU instead, saying so only in an info log."""
+    import torch
+
+    kind, _, index = (device or "").partition(":")
+    if kind not in ("cuda", "mps"):
+        return
+    usable = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if not usable[kind] or (kind == "cuda" and index.isdigit() and int(index) >= torch.cuda.device_count()):
+        raise ValueError(f"{where}{device!r} is not available on this machine; "
+                         f"choose one of {', '.join(c for c in choices if usable.get(c, True))}")
+
+
+def refuse_renamed(args: dict, where: str = "", sep: str = "=") -> None:
+    """An old spelling must not reach transformers, or silently mean something else."""
+    from kbit_tasks.quant.codebooks import QUANT_TYPES
+
+    for old, (new, meaning) in RENAMED.items():
+        if old in args and (old != "dtype" or args[old] in QUANT_TYPES):
+            raise ValueError(f"{where}{old!r} is now called {new!r} (as in kbit-hf's model_args); "
+                             f"write {new}{sep}{args[old]} ({new} is {meaning})")
