@@ -3,7 +3,7 @@ kbit tasks' metadata, kbit-hf's renamed arguments and the device. Each raises a 
 value and what to write, before anything loads."""
 from __future__ import annotations
 
-METADATA_KEYS = ("n", "seed")  # what the kbit tasks' loader reads from lm-eval's metadata
+METADATA_KEYS = ("n", "seed", "distractors")  # what the kbit tasks' loader reads from lm-eval's metadata
 # kbit-hf's old spellings -> today's: HFLM's `dtype` is the torch dtype to load in (once
 # `torch_dtype`), and the quantization data type is `quant_type`, as bitsandbytes and
 # transformers name it (once `dtype`, refused only where its value is a quantization type).
@@ -12,9 +12,9 @@ RENAMED = {"torch_dtype": ("dtype", "the torch dtype to load in"),
 
 
 def check_metadata(metadata, where: str = "metadata", other_tasks: bool = False) -> dict:
-    """n and seed as the tasks' loader will check them; any other key is a typo unless the
-    run holds `other_tasks`, to which it may belong."""
-    from kbit_tasks.generators import DEFAULT_N, check_n_seed
+    """n, seed and distractors as the tasks' loader will check them; any other key is a typo
+    unless the run holds `other_tasks`, to which it may belong."""
+    from kbit_tasks.generators import DEFAULT_N, check_distractors, check_n_seed
 
     if not isinstance(metadata, dict):
         raise ValueError(f"{where}: {metadata!r} must be a mapping such as {{n: 50}}")
@@ -24,6 +24,7 @@ def check_metadata(metadata, where: str = "metadata", other_tasks: bool = False)
                          f"valid keys are {', '.join(METADATA_KEYS)}")
     try:
         check_n_seed(metadata.get("n", DEFAULT_N), metadata.get("seed", 0))
+        check_distractors(metadata.get("distractors"))
     except ValueError as err:
         raise ValueError(f"{where}: {err}") from None
     return metadata

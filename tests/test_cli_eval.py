@@ -130,7 +130,8 @@ def test_bad_kbit_hf_args_are_one_line_before_any_indexing(no_indexing, tiny_mod
 
 @pytest.mark.parametrize("extra, message", [
     (["--metadata", '{"n": 0}'], "--metadata: n=0 is not valid; use an integer from 1 to 10000"),
-    (["--metadata", '{"nn": 5}'], "--metadata: unknown key(s) 'nn'; valid keys are n, seed"),
+    (["--metadata", '{"nn": 5}'], "--metadata: unknown key(s) 'nn'; valid keys are n, seed, distractors"),
+    (["--metadata", '{"distractors": -2}'], "--metadata: distractors=-2 is not valid; use an integer from 0 to 64"),
     (["--model_args", "pretrained=./no/such/model"], "pretrained='./no/such/model': no such folder"),
     (["--model_args", "pretrained=nobody-org/no-such-model"], "not a model in the Hugging Face cache"),
 ])

@@ -54,7 +54,7 @@ def test_yaml_syntax_error(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra, message", [
-    ({"metadata": {"nn": 5}}, "metadata: unknown key(s) 'nn'; valid keys are n, seed"),
+    ({"metadata": {"nn": 5}}, "metadata: unknown key(s) 'nn'; valid keys are n, seed, distractors"),
     ({"metadata": {"n": 0}}, "metadata: n=0 is not valid"),
     ({"device": "mps"}, "device='mps' is not available on this machine; choose one of auto, cpu"),
     ({"models": ["./no/such/model"]}, "'./no/such/model': no such folder"),

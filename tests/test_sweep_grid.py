@@ -33,7 +33,7 @@ def _base(tmp_path, model_dir):
 
 
 @pytest.mark.parametrize("change, bad", [
-    ({"metadata": {"nn": 5}}, "unknown key(s) 'nn'; valid keys are n, seed"),
+    ({"metadata": {"nn": 5}}, "unknown key(s) 'nn'; valid keys are n, seed, distractors"),
     ({"metadata": {"n": 0}}, "n=0 is not valid"),
     ({"max_batch_size": 0}, "max_batch_size=0"),
     ({"models": [{"path": "./no/such/folder"}]}, "no such folder"),
