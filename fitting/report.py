@@ -309,7 +309,8 @@ def markdown(fits: dict, plots: dict, command: str, metric: str, note: str = "",
     for fit in fits.values():
         row = fit.to_frame().iloc[0]
         group = ", ".join(f"{k}={v}" for k, v in fit.label.items()) or "all"
-        ci = f"{_cell(row['ci_low'])}..{_cell(row['ci_high'])}" if np.isfinite(row["breakpoint"]) else ""
+        ci = (f"{_cell(row['ci_low'])}..{_cell(row['ci_high'])}{' (open)' if row['ci_open'] else ''}"
+              if np.isfinite(row["breakpoint"]) else "")
         lines.append(f"| {group} | {_cell(row['breakpoint'])} | {row['readable']} | {ci} | "
                      f"{_cell(row['p_value'], '{:.3g}')} | {'yes' if row['detected'] else 'no'} | "
                      f"{row['direction']} | {row['closest_smooth']} | "
