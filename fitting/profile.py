@@ -153,7 +153,7 @@ def locate_two(model, grid: Grid, refine: bool = True) -> Pair:
     return Pair(np.asarray(psis, dtype=float), float(best), reason, inner, pairs, ll)
 
 
-def pair_grid(grid: Grid, step: int = 2) -> np.ndarray:
+def pair_grid(grid: Grid, step: int = 3) -> np.ndarray:
     """Pairs (P, 2) of every `step`-th interior grid point, psi1 < psi2: the candidates of the
     two-break existence test (on data and on every bootstrap table alike)."""
     inner = grid.points[grid.interior][::step]

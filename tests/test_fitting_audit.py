@@ -49,9 +49,8 @@ def test_emergence_is_judged_on_the_named_break():
     p = floor_hinge(x, 32.0, 0.25, b0=-1.5, b1=0.05, b2=1.5, b3=-1.6, psi2=35.0)
     f = fit_threshold(_table(np.round(p * 5000), 5000, 0.25), n_breakpoints=2, n_boot=39)
     assert f.breakpoint == pytest.approx(32.0, abs=0.7) and f.slope_change > 0
-    assert f.direction == "emergence"
-    if f.detected:
-        assert "emergence at break 1 of 2" in f.verdict() and "(falling) at" in f.verdict()
+    assert f.detected and f.direction == "emergence"
+    assert "emergence at break 1 of 2" in f.verdict() and "the other break (falling) at 35.0" in f.verdict()
 
 
 def test_two_breaks_closer_than_one_size_are_refused():
