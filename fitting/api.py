@@ -160,7 +160,7 @@ def fit_cells(c: Cells, x_name: str, n_breakpoints=1, alpha=0.05, n_boot=199, bo
     if not np.all(np.isfinite(psis)):
         return ThresholdFit(breakpoints=psis, cis=tuple(map(tuple, cis)), test=None, reason=reason, llf=ll,
                             models=smooth_models, **_not_estimated(c, n_breakpoints, reason), **fields)
-    test = _existence_test(model, grid, closest, n_boot, rng, n_breakpoints)
+    test = _existence_test(model, grid, closest, n_boot, rng, n_breakpoints, alpha)
     names = param_names(len(psis), model.extra_names)
     final = model.statsmodels_fit(psis, names)
     bse = final.bse.copy()
@@ -271,9 +271,10 @@ def _smooth(model) -> pd.DataFrame:
                        model.n_obs)
 
 
-def _existence_test(model, grid, closest, n_boot, rng, n_breakpoints) -> dict | None:
+def _existence_test(model, grid, closest, n_boot, rng, n_breakpoints, alpha) -> dict | None:
     """Binomial: the parametric bootstrap against the closest smooth curve (fitting.smooth), and
-    for two breaks also against the best one break (p is the larger: both must reject);
+    for two breaks also against the best one break (p is the larger: both must reject; the
+    second is run only when the first rejects at alpha);
     least squares: Davies' test (its null is a straight line), and for two breaks a Gaussian
     parametric bootstrap against one break."""
     singles = grid.points[grid.interior][::2, None]  # every other grid point: the same on data and replicates
@@ -296,12 +297,16 @@ def _existence_test(model, grid, closest, n_boot, rng, n_breakpoints) -> dict | 
         out["name"] = f"quasi-LR vs {closest}, parametric bootstrap (B={n_boot})"
         return out
     smooth = existence_test(model, pairs, family(closest), n_boot, rng)
-    one = existence_test(model, pairs, singles, n_boot, rng)
-    return {"stat": smooth["stat"], "p_value": max(smooth["p_value"], one["p_value"]),
-            "null": f"{closest}; one break", "dispersion": smooth["dispersion"], "n_boot": n_boot,
-            "p_smooth": smooth["p_value"], "p_one_break": one["p_value"],
-            "name": f"quasi-LR of two breaks vs {closest} (p = {smooth['p_value']:.3g}) and vs one break "
-                    f"(p = {one['p_value']:.3g}), parametric bootstrap (B={n_boot})"}
+    out = {"stat": smooth["stat"], "p_value": smooth["p_value"], "null": f"{closest}; one break",
+           "dispersion": smooth["dispersion"], "n_boot": n_boot, "p_smooth": smooth["p_value"], "p_one_break": None,
+           "name": f"quasi-LR of two breaks vs {closest} (p = {smooth['p_value']:.3g}), parametric bootstrap "
+                   f"(B={n_boot}); vs one break not run: the smooth curve is not rejected"}
+    if smooth["p_value"] <= alpha:  # else two breaks are refused whatever the second test says: not run
+        one = existence_test(model, pairs, singles, n_boot, rng)
+        out.update(p_value=max(smooth["p_value"], one["p_value"]), p_one_break=one["p_value"],
+                   name=f"quasi-LR of two breaks vs {closest} (p = {smooth['p_value']:.3g}) and vs one break "
+                        f"(p = {one['p_value']:.3g}), parametric bootstrap (B={n_boot})")
+    return out
 
 
 def profile_interval(model, grid: Grid, alpha: float = 0.05):
