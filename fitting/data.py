@@ -95,7 +95,7 @@ def prepare(data, spec: Spec, metric: str | None, by: list[str] | None) -> pd.Da
         infinite = np.isinf(values.to_numpy(dtype=float))
         if infinite.any():
             row = df.index[infinite][0]
-            raise ValueError(f"column {col!r} has infinite value {values[row]:g} at row {row!r}: every value "
+            raise ValueError(f"column {col!r} has infinite value {values[row]:g} at row {row}: every value "
                              "must be finite (leave a cell empty to drop it)")
     if spec.precision is not None and df[spec.precision].isna().any():
         rows = df.index[df[spec.precision].isna()]
