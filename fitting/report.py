@@ -302,7 +302,8 @@ def markdown(fits: dict, plots: dict, command: str, metric: str, note: str = "",
              *panel_lines, "## All fits", "",
              "psi is the breakpoint in log2(total model bits); "
              f"the interval is the {label.replace(' CI', '')} profile-likelihood "
-             "interval (dispersion-scaled); p tests \"no break: the closest smooth curve\" against one break; "
+             "interval (dispersion-scaled); p tests \"no break: the closest smooth curve\" against the fitted breaks "
+             "(two breaks: also against one, p the larger); "
              "detected needs that test passed, the slope rising at psi, a closed interval and moderate dispersion.",
              "", f"| group | psi | size | {label} | p | detected | direction | closest smooth curve | reason, notes |",
              "|---|---|---|---|---|---|---|---|---|"]
