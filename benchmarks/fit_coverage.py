@@ -7,14 +7,19 @@ as a user calls it (existence test with --n-boot bootstrap tables). Goals: false
 rate <= 0.07 for every truth without a break, power >= 0.8 on the planted break, coverage
 of the planted psi >= 0.90 with dispersion up to 3, no crashes. A crash pass then fits
 --crash-reps further tables of every truth without the bootstrap ("linear in p" from seed
-3002 is issue 11's crash reproducer). docs/fitting.md quotes the tables with their commands:
+3002 is issue 11's crash reproducer). With --breakpoints 2 the same tables of every truth
+without a planted break are fitted with two breakpoints (n_breakpoints=2), whose existence
+test is against the closest smooth curve and against one break: goal false-positive rate
+<= 0.07 on each. docs/fitting.md quotes the tables with their commands:
 
     python benchmarks/fit_coverage.py --reps 100 --n-boot 99 --workers 2 --crash-reps 0
+    python benchmarks/fit_coverage.py --reps 100 --n-boot 99 --workers 2 --crash-reps 0 --breakpoints 2
     python benchmarks/fit_coverage.py --reps 0 --workers 2 --crash-reps 1000
 """
 from __future__ import annotations
 
 import argparse
+import re
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor
@@ -29,17 +34,17 @@ GOAL_FPR, GOAL_POWER, GOAL_COVERAGE = 0.07, 0.8, 0.90
 
 def one(job):
     """Fit one simulated table: (truth, detected, covered or None, crashed, closest smooth curve)."""
-    truth, seed, n_boot = job
+    truth, seed, n_boot, n_breakpoints = job
     table, psi = truth_cells(truth, seed)
     try:
-        fit = fit_threshold(table, n_boot=n_boot, seed=seed)
+        fit = fit_threshold(table, n_boot=n_boot, seed=seed, n_breakpoints=n_breakpoints)
     except Exception:  # noqa: BLE001 - counting crashes is the point
         return truth, False, None, traceback.format_exc(limit=1), ""
-    covered = None if psi is None else bool(fit.ci[0] <= psi <= fit.ci[1])
+    covered = None if psi is None or n_breakpoints == 2 else bool(fit.ci[0] <= psi <= fit.ci[1])
     return truth, fit.detected, covered, "", fit.closest
 
 
-def _row(t, rows) -> str:
+def _row(t, rows, n_breakpoints: int = 1) -> str:
     """One markdown row: detection rate, coverage, crashes, the usual closest curve, goals."""
     n = len(rows)
     det = np.mean([r[1] for r in rows])
@@ -59,7 +64,7 @@ def _row(t, rows) -> str:
     if crashes:
         goal.append("crashes")
     cov_text = f"{np.mean(cov):.3f} ± {_se(np.mean(cov), len(cov)):.3f}" if cov else "-"
-    return (f"| {t} | {'yes' if planted else 'no'} | {det:.3f} ± {_se(det, n):.3f} | {cov_text} | "
+    return (f"| {t} | {n_breakpoints} | {'yes' if planted else 'no'} | {det:.3f} ± {_se(det, n):.3f} | {cov_text} | "
             f"{crashes}/{n} | {mode} | {'; '.join(goal) or 'met'} |")
 
 
@@ -74,30 +79,36 @@ def main(argv=None) -> None:
     ap.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     ap.add_argument("--crash-reps", type=int, default=1000,
                     help="tables per truth of the crash pass, fitted without the bootstrap (default 1000; 0 skips)")
-    ap.add_argument("--truths", default="", help="comma-separated subset of: " + ", ".join(TRUTHS))
+    ap.add_argument("--truths", default="",
+                    help="subset, separated by commas without a space (names hold ', '): " + "; ".join(TRUTHS))
+    ap.add_argument("--breakpoints", type=int, default=1, choices=(1, 2),
+                    help="breakpoints of the fits (default 1; 2 fits the truths without a planted break)")
     args = ap.parse_args(argv)
-    truths = [t for t in args.truths.split(",") if t] or list(TRUTHS)
+    truths = [t for t in re.split(r",(?! )", args.truths) if t] or [
+        t for t in TRUTHS if args.breakpoints == 1 or TRUTHS[t][1] is None]
     for t in truths:
         if t not in TRUTHS:
             ap.error(f"truth {t!r} is not one of: {', '.join(TRUTHS)}")
     start = time.perf_counter()
     if args.reps:
-        print("| truth | break | detected (FPR or power) | coverage of psi | crashes "
+        print("| truth | breakpoints fitted | break planted | detected (FPR or power) | coverage of psi | crashes "
               "| closest smooth curve (mode) | goal |")
-        print("|---|---|---|---|---|---|---|", flush=True)
+        print("|---|---|---|---|---|---|---|---|", flush=True)
     with ProcessPoolExecutor(args.workers) as pool:
         for t in truths if args.reps else []:
             seeds = 1000 * list(TRUTHS).index(t) + np.arange(args.reps)  # the same tables in any subset
-            rows = list(pool.map(one, [(t, int(s), args.n_boot) for s in seeds], chunksize=2))
-            print(_row(t, rows), flush=True)
+            rows = list(pool.map(one, [(t, int(s), args.n_boot, args.breakpoints) for s in seeds], chunksize=2))
+            print(_row(t, rows, args.breakpoints), flush=True)
         if args.crash_reps:
             print(f"\ncrash pass, {args.crash_reps} tables per truth (seeds from 3002, n_boot=0):")
         for t in truths if args.crash_reps else []:
-            crashes = [r[3] for r in pool.map(one, [(t, 3002 + r, 0) for r in range(args.crash_reps)], chunksize=16)
+            jobs = [(t, 3002 + r, 0, args.breakpoints) for r in range(args.crash_reps)]
+            crashes = [r[3] for r in pool.map(one, jobs, chunksize=16)
                        if r[3]]
             print(f"- {t}: {len(crashes)} crashes" + "".join(f"\n{c}" for c in crashes[:2]), flush=True)
     print(f"\nruntime {time.perf_counter() - start:.0f} s ({len(truths)} truths x {args.reps} tables with "
-          f"B = {args.n_boot}, x {args.crash_reps} crash-pass tables; {args.workers} workers)")
+          f"B = {args.n_boot}, {args.breakpoints} breakpoint(s), x {args.crash_reps} crash-pass tables; "
+          f"{args.workers} workers)")
 
 
 if __name__ == "__main__":

@@ -85,6 +85,26 @@ class FloorHinge:
         return float(max(1.0, floor.pearson_dispersion(self.fitted(psis), self.s, self.n,
                                                         self.X0.shape[1] + 2 * len(psis))))
 
+    def at_breaks(self, psis) -> tuple[float, np.ndarray]:
+        """(largest |logit| of the fitted curve at the cells, the coefficients' covariance with psi
+        held fixed, x in data units). A logit beyond a few units past the cells' resolution means
+        the fit ran off to the floor or the ceiling, where the likelihood is flat: the slopes of
+        that segment are not identified. The fixed-psi covariance is the inverse expected
+        information, which exists where the joint one (with psi, kinked there) may not."""
+        psis = np.asarray(psis, dtype=float)
+        beta, _ = self.fit_at(psis)
+        eta = hinge_design(self.xc, psis - self.xbar, self.extra) @ beta
+        g = np.clip(1 / (1 + np.exp(-np.clip(eta, -30, 30))), 1e-300, 1)
+        p = self.c + (1 - self.c) * g
+        dp = (1 - self.c) * g * (1 - g)
+        X = hinge_design(self.x, psis, self.extra)
+        info = X.T @ (X * (self.n * dp**2 / np.maximum(p * (1 - p), 1e-300))[:, None])
+        try:
+            cov = np.linalg.inv(info)
+        except np.linalg.LinAlgError:
+            cov = np.full(info.shape, np.nan)
+        return float(np.max(np.abs(eta))), cov
+
     def bootstrap_psi(self, psi: float, grid: Grid, n_boot: int, rng) -> np.ndarray:
         """psi re-estimated (grid argmax, parabolic step) on data simulated from the fitted break."""
         p1 = self.fitted([psi])

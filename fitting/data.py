@@ -11,8 +11,10 @@ METHODS = ("binomial", "ols", "wls")
 BINOMIAL_METRICS = ("acc", "acc_norm")
 # Columns that identify a cell of the tidy table (docs/sweep.md); two rows agreeing on all of
 # those present are one cell counted twice.
-CELL_KEY = ("model", "precision", "bits", "dtype", "blocksize", "outliers", "task", "level", "metric")
-BELOW_CHANCE_LEVEL = 0.05  # family-wise, Bonferroni over the cells of one fit
+CELL_KEY = ("model", "precision", "bits", "quant_type", "blocksize", "outliers", "task", "level", "metric")
+# Family-wise level of the below-chance caution of one fit: half for its cells one by one
+# (Bonferroni over them), half for their sum.
+BELOW_CHANCE_LEVEL = 0.05
 
 
 @dataclass
@@ -86,9 +88,15 @@ def prepare(data, spec: Spec, metric: str | None, by: list[str] | None) -> pd.Da
             raise ValueError(f"column {col!r} holds booleans (True/False); it must be numeric"
                              + (": successes count the correct items of each cell, 0..trials"
                                 if col == spec.successes else ""))
-        bad = pd.to_numeric(df[col], errors="coerce").isna() & df[col].notna()
+        values = pd.to_numeric(df[col], errors="coerce")
+        bad = values.isna() & df[col].notna()
         if bad.any():
             raise ValueError(f"column {col!r} has non-numeric value {df[col][bad].iloc[0]!r}")
+        infinite = np.isinf(values.to_numpy(dtype=float))
+        if infinite.any():
+            row = df.index[infinite][0]
+            raise ValueError(f"column {col!r} has infinite value {values[row]:g} at row {row}: every value "
+                             "must be finite (leave a cell empty to drop it)")
     if spec.precision is not None and df[spec.precision].isna().any():
         rows = df.index[df[spec.precision].isna()]
         raise ValueError(f"column {spec.precision!r} (precision) is missing in {len(rows)} row(s), first at row "
@@ -176,10 +184,11 @@ def cells(df: pd.DataFrame, spec: Spec) -> Cells:
     pick = lambda a: None if a is None else a[ok]  # noqa: E731
     out = Cells(x[ok], pick(s), pick(n), pick(c), pick(y), pick(w), prec, notes)
     if s is not None:
-        below = _below_chance(out, df[ok], spec)
-        if below:
-            out.notes.append(below)
-            out.caveats.append(below)
+        pooled = pooled_below_chance(out, f"the {len(out.s)} cells of this fit")
+        for below in (_below_chance(out, df[ok], spec), pooled):
+            if below:
+                out.notes.append(below)
+                out.caveats.append(below)
     return out
 
 
@@ -190,7 +199,7 @@ def _below_chance(c: Cells, rows: pd.DataFrame, spec: Spec) -> str:
     chance rate may be mis-stated, or the answers biased against the gold."""
     m = len(c.s)
     p_low = stats.binom.cdf(c.s, c.n, c.c)  # P(S <= s) at chance
-    low = np.flatnonzero(p_low < BELOW_CHANCE_LEVEL / max(m, 1))
+    low = np.flatnonzero(p_low < BELOW_CHANCE_LEVEL / 2 / max(m, 1))
     if low.size == 0:
         return ""
     names = [col for col in ("model", "precision", "bits", "task", spec.precision)
@@ -200,5 +209,29 @@ def _below_chance(c: Cells, rows: pd.DataFrame, spec: Spec) -> str:
              + f" ({c.s[i]:g}/{c.n[i]:g} = {c.s[i] / c.n[i]:.3f} < {c.c[i]:g})" for i in low[:5]]
     more = f"; and {low.size - 5} more" if low.size > 5 else ""
     return (f"{low.size} of {m} cells are significantly below the stated chance (one-sided binomial test, "
-            f"{BELOW_CHANCE_LEVEL:g} with Bonferroni over {m} cells): {'; '.join(shown)}{more}; "
+            f"{BELOW_CHANCE_LEVEL / 2:g} with Bonferroni over {m} cells): {'; '.join(shown)}{more}; "
             "check the chance rate (1 / number of choices) and the answer scoring")
+
+
+def pooled_below_chance(c: Cells, what: str) -> str:
+    """A caution when the cells, pooled, are significantly below the stated chance, or ''.
+
+    Cells a little below chance each pass the per-cell test (Bonferroni over many cells), and
+    pooling families of tasks into one fit dilutes them further; their sum does not. The sum of
+    binomials with one chance rate is binomial (exact test); with several, the normal
+    approximation of its Poisson-binomial law is used."""
+    if c.s is None or len(c.s) < 2:
+        return ""
+    total, trials = float(c.s.sum()), float(c.n.sum())
+    mean, var = float(np.sum(c.n * c.c)), float(np.sum(c.n * c.c * (1 - c.c)))
+    if var <= 0:
+        return ""
+    if np.ptp(c.c) == 0:
+        p = float(stats.binom.cdf(total, trials, c.c[0]))
+    else:
+        p = float(stats.norm.cdf((total + 0.5 - mean) / np.sqrt(var)))
+    if not p < BELOW_CHANCE_LEVEL / 2:
+        return ""
+    return (f"{what} are significantly below the stated chance when pooled: {total:g}/{trials:g} = "
+            f"{total / trials:.3f} < {mean / trials:.3g} (one-sided binomial test, p = {p:.2g} < "
+            f"{BELOW_CHANCE_LEVEL / 2:g}); check the chance rate (1 / number of choices) and the answer scoring")

@@ -116,6 +116,21 @@ class SegmentedLS:
             bound = stats.norm.sf(tail) + V * np.exp(-M**2 / 2) / np.sqrt(8 * np.pi)
         return float(M), float(min(1.0, (2 if alternative == "two.sided" else 1) * bound))
 
+    def versus_fewer_breaks(self, pairs, singles, n_boot: int, rng) -> float:
+        """p-value of "one break" against two: the likelihood ratio of the best pair over the best
+        single breakpoint (candidates on the grid), its reference distribution from n_boot tables
+        simulated from the one-break fit with Gaussian errors (variance rss / m, weights kept)."""
+        def stat(model):
+            return 2 * (np.max(model.loglik_grid(pairs)) - np.max(model.loglik_grid(singles)))
+
+        psi = singles[int(np.argmax(self.loglik_grid(singles)))]
+        mean = self.fitted(psi)
+        sigma = np.sqrt(np.sum(self.w * (self.y - mean) ** 2) / self.n_obs)
+        t = stat(self)
+        exceed = sum(stat(SegmentedLS(self.x, mean + rng.normal(0, sigma, self.n_obs) / np.sqrt(self.w), self.w,
+                                      self.extra, self.extra_names)) >= t - 1e-9 for _ in range(n_boot))
+        return (1 + exceed) / (1 + n_boot)
+
     def statsmodels_fit(self, psis, names):
         """Muggeo's iteration from the profile optimum, then the estimates as R `segmented`
         reports them: coefficients of the hinge fit at psi; their covariance from the design

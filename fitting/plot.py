@@ -47,7 +47,7 @@ def plot_fit(fit, ax=None):
         lo, hi = fit.ci
         style = dict(color="tab:red") if fit.detected else dict(color="grey", ls="--")
         ax.axvline(to_x(fit.breakpoint), lw=1.2, **style,
-                   label=f"psi = {fit.readable}" + ("" if fit.detected else " (not significant)"))
+                   label=f"psi = {fit.readable}" + (f" ({fit.refused_as})" if fit.refused_as else ""))
         if np.isfinite(lo) and np.isfinite(hi):
             ax.axvspan(to_x(lo), to_x(hi), color=style["color"], alpha=0.15, label=ci_label(fit.alpha))
     if log2 and len(c.x):  # a group with no usable rows is drawn empty, not a crash

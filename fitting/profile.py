@@ -72,11 +72,13 @@ def locate(model, grid: Grid, crit: float | None = None) -> Located:
     i = int(np.nanargmax(ll))
     pts = grid.points
     inner = np.flatnonzero(grid.interior)
-    if inner.size == 0 or i <= inner[0] or i >= inner[-1]:
+    if inner.size == 0 or i < inner[0] or i > inner[-1]:
         return Located(np.nan, float(ll[i]), (np.nan, np.nan), False,
                        f"best breakpoint at the edge of the data (x = {pts[i]:.3g}; "
                        f"data span {pts[0]:.3g}..{pts[-1]:.3g})")
-    res = optimize.minimize_scalar(lambda p: -model.loglik_at([p]), bounds=(pts[i - 1], pts[i + 1]),
+    # refined within the interior: at least two distinct x on each side of psi
+    bounds = (max(pts[i - 1], pts[inner[0]]), min(pts[i + 1], pts[inner[-1]]))
+    res = optimize.minimize_scalar(lambda p: -model.loglik_at([p]), bounds=bounds,
                                    method="bounded", options={"xatol": 1e-5 * (pts[-1] - pts[0])})
     psi, best = (float(res.x), -float(res.fun)) if -res.fun >= ll[i] else (float(pts[i]), float(ll[i]))
     if crit is None:
@@ -105,30 +107,58 @@ def _crossing(model, pts, dev, i, direction, best, crit):
     return float(optimize.brentq(f, a, b, xtol=1e-4)), False
 
 
-def locate_two(model, grid: Grid, crit: float,
-               refine: bool = True) -> tuple[np.ndarray, float, list[tuple[float, float]], str]:
-    """Two breakpoints psi1 < psi2: grid search over pairs, Nelder-Mead refinement (skipped with
-    refine=False, when only the model comparison needs the pair), and for each psi the interval
-    of its profile (the pair likelihood maximised over the other psi)."""
+@dataclass
+class Pair:
+    """Two breakpoints psi1 < psi2 from the profile over pairs of interior grid points."""
+
+    psis: np.ndarray
+    loglik: float
+    reason: str
+    inner: np.ndarray  # the interior grid points
+    pairs: np.ndarray  # (P, 2) the grid pairs
+    ll: np.ndarray  # (P,) their profile log-likelihoods
+
+    def intervals(self, crit: float) -> tuple[list[tuple[float, float]], bool]:
+        """Each psi's interval (its profile: the pair likelihood maximised over the other psi,
+        on the grid) at deviance cut-off `crit`, and whether one reaches the interior's edge."""
+        cis, is_open = [], False
+        for j in range(2):
+            prof = np.array([self.ll[self.pairs[:, j] == v].max() if np.any(self.pairs[:, j] == v) else -np.inf
+                             for v in self.inner])
+            ok = self.inner[2 * (self.loglik - prof) <= crit]
+            if not ok.size:
+                cis.append((np.nan, np.nan))
+                continue
+            cis.append((float(min(ok.min(), self.psis[j])), float(max(ok.max(), self.psis[j]))))
+            is_open |= bool(ok.min() <= self.inner[0] or ok.max() >= self.inner[-1])
+        return cis, is_open
+
+
+def locate_two(model, grid: Grid, refine: bool = True) -> Pair:
+    """Two breakpoints psi1 < psi2: grid search over pairs of interior points, then Nelder-Mead
+    refinement (skipped with refine=False, when only the model comparison needs the pair)."""
     inner = grid.points[grid.interior]
     a, b = np.meshgrid(np.arange(len(inner)), np.arange(len(inner)), indexing="ij")
     keep = b > a
     pairs = np.stack([inner[a[keep]], inner[b[keep]]], axis=-1)
     if len(pairs) == 0:
-        return np.full(2, np.nan), np.nan, [(np.nan, np.nan)] * 2, "too few distinct x for two breakpoints"
+        return Pair(np.full(2, np.nan), np.nan, "too few distinct x for two breakpoints", inner, pairs, np.array([]))
     ll = model.loglik_grid(pairs)
     start = pairs[int(np.argmax(ll))]
     if not refine:
         psis, best = start, float(ll.max())
     else:
         psis, best = _refine_pair(model, start, float(ll.max()))
-    cis = []
-    for j in range(2):
-        prof = np.array([ll[pairs[:, j] == v].max() if np.any(pairs[:, j] == v) else -np.inf for v in inner])
-        ok = inner[2 * (best - prof) <= crit]
-        cis.append((float(min(ok.min(), psis[j])), float(max(ok.max(), psis[j]))) if ok.size else (np.nan, np.nan))
-    reason = "" if inner[0] < psis[0] < psis[1] < inner[-1] else "a breakpoint at the edge of the data"
-    return psis, float(best), cis, reason
+    reason = "" if inner[0] <= psis[0] < psis[1] <= inner[-1] else "a breakpoint at the edge of the data"
+    return Pair(np.asarray(psis, dtype=float), float(best), reason, inner, pairs, ll)
+
+
+def pair_grid(grid: Grid, step: int = 3) -> np.ndarray:
+    """Pairs (P, 2) of every `step`-th interior grid point, psi1 < psi2: the candidates of the
+    two-break existence test (on data and on every bootstrap table alike)."""
+    inner = grid.points[grid.interior][::step]
+    a, b = np.triu_indices(len(inner), k=1)
+    return np.stack([inner[a], inner[b]], axis=-1)
 
 
 def _refine_pair(model, start, ll_start):

@@ -302,14 +302,16 @@ def markdown(fits: dict, plots: dict, command: str, metric: str, note: str = "",
              *panel_lines, "## All fits", "",
              "psi is the breakpoint in log2(total model bits); "
              f"the interval is the {label.replace(' CI', '')} profile-likelihood "
-             "interval (dispersion-scaled); p tests \"no break: the closest smooth curve\" against one break; "
+             "interval (dispersion-scaled); p tests \"no break: the closest smooth curve\" against the fitted breaks "
+             "(two breaks: also against one, p the larger); "
              "detected needs that test passed, the slope rising at psi, a closed interval and moderate dispersion.",
              "", f"| group | psi | size | {label} | p | detected | direction | closest smooth curve | reason, notes |",
              "|---|---|---|---|---|---|---|---|---|"]
     for fit in fits.values():
         row = fit.to_frame().iloc[0]
         group = ", ".join(f"{k}={v}" for k, v in fit.label.items()) or "all"
-        ci = f"{_cell(row['ci_low'])}..{_cell(row['ci_high'])}" if np.isfinite(row["breakpoint"]) else ""
+        ci = (f"{_cell(row['ci_low'])}..{_cell(row['ci_high'])}{' (open)' if row['ci_open'] else ''}"
+              if np.isfinite(row["breakpoint"]) else "")
         lines.append(f"| {group} | {_cell(row['breakpoint'])} | {row['readable']} | {ci} | "
                      f"{_cell(row['p_value'], '{:.3g}')} | {'yes' if row['detected'] else 'no'} | "
                      f"{row['direction']} | {row['closest_smooth']} | "

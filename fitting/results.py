@@ -48,6 +48,7 @@ class ThresholdFit:
     cells: Cells | None = None
     model: object = None  # the profile-likelihood object, for predictions and other intervals
     grid: object = None
+    identified: bool = True  # False when the coefficients' standard errors are not finite: no shape is read
 
     # --- the threshold -------------------------------------------------------------------
     @property
@@ -84,7 +85,18 @@ class ThresholdFit:
     def direction(self) -> str:
         """"emergence" when the slope rises at psi, "saturation" when it falls, "" if unknown."""
         d = self.slope_change
-        return "" if not np.isfinite(d) else ("emergence" if d > 0 else "saturation")
+        return "" if not (self.identified and np.isfinite(d)) else ("emergence" if d > 0 else "saturation")
+
+    @property
+    def refused_as(self) -> str:
+        """A few words for why a located break is not a threshold ('' when it is): the legend's."""
+        if self.detected or not np.isfinite(self.breakpoint):
+            return ""
+        if not self.identified:
+            return "not identified"
+        if self.p_value is None or self.p_value > self.alpha:
+            return "existence test not run" if self.p_value is None else "not significant"
+        return "saturation, not a threshold" if self.direction == "saturation" else "not a threshold"
 
     @property
     def readable(self) -> str:
@@ -98,18 +110,21 @@ class ThresholdFit:
 
     @property
     def aic(self) -> float:
-        return float(2 * self.k_params - 2 * self.llf) if self.k_params else np.nan
+        return float(2 * self.k_params - 2 * self.llf) if self.k_params and np.isfinite(self.llf) else np.nan
 
     @property
     def bic(self) -> float:
-        return float(np.log(self.n_obs) * self.k_params - 2 * self.llf) if self.k_params else np.nan
+        if not (self.k_params and np.isfinite(self.llf)):
+            return np.nan
+        return float(np.log(self.n_obs) * self.k_params - 2 * self.llf)
 
     @property
     def pvalues(self) -> pd.Series:
         """Two-sided Wald p-values of the coefficients (NaN for psi: "psi = 0" is no question;
         whether a break exists is `p_value`)."""
-        p = pd.Series(2 * stats.norm.sf(np.abs(self.params / self.bse)), index=self.params.index)
-        return p.where(~p.index.str.startswith("psi"))
+        p = pd.Series(2 * stats.norm.sf(np.abs(self.params / self.bse)), index=self.params.index,
+                      name=self.params.name)  # a fit that could not be made: NaN, named by its reason
+        return p.where([not str(k).startswith("psi") for k in p.index])
 
     def conf_int(self, alpha: float | None = None) -> pd.DataFrame:
         """Intervals at level 1 - alpha (default the fit's): Wald for the coefficients, the
@@ -123,6 +138,8 @@ class ThresholdFit:
         cis = self.cis if alpha == self.alpha or len(psis) != 1 else [self._profile_ci(alpha)]
         for name, ci in zip(psis, cis):
             out.loc[name] = ci
+        if self.params.name:
+            out.attrs["reason"] = self.params.name
         return out
 
     def _profile_ci(self, alpha):
@@ -139,19 +156,20 @@ class ThresholdFit:
         return self.model.predict(self.breakpoints, np.asarray(x, dtype=float))
 
     def slopes(self) -> pd.DataFrame:
-        """Slope before and after the main breakpoint, with standard errors."""
-        j = self._main()
-        change = f"slope_change{'' if j == 0 else j + 1}"
-        if "slope" not in self.params or change not in self.params:
+        """The slope of every segment with its standard error: before and after one break;
+        before, between and after two."""
+        terms = ["slope"] + [f"slope_change{'' if j == 0 else j + 1}" for j in range(len(self.breakpoints))]
+        if not all(t in self.params for t in terms):
             return pd.DataFrame(columns=["estimate", "std_err"])
-        before, after = self.params["slope"], self.params["slope"] + self.params[change]
-        try:
-            se_a = float(np.sqrt(self.cov.loc["slope", "slope"] + self.cov.loc[change, change]
-                                 + 2 * self.cov.loc["slope", change]))
-        except KeyError:
-            se_a = np.nan
-        return pd.DataFrame({"estimate": [before, after], "std_err": [self.bse["slope"], se_a]},
-                            index=["before", "after"])
+        rows = ["before", "after"] if len(terms) == 2 else ["before", "between", "after"]
+        est, se = [], []
+        for i in range(1, len(terms) + 1):
+            est.append(float(self.params[terms[:i]].sum()))
+            try:
+                se.append(float(np.sqrt(self.cov.loc[terms[:i], terms[:i]].to_numpy().sum())))
+            except KeyError:
+                se.append(np.nan)
+        return pd.DataFrame({"estimate": est, "std_err": se}, index=rows)
 
     # --- words ----------------------------------------------------------------------------
     def verdict(self) -> str:
@@ -166,18 +184,27 @@ class ThresholdFit:
         head = f"psi = {self.breakpoint:.3f} ({self.readable}), {ci}, existence p = {p}"
         if not self.detected:
             return f"no threshold detectable: {self.reason}{self._closest_text()}; estimate for reference only: {head}"
-        sl = self.slopes()["estimate"]
-        return (f"threshold ({self.direction}: slope {sl['before']:.3g} -> {sl['after']:.3g}) at {head}, "
+        sl = " -> ".join(f"{v:.3g}" for v in self.slopes()["estimate"])
+        if len(self.breakpoints) == 1:
+            return (f"threshold ({self.direction}: slope {sl}) at {head}, "
+                    f"against the closest smooth curve{self._closest_text(bare=True)}")
+        j = self._main()
+        other = f"slope_change{'' if j == 1 else 2}"
+        return (f"threshold ({self.direction} at break {j + 1} of 2: slopes {sl}) at {head}; the other break "
+                f"({'rising' if self.params[other] > 0 else 'falling'}) at {self.breakpoints[1 - j]:.3f}; "
                 f"against the closest smooth curve{self._closest_text(bare=True)}")
 
     def _closest_text(self, bare=False) -> str:
         if not self.closest:
             return ""
-        m = self.models.set_index("model")["aic"]
+        adjusted = "qaic" in self.models and self.dispersion > 1  # over-dispersed: the gaps shrink by phi
+        m = self.models.set_index("model")["qaic" if adjusted else "aic"]
+        row = "one break" if len(self.breakpoints) == 1 else "two breaks"
         gap = ""
-        if "one break" in m and self.closest in m:
-            d = m[self.closest] - m["one break"]
-            gap = f", AIC {abs(d):.1f} {'above' if d > 0 else 'below'} the break's"
+        if row in m and self.closest in m:
+            d = m[self.closest] - m[row]
+            whose = "the break's" if row == "one break" else "the two breaks'"
+            gap = f", {'QAIC' if adjusted else 'AIC'} {abs(d):.1f} {'above' if d > 0 else 'below'} {whose}"
         return f" ({self.closest}{gap})" if bare else f"; closest smooth curve: {self.closest}{gap}"
 
     def summary(self) -> Summary:

@@ -85,6 +85,13 @@ def _mid(x):
     return float(x.min() + np.ptp(x) / 2)
 
 
+def _dip(p, x, where: float, depth: float = 0.05):
+    """p with one cell (the one whose x lies nearest `where` of the way across) lower by depth."""
+    p = np.array(p, dtype=float)
+    p[np.argmin(np.abs(_unit(x) - where))] -= depth
+    return p
+
+
 # name -> (p as a function of (x, chance), planted psi as a function of x or None, dispersion)
 TRUTHS = {
     "planted break": (lambda x, c: floor_hinge(x, _mid(x), c, b0=-1.5, b1=0.05, b2=1.0), _mid, 1.0),
@@ -98,6 +105,10 @@ TRUTHS = {
     "break, dispersion 2": (lambda x, c: floor_hinge(x, _mid(x), c, b0=-1.5, b1=0.05, b2=1.0), _mid, 2.0),
     "break, dispersion 3": (lambda x, c: floor_hinge(x, _mid(x), c, b0=-1.5, b1=0.05, b2=1.0), _mid, 3.0),
     "weak break": (lambda x, c: floor_hinge(x, _mid(x), c, b0=-1.5, b1=0.05, b2=0.1), _mid, 1.0),
+    # concave from 0.61 to 0.93 (a published curve's shape), one cell 0.05 low: rise, dip, rise
+    "concave, one-cell dip": (lambda x, c: _dip(c + (0.95 - c) * expit(0.06 + 3.45 * _unit(x)), x, 0.55), None, 1.0),
+    # rising, then level at 0.8 from two thirds of the way: one cell on the plateau 0.05 low
+    "saturating, one-cell dip": (lambda x, c: _dip(c + (0.8 - c) * expit(8 * (_unit(x) - 0.3)), x, 0.8), None, 1.0),
 }
 
 

@@ -103,19 +103,33 @@ def family(name: str) -> Smooth:
     return next(f for f in FAMILIES if f.name == name)
 
 
-def break_statistic(hinge, inner, null: Smooth, s):
-    """Quasi-likelihood ratio of the best one-break fit over the interior grid against the
-    smooth family `null`, divided by the break fit's Pearson dispersion when that exceeds 1:
-    T = 2 (ll_break - ll_null) / max(1, phi). Batched over tables s (..., m)."""
-    s = np.asarray(s, dtype=float)
-    beta, ll1 = hinge.fit_at(inner, s=s[..., None, :])  # (..., G)
-    g = np.argmax(ll1, axis=-1)
+def best_break(hinge, cands, s):
+    """The best hinge fit over candidate breakpoints cands (G, nb), for each table s (..., m):
+    (loglik (...), fitted p (..., m))."""
+    beta, ll = hinge.fit_at(cands, s=s[..., None, :])  # (..., G)
+    g = np.argmax(ll, axis=-1)
     beta_best = np.take_along_axis(beta, g[..., None, None], -2)[..., 0, :]
-    psi_best = inner[g]  # (..., 1)
-    p1 = hinge.probability_at(psi_best, beta_best)
-    phi = np.maximum(1.0, floor.pearson_dispersion(p1, s, hinge.n, hinge.X0.shape[1] + 2))
-    _, ll0, _ = fit_smooth(null, hinge.X0, s, hinge.n, hinge.c)
-    return 2 * (np.max(ll1, axis=-1) - ll0) / phi, phi
+    return np.max(ll, axis=-1), hinge.probability_at(cands[g], beta_best)
+
+
+def _null_fit(hinge, null, s):
+    """(fitted p, loglik) of the null, a smooth family or fewer breaks (candidates (G, nb))."""
+    if isinstance(null, Smooth):
+        p, ll, _ = fit_smooth(null, hinge.X0, s, hinge.n, hinge.c)
+        return p, ll
+    ll, p = best_break(hinge, null, s)
+    return p, ll
+
+
+def break_statistic(hinge, cands, null, s):
+    """Quasi-likelihood ratio of the best break fit over candidates cands (G, nb) against the
+    null (a smooth family, or the best fit over fewer breaks' candidates), divided by the break
+    fit's Pearson dispersion when that exceeds 1: T = 2 (ll_break - ll_null) / max(1, phi).
+    Batched over tables s (..., m)."""
+    s = np.asarray(s, dtype=float)
+    ll1, p1 = best_break(hinge, cands, s)
+    phi = np.maximum(1.0, floor.pearson_dispersion(p1, s, hinge.n, hinge.X0.shape[1] + 2 * cands.shape[-1]))
+    return 2 * (ll1 - _null_fit(hinge, null, s)[1]) / phi, phi
 
 
 def draw(p, n, phi, size, rng):
@@ -129,14 +143,17 @@ def draw(p, n, phi, size, rng):
     return rng.binomial(n, rng.beta(a, b, size=size + p.shape)).astype(float)
 
 
-def existence_test(hinge, inner, null: Smooth, n_boot: int, rng, chunk: int = 50) -> dict:
-    """p-value of "no break, the smooth curve `null`": T on the cells against T on n_boot tables
-    drawn from the fitted null (beta-binomial with the observed dispersion). p = (1 + #{T_b >= T}) / (B + 1)."""
-    t_obs, phi = break_statistic(hinge, inner, null, hinge.s)
-    p0, _, _ = fit_smooth(null, hinge.X0, hinge.s, hinge.n, hinge.c)
+def existence_test(hinge, cands, null, n_boot: int, rng, chunk: int = 50) -> dict:
+    """p-value of the null (a smooth family, or the best fit over fewer breaks' candidates
+    (G, nb)) against the best break over cands: T on the cells against T on n_boot tables drawn
+    from the fitted null (beta-binomial with the observed dispersion).
+    p = (1 + #{T_b >= T}) / (B + 1)."""
+    t_obs, phi = break_statistic(hinge, cands, null, hinge.s)
+    p0, _ = _null_fit(hinge, null, hinge.s)
     exceed = 0
     for start in range(0, n_boot, chunk):
         sb = draw(p0, hinge.n, float(phi), (min(chunk, n_boot - start),), rng)
-        exceed += int(np.sum(break_statistic(hinge, inner, null, sb)[0] >= t_obs - 1e-9))
-    return {"stat": float(t_obs), "p_value": (1 + exceed) / (1 + n_boot), "null": null.name,
+        exceed += int(np.sum(break_statistic(hinge, cands, null, sb)[0] >= t_obs - 1e-9))
+    name = null.name if isinstance(null, Smooth) else f"{null.shape[-1]} break{'s' if null.shape[-1] > 1 else ''}"
+    return {"stat": float(t_obs), "p_value": (1 + exceed) / (1 + n_boot), "null": name,
             "dispersion": float(phi), "n_boot": n_boot}

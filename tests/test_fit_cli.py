@@ -62,6 +62,19 @@ def test_all_missing_x_is_one_line(tmp_path, table, capsys):
                                        "value in one of 'log2_total_bits', 'successes', 'n', 'chance'"]
 
 
+def test_an_infinite_x_is_one_line_naming_column_and_value(tmp_path, table, capsys):
+    import pandas as pd
+
+    bad = tmp_path / "inf.csv"
+    t = pd.read_csv(table)
+    t.loc[5, "log2_total_bits"] = np.inf
+    t.to_csv(bad, index=False)
+    code, _, err = kbit_fit(capsys, bad, "-o", tmp_path / "rep")
+    assert code == 2
+    assert err.splitlines() == ["kbit-fit: error: column 'log2_total_bits' has infinite value inf at row 5: every "
+                                "value must be finite (leave a cell empty to drop it)"]
+
+
 def test_a_group_without_usable_rows_still_gives_a_report(tmp_path, table, capsys):
     import pandas as pd
 

@@ -76,3 +76,14 @@ def test_ols_no_break_gives_large_davies_p():
     table = pd.DataFrame({"log2_total_bits": x, "value": 0.1 * x + rng.normal(0, 0.05, x.size)})
     fit = fit_threshold(table, method="ols")
     assert fit.p_value > 0.05 and not fit.detected
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("truth", ["concave, one-cell dip", "saturating, one-cell dip", "sigmoid, ceiling 0.9"])
+def test_two_breaks_do_not_call_a_smooth_curve_with_a_dip_a_threshold(truth):
+    fits = []
+    for seed in range(700, 712):
+        table, _ = truth_cells(truth, seed)
+        fits.append(fit_threshold(table, n_breakpoints=2, n_boot=19, seed=seed))
+    assert sum(f.detected for f in fits) <= 1, [f.verdict() for f in fits if f.detected]
+    assert all(len(f.slopes()) in (0, 3) for f in fits)
