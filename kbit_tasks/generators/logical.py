@@ -3,7 +3,10 @@
 Syllogism and rule labels are computed by exhaustive model checking (all Venn regions, all truth
 assignments), never read off the construction; an ordering states one chain of adjacent
 comparisons, whose order is its only model. Every maker also returns the answer's inference
-depth (premises chained, rules in the proof, comparisons chained).
+depth (premises chained, rules in the proof, comparisons chained), and an item of level d has
+depth d exactly. The distractor knob (`distractors`), per subtask: ordering, people beyond the
+two above the taller and two below the shorter asked person that every item has, each at the
+top or the bottom of the chain at random (default 1).
 The constructions are built so that the surface cues that gave v1 away carry no information
 about the label (tests/test_labels_logical.py measures each of them).
 """
@@ -256,38 +259,58 @@ def _rules(s, target):
 
 
 # --- transitive ordering ----------------------------------------------------------------
-_RANK_DISTANCES = {1: (2,), 2: (3, 4), 3: (5, 6)}
 _MARGIN = 2  # people beyond each asked name: neither is the tallest, the shortest, or next to them
 
 
+def _block(s, target, options):
+    """One of `options`, drawn in shuffled blocks per gold label, so that across items of each
+    label every option occurs equally often (balanced by construction, not by chance)."""
+    block = s.kept.setdefault(("block", target), [])
+    if not block:
+        block += options
+        s.rng.shuffle(block)
+    return block.pop()
+
+
 def _ordering(s, target):
-    rng, level, split = s.rng, s.level, s.split
+    rng, distance, split = s.rng, s.level, s.split
     # The people form one chain of adjacent comparisons, each said as "taller" or "shorter" at
-    # random; the two asked about are interior and `distance` ranks apart, so each is on the
-    # taller side of exactly one comparison and the shorter side of one: counting mentions
-    # tells nothing, and only following the chain does.
-    distance = rng.choice(_RANK_DISTANCES[level])
-    n = distance + 2 * _MARGIN + 1 + rng.randrange(2)
-    people = names(rng, split, n)  # tallest first
-    facts = [
-        f"{people[i]} is taller than {people[i + 1]}." if rng.random() < 0.5
-        else f"{people[i + 1]} is shorter than {people[i]}."
-        for i in range(n - 1)
-    ]
-    rng.shuffle(facts)
-    i = rng.randrange(_MARGIN, n - _MARGIN - distance)
-    j = i + distance
-    ask_taller = rng.random() < 0.5
-    answer = people[i] if ask_taller else people[j]
-    other = people[j] if ask_taller else people[i]
-    choices = [answer, other] if target == 0 else [other, answer]
-    question = ("\n".join(facts)
-                + f"\nWho is {'taller' if ask_taller else 'shorter'}: {choices[0]} or {choices[1]}?\nAnswer:")
-    return question, choices, target, distance
+    # random; the two asked about are `distance` ranks apart, with _MARGIN people above the
+    # taller and below the shorter, and `s.distractors` more people at either end at random. So
+    # each asked person is on the taller side of exactly one comparison and the shorter side of
+    # one: counting mentions tells nothing, and only following the chain does. The question's
+    # polarity, the wording of the comparison below the taller asked person (at distance 1, the
+    # one between them) and of the one above it come in balanced blocks per gold position. At
+    # distance 1 the comparison between them ties the two asked people's wordings (one of them
+    # is said first in it), so the comparison below the shorter one is worded like the one above
+    # the taller one: then who is said first in how many lines is distributed alike for both.
+    ask_taller, link_taller, above_taller = _block(s, target, list(itertools.product((False, True), repeat=3)))
+    above = _MARGIN + sum(rng.random() < 0.5 for _ in range(s.distractors))
+    n = distance + 1 + 2 * _MARGIN + s.distractors
+    i, j = above, above + distance
+    while True:  # the split filter inside, so that a rejected draw does not unbalance the blocks
+        people = names(rng, split, n)  # tallest first
+        said_taller = [rng.random() < 0.5 for _ in range(n - 1)]  # "k is taller than k + 1", else "k + 1 is shorter"
+        said_taller[i], said_taller[i - 1] = link_taller, above_taller
+        if distance == 1:
+            said_taller[j] = above_taller
+        facts = [
+            f"{people[k]} is taller than {people[k + 1]}." if said_taller[k]
+            else f"{people[k + 1]} is shorter than {people[k]}."
+            for k in range(n - 1)
+        ]
+        rng.shuffle(facts)
+        answer = people[i] if ask_taller else people[j]
+        other = people[j] if ask_taller else people[i]
+        choices = [answer, other] if target == 0 else [other, answer]
+        question = ("\n".join(facts)
+                    + f"\nWho is {'taller' if ask_taller else 'shorter'}: {choices[0]} or {choices[1]}?\nAnswer:")
+        if question_split(question) == split:
+            return question, choices, target, distance
 
 
 SUBTASKS = (
     Subtask("logical", "syllogism", (1, 2, 3), 2, _syllogism, version=2.1),
     Subtask("logical", "rules", (1, 2, 3), 3, _rules, version=2.1),
-    Subtask("logical", "ordering", (1, 2, 3), 2, _ordering, version=2.1),
+    Subtask("logical", "ordering", (1, 2, 3, 4, 5, 6), 2, _ordering, distractors=1, max_level=40, version=3.0),
 )
