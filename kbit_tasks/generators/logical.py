@@ -6,7 +6,8 @@ comparisons, whose order is its only model. Every maker also returns the answer'
 depth (premises chained, rules in the proof, comparisons chained), and an item of level d has
 depth d exactly. The distractor knob (`distractors`), per subtask: ordering, people beyond the
 two above the taller and two below the shorter asked person that every item has, each at the
-top or the bottom of the chain at random (default 1).
+top or the bottom of the chain at random (default 1); rules, chains as long as the proof
+concluding other attributes, beyond the three every item has (default 0).
 The constructions are built so that the surface cues that gave v1 away carry no information
 about the label (tests/test_labels_logical.py measures each of them).
 """
@@ -141,11 +142,13 @@ def _assignment_masks(n_atoms):
 
 class _Theory:
     """One person's facts and the rules as bitmasks over every truth assignment of the
-    attributes involved (at most 17 here, so 2**17-bit integers): a rule's mask holds the
-    assignments it allows, and entailment is a subset test."""
+    attributes involved (one part of the rules, `_parts`: at most 2 d + 1 attributes, so
+    2**(2 d + 1)-bit integers): a rule's mask holds the assignments it allows, and entailment is
+    a subset test."""
 
-    def __init__(self, facts, rules, literal):
-        atoms = sorted({literal[0]} | {a for a, _ in facts} | {a for body, head in rules for a, _ in body + (head,)})
+    def __init__(self, facts, rules, literal=None):
+        atoms = sorted({literal[0] for literal in [literal] if literal} | {a for a, _ in facts}
+                       | {a for body, head in rules for a, _ in body + (head,)})
         self._index = {a: k for k, a in enumerate(atoms)}
         self._masks = _assignment_masks(len(atoms))
         self.full = (1 << (1 << len(atoms))) - 1
@@ -153,7 +156,7 @@ class _Theory:
         for f in facts:
             self.facts &= self._lit(f)
         self.rules = {rule: self._rule(rule) for rule in rules}
-        self.holds = self._lit(literal)
+        self.holds = self._lit(literal) if literal else self.full
 
     def _lit(self, literal):
         a, positive = literal
@@ -187,12 +190,46 @@ class _Theory:
         return len(needed)
 
 
+def _attrs(rule):
+    body, head = rule
+    return {a for a, _ in body + (head,)}
+
+
+def _parts(rules):
+    """The rules split into parts that share no attribute (each with its attributes). A model of
+    each part with the facts on its attributes joins into a model of all, so entailment is
+    checked exhaustively per part, over 2**(its attributes) assignments instead of all."""
+    parts, left = [], list(rules)
+    while left:
+        part, attrs, grew = [], set(), True
+        attrs |= _attrs(left[0])
+        while grew:
+            linked = [r for r in left if _attrs(r) & attrs]
+            grew = len(linked) > len(part)
+            part = linked
+            attrs = attrs.union(*map(_attrs, part))
+        parts.append((part, attrs))
+        left = [r for r in left if r not in part]
+    return parts
+
+
+def _theory(facts, rules, literal):
+    """The theory deciding `literal` (its part of the rules and the facts on that part), or None
+    if some part contradicts the facts."""
+    decides = _Theory([f for f in facts if f[0] == literal[0]], [], literal)
+    for part, attrs in _parts(rules):
+        theory = _Theory([f for f in facts if f[0] in attrs], part, literal if literal[0] in attrs else None)
+        if theory.label() is None:
+            return None
+        if literal[0] in attrs:
+            decides = theory
+    return decides
+
+
 def entailed(facts, rules, literal):
     """Truth label of `literal` for one person under the rules (see _Theory.label)."""
-    return _Theory(facts, rules, literal).label()
-
-
-_RULE_DEPTHS = {1: (1,), 2: (2, 3), 3: (4, 5)}
+    theory = _theory(facts, rules, literal)
+    return None if theory is None else theory.label()
 
 
 def _chain(rng, attrs, head):
@@ -216,16 +253,20 @@ def _rules(s, target):
     # Unknown: the W chain. So every item has rules concluding Z and not-Z, and the number of
     # facts, whether the statement is negated, the head polarities and the number of rules are
     # drawn without looking at the label.
-    d = rng.choice(_RULE_DEPTHS[level])
+    # `s.distractors` more chains as long conclude further attributes; they fire for no one but,
+    # at random, the other person.
+    d, extra = level, s.distractors
     hero, other = names(rng, split, 2)
-    attrs = sample(rng, split, 3 * d + 2)
+    attrs = sample(rng, split, 3 * d + 2 + extra * (d + 1))
     z, w = attrs[0], attrs[1]
     positive = rng.random() < 0.5  # is the statement "hero is Z" (else "hero is not Z")
     heads = [(z, True), (z, False), (w, rng.random() < 0.5)]
-    fires = {hero: 2 if target == 2 else 0 if positive == (target == 0) else 1, other: rng.randrange(3)}
+    heads += [(a, rng.random() < 0.5) for a in attrs[3 * d + 2::d + 1]]
+    fires = {hero: 2 if target == 2 else 0 if positive == (target == 0) else 1, other: rng.randrange(len(heads))}
     facts, rules = [], []
+    body_attrs = attrs[2:3 * d + 2] + [a for k, a in enumerate(attrs[3 * d + 2:]) if k % (d + 1)]
     for k, head in enumerate(heads):
-        start, links = _chain(rng, attrs[2 + k * d: 2 + (k + 1) * d], head)
+        start, links = _chain(rng, body_attrs[k * d: (k + 1) * d], head)
         rules += links
         for person in (hero, other):
             if fires[person] == k:
@@ -249,8 +290,9 @@ def _rules(s, target):
     if question_split(question) != split:
         return None  # the item loop would drop it: skip the model checking
     statement = (z, positive)
-    theory = _Theory([f for e, f in facts if e == hero], rules, statement)
-    if entailed([f for e, f in facts if e == other], rules, statement) is None or theory.label() != target:
+    theory = _theory([f for e, f in facts if e == hero], rules, statement)
+    if theory is None or entailed([f for e, f in facts if e == other], rules, statement) is None \
+            or theory.label() != target:
         return None
     depth = theory.proof_size() if target != 2 else d
     if depth != d:
@@ -311,6 +353,6 @@ def _ordering(s, target):
 
 SUBTASKS = (
     Subtask("logical", "syllogism", (1, 2, 3), 2, _syllogism, version=2.1),
-    Subtask("logical", "rules", (1, 2, 3), 3, _rules, version=2.1),
+    Subtask("logical", "rules", (1, 2, 3, 4, 5, 6), 3, _rules, max_level=8, version=3.0),
     Subtask("logical", "ordering", (1, 2, 3, 4, 5, 6), 2, _ordering, distractors=1, max_level=40, version=3.0),
 )
