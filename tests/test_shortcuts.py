@@ -500,3 +500,10 @@ def test_a_cue_counts_its_steps_per_subtask():
             it["subtask"], it["depth"] = subtask, depth
         accuracy = cue_accuracy(cue, train, test)
         assert (accuracy is not None and accuracy >= 0.8) if scored else accuracy is None, (subtask, depth)
+    mood = CUES["mood + positions"]  # at depth 1 it reads the one premise naming both conclusion terms
+    train, test = toy(LEAKS["mood + positions"], "train"), toy(LEAKS["mood + positions"], "eval")
+    for depth, scored in [(1, False), (2, True)]:
+        for it in train + test:
+            it["subtask"], it["depth"] = "syllogism", depth
+        accuracy = cue_accuracy(mood, train, test)
+        assert (accuracy is not None and accuracy >= 0.8) if scored else accuracy is None, depth

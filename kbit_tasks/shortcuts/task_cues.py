@@ -418,7 +418,8 @@ def _kind_mates(it, i):
 TASK_CUES = (
     Cue("rule concludes literal", _rule_conclusions, ("rules",)),
     Cue("mood", _mood, ("syllogism",)),
-    Cue("mood + positions", _mood_positions, ("syllogism",)),
+    # At depth 1 the one premise naming both conclusion terms, with its form, is the inference.
+    Cue("mood + positions", _mood_positions, ("syllogism",), steps_on=(("syllogism", 1),)),
     Cue("net side count", _net_side, ("ordering",)),
     Cue("said first, per comparison word", _subject_side, ("ordering",)),
     Cue("edge or 2-hop path", _two_hop, ("intervention",), steps=2),
