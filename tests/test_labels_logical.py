@@ -5,20 +5,29 @@ depth grows with the level; and each surface cue that gave v1 away scores within
 
     python -m pytest tests/test_labels_logical.py -q          # the figures: python tests/test_labels_logical.py
 """
+import itertools
 import re
 from collections import Counter
 
 import networkx as nx
 import numpy as np
 import pytest
-from sympy import Not, Symbol, satisfiable
+from sympy import Not, Symbol
+from sympy import satisfiable as sympy_satisfiable
 from sympy.logic.boolalg import And, Implies, Or
 
-from kbit_tasks.generators import generate
+from kbit_tasks.generators import SUBTASKS, generate
+from kbit_tasks.generators.logical import _valid_chains, syllogism_valid, tree_valid
 
 N = 300  # items per task for the cue checks and the label checks
-LEVELS = (1, 2, 3)
+DEEP_N = 150  # label checks on rungs deeper than 3, where the SAT calls cost more
+LEVELS = {name: levels for family, name, levels in SUBTASKS if family == "logical"}  # the shipped rungs
 SLACK = 0.05  # a cue may beat chance by at most this much
+
+
+def satisfiable(formula):
+    """sympy's call on the MiniSat solver (python-sat): its own DPLL takes a second per deep item."""
+    return sympy_satisfiable(formula, algorithm="minisat22")
 
 
 def eval_items(subtask, level, n=N, seed=0):
@@ -163,10 +172,9 @@ SOLVE = {
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("subtask", sorted(SOLVE))
-@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize(("subtask", "level"), [(s, lv) for s in sorted(SOLVE) for lv in LEVELS[s]])
 def test_independent_solver_agrees_with_every_gold_label(subtask, level):
-    items = eval_items(subtask, level)
+    items = eval_items(subtask, level, n=N if level <= 3 else DEEP_N)
     wrong = [it["question"] for it in items if SOLVE[subtask](it["question"]) != gold_text(it)]
     assert not wrong, wrong[:1]
 
@@ -192,38 +200,79 @@ def test_rules_solver_reads_the_facts():
 # --- no repeated lines, depth grows with the level ---------------------------------------------
 @pytest.mark.parametrize("subtask", sorted(SOLVE))
 def test_no_premise_line_repeats(subtask):
-    for level in LEVELS:
+    for level in LEVELS[subtask]:
         for item in eval_items(subtask, level, n=100):
             lines = item["question"].splitlines()
             assert len(set(lines)) == len(lines)
 
 
 @pytest.mark.parametrize("subtask", sorted(SOLVE))
-def test_depth_grows_with_level(subtask):
-    means = [np.mean([it["depth"] for it in eval_items(subtask, level, n=100)]) for level in LEVELS]
-    assert means[0] < means[1] < means[2], means
+def test_every_item_of_a_rung_has_its_depth(subtask):
+    """Level = depth: every item of rung d rests on exactly d inference steps."""
+    for level in LEVELS[subtask]:
+        assert {it["depth"] for it in eval_items(subtask, level, n=100)} == {level}
 
 
 def test_depth_is_what_the_text_needs():
     """Syllogisms chain the premises on the path between the conclusion's terms (two dead-end
-    arms as long branch off it); orderings need as many comparisons as the shortest path."""
-    for level in LEVELS:
+    arms as long, at least two premises, branch off it); orderings need as many comparisons as
+    the shortest path."""
+    for level in LEVELS["syllogism"]:
         for item in eval_items("syllogism", level, n=50):
             premises, (_, s, _, p) = parse_syllogism(item["question"])
             terms = nx.Graph([(a, b) for _, a, _, b in premises])
-            assert nx.is_tree(terms) and len(premises) == 3 * (level + 1)
-            assert item["depth"] == nx.shortest_path_length(terms, s, p) == level + 1
+            assert nx.is_tree(terms) and len(premises) == level + 2 * max(level, 2)
+            assert item["depth"] == nx.shortest_path_length(terms, s, p) == level
+    for level in LEVELS["ordering"]:
         for item in eval_items("ordering", level, n=50):
             graph, _, x, y = parse_ordering(item["question"])
             ends = (x, y) if nx.has_path(graph, x, y) else (y, x)
-            assert item["depth"] == nx.shortest_path_length(graph, *ends) >= 2
+            assert item["depth"] == nx.shortest_path_length(graph, *ends) == level
+
+
+def test_ordering_wording_is_balanced_per_answer():
+    """At distance 1 the one comparison between the asked two is the whole inference, so which
+    of them it names first and the question's polarity must say nothing about the answer's
+    position: for each gold position every (polarity, wording) pair occurs equally often, to
+    within one block (of eight: the wording above the taller one is balanced too)."""
+    for level in (1, 2):
+        counts = Counter()
+        for item in eval_items("ordering", level):
+            graph, rel, x, y = parse_ordering(item["question"])
+            taller = ordering_answer(item["question"]) if rel == "taller" else ({x, y} - {gold_text(item)}).pop()
+            below = next(graph.successors(taller))
+            line = next(x for x in item["question"].splitlines() if {taller, below} <= set(x[:-1].split()))
+            counts[item["gold"], rel, line.startswith(taller)] += 1
+        for gold in (0, 1):
+            cells = [counts[gold, rel, first] for rel in ("taller", "shorter") for first in (False, True)]
+            assert max(cells) - min(cells) <= 2, (level, counts)
+
+
+def test_ordering_distractors_add_people_not_depth():
+    """`distractors` puts that many more people at the ends of the chain; depth and the asked
+    pair's own comparisons stay."""
+    for k in (0, 3):
+        for item in generate("logical", "ordering", 2, 40, distractors=k):
+            graph, _, x, y = parse_ordering(item["question"])
+            assert len(graph) == 2 + 1 + 2 * 2 + k and item["depth"] == 2 and item["distractors"] == k
+            assert all(graph.degree(v) == 2 for v in (x, y))
+
+
+def test_rules_distractors_add_chains_not_depth():
+    """`distractors` adds that many chains as long as the proof, concluding other attributes;
+    the depth stays and the independent solver still agrees."""
+    for k in (0, 2):
+        for item in generate("logical", "rules", 3, 30, distractors=k):
+            _, rules, _ = parse_rules(item["question"])
+            assert len(rules) == (3 + k) * 3 and item["depth"] == 3
+            assert rules_label(item["question"]) == gold_text(item)
 
 
 def test_rules_depth_is_the_shortest_implication_path():
     """True/False items: depth is the fewest rules linking a fact of the person to what follows,
     in the implication graph (each one-literal rule gives body -> head and, by contraposition,
     not head -> not body), found by networkx, not by the generator's rule deletion."""
-    for level in LEVELS:
+    for level in LEVELS["rules"]:
         for item in eval_items("rules", level, n=60):
             facts, rules, (who, (attr, positive)) = parse_rules(item["question"])
             if gold_text(item) == "Unknown":
@@ -239,6 +288,56 @@ def test_rules_depth_is_the_shortest_implication_path():
 
 
 # --- the v1 cues --------------------------------------------------------------------------------
+def test_tree_validity_is_the_validity_of_all_premises():
+    """The generator decides validity on the path between the conclusion's terms; on random
+    trees of up to 9 terms that must match the Venn check over every term."""
+    rng = np.random.default_rng(0)
+    for _ in range(400):
+        n = int(rng.integers(2, 10))
+        premises = []
+        for new in range(1, n):
+            old = int(rng.integers(new))
+            pair = (old, new) if rng.random() < 0.5 else (new, old)
+            premises.append((str(rng.choice(list("AEIO"))),) + pair)
+        s, p = (int(t) for t in rng.choice(n, 2, replace=False))
+        conclusion = (str(rng.choice(list("AEIO"))), s, p)
+        assert tree_valid(premises, conclusion) == syllogism_valid(premises, conclusion, n)
+
+
+def test_valid_chains_grown_a_premise_at_a_time_are_all_of_them():
+    """Up to four premises, growing only chains that entail something about their ends finds
+    every valid chain that trying all 4**k * 2**k premise lists and 8 conclusions finds."""
+    for k in range(1, 5):
+        every = set()
+        for forms in itertools.product("AEIO", repeat=k):
+            for flips in itertools.product((False, True), repeat=k):
+                chain = tuple((f, i + 1, i) if flip else (f, i, i + 1) for i, (f, flip) in enumerate(zip(forms, flips)))
+                for f, end in itertools.product("AEIO", ((0, k), (k, 0))):
+                    if syllogism_valid(chain, (f,) + end, k + 1):
+                        every.add((chain, (f,) + end))
+        assert set(_valid_chains(k)) == every
+
+
+def test_no_premise_restates_the_conclusion():
+    """At depth 1 the conclusion relates the same two terms as the link; repeating it would be
+    no inference (and a Yes that a reader can see without any)."""
+    for item in eval_items("syllogism", 1):
+        lines = item["question"].splitlines()
+        assert lines[-3].removeprefix("Conclusion: ") not in lines[1:-3]
+
+
+def test_syllogism_distractors_add_premises_not_depth():
+    """`distractors` hangs that many more premises off the tree (never off S or P); depth and
+    the premises naming S and P stay, and the independent solver still agrees."""
+    for k in (0, 3):
+        for item in generate("logical", "syllogism", 2, 30, distractors=k):
+            premises, (_, s, _, p) = parse_syllogism(item["question"])
+            terms = nx.Graph([(a, b) for _, a, _, b in premises])
+            assert len(premises) == 6 + k and nx.is_tree(terms) and terms.degree(s) == terms.degree(p) == 2
+            assert item["depth"] == nx.shortest_path_length(terms, s, p) == 2
+            assert SOLVE["syllogism"](item["question"]) == gold_text(item)
+
+
 def syllogism_forms(q):
     """v1's mood: which forms occur in the premises (a set), and the conclusion's form."""
     premises, (cq, _, cneg, _) = parse_syllogism(q)
@@ -342,14 +441,21 @@ def lookup_accuracy(cue, fit, test):
     return float(np.mean([best.get(cue(it["question"]), 0) == it["gold"] for it in test]))
 
 
+# Cues that read the one premise relating the conclusion's terms on depth-1 syllogisms: the
+# premises naming S (or P) include it, so there they are the immediate inference itself.
+ONE_STEP = {"forms and roles of the premises naming S", "forms and roles of the premises naming P"}
+
+
 def cue_table(n=N):
     """(task, cue, accuracy, chance) for every cue: fitted on n items of seed 1, scored on n
-    items of seed 0."""
+    items of seed 0; a cue of ONE_STEP is not scored on depth-1 rungs."""
     rows = []
     for subtask, cues in CUES.items():
-        for level in LEVELS:
+        for level in LEVELS[subtask]:
             fit, test = eval_items(subtask, level, n, seed=1), eval_items(subtask, level, n, seed=0)
             for name, cue in cues.items():
+                if level == 1 and name in ONE_STEP:
+                    continue
                 rows.append((f"kbit_logical_{subtask}_l{level}", name, lookup_accuracy(cue, fit, test),
                              test[0]["chance"]))
     return rows
@@ -411,13 +517,13 @@ def test_ordering_cues_find_the_v1_leak():
 
 def test_v1_rule_cue_is_constant_by_construction():
     """Every statement's attribute is concluded by rules of both polarities."""
-    for level in LEVELS:
+    for level in LEVELS["rules"]:
         assert {rules_concluded(it["question"]) for it in eval_items("rules", level, n=100)} == {(True, True)}
 
 
 def depth_table(n=N):
     return {f"kbit_logical_{s}_l{lv}": dict(sorted(Counter(it["depth"] for it in eval_items(s, lv, n)).items()))
-            for s in CUES for lv in LEVELS}
+            for s in CUES for lv in LEVELS[s]}
 
 
 if __name__ == "__main__":  # the figures for the tasks README
@@ -426,7 +532,7 @@ if __name__ == "__main__":  # the figures for the tasks README
     for (task, name, acc, chance), (_, _, acc_1000, _) in zip(cue_table(), cue_table(n=1000)):
         print(f"{task} | {name} | {acc:.3f} (n=300) | {acc_1000:.3f} (n=1000) | chance {chance:.2f}")
     for subtask in SOLVE:
-        for level in LEVELS:
+        for level in LEVELS[subtask]:
             items = eval_items(subtask, level)
             agree = sum(SOLVE[subtask](it["question"]) == gold_text(it) for it in items)
             print(f"kbit_logical_{subtask}_l{level}: solver agrees on {agree}/{len(items)}")

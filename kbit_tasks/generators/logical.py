@@ -3,7 +3,13 @@
 Syllogism and rule labels are computed by exhaustive model checking (all Venn regions, all truth
 assignments), never read off the construction; an ordering states one chain of adjacent
 comparisons, whose order is its only model. Every maker also returns the answer's inference
-depth (premises chained, rules in the proof, comparisons chained).
+depth (premises chained, rules in the proof, comparisons chained), and an item of level d has
+depth d exactly. The distractor knob (`distractors`), per subtask: ordering, people beyond the
+two above the taller and two below the shorter asked person that every item has, each at the
+top or the bottom of the chain at random (default 1); rules, chains as long as the proof
+concluding other attributes, beyond the three every item has (default 0); syllogism, premises
+each hanging a fresh term off the tree (never off the conclusion's terms), beyond the two
+dead-end arms every item has (default 0).
 The constructions are built so that the surface cues that gave v1 away carry no information
 about the label (tests/test_labels_logical.py measures each of them).
 """
@@ -30,11 +36,17 @@ _NEGATION = {"A": "O", "E": "I", "I": "E", "O": "A"}
 
 
 @lru_cache(maxsize=None)
-def _term_masks(n_terms):
-    """Bitmask over the 2**n_terms Venn regions of the regions inside each term."""
-    return tuple(
-        sum(1 << r for r in range(2**n_terms) if r >> t & 1) for t in range(n_terms)
-    )
+def _bit_masks(n):
+    """For each k < n, the bitmask over 0 .. 2**n - 1 of the numbers whose bit k is set: the Venn
+    regions inside term k, or the truth assignments making atom k true."""
+    total, masks = 1 << n, []
+    for k in range(n):
+        mask, width = ((1 << (1 << k)) - 1) << (1 << k), 2 << k
+        while width < total:
+            mask |= mask << width
+            width *= 2
+        masks.append(mask)
+    return tuple(masks)
 
 
 def syllogism_valid(premises, conclusion, n_terms) -> bool:
@@ -42,7 +54,7 @@ def syllogism_valid(premises, conclusion, n_terms) -> bool:
     iff the model in which every region not forced empty is non-empty satisfies all premises,
     the negated conclusion and non-empty terms (particular statements only gain from more
     regions, universal ones only forbid regions)."""
-    masks = _term_masks(n_terms)
+    masks = _bit_masks(n_terms)
     full = (1 << 2**n_terms) - 1
     statements = list(premises) + [(_NEGATION[conclusion[0]],) + tuple(conclusion[1:])]
     region = {  # regions where a statement's subject is (I, E) or is not (O, A) its predicate
@@ -56,24 +68,54 @@ def syllogism_valid(premises, conclusion, n_terms) -> bool:
     return not (witnessed and all(allowed & m for m in masks))
 
 
+def tree_valid(statements, conclusion) -> bool:
+    """Validity (as `syllogism_valid`) for premises that link their terms as a tree: decided by
+    the Venn regions of the terms on the path between the conclusion's two, as the premises
+    off that path cannot change it. A model of the rest extends to a term hung off it by one
+    premise: for All and Some, make the new term equal to its neighbour; for No and Some-not,
+    make it one new element of no other term."""
+    s, p = conclusion[1:]
+    reached, todo = {s: None}, [s]
+    while todo:
+        term = todo.pop()
+        for st in statements:
+            for a, b in ((st[1], st[2]), (st[2], st[1])):
+                if a == term and b not in reached:
+                    reached[b] = (term, st)
+                    todo.append(b)
+    path, term = [], p
+    while reached[term]:
+        term, st = reached[term]
+        path.append(st)
+    index = {t: i for i, t in enumerate(sorted({t for st in path for t in st[1:]}))}
+    return syllogism_valid([(f, index[a], index[b]) for f, a, b in path],
+                           (conclusion[0], index[s], index[p]), len(index))
+
+
+def _end_conclusions(n_terms):
+    """Every statement about terms 0 and n_terms - 1, either way round."""
+    return [(f,) + end for f, end in itertools.product("AEIO", ((0, n_terms - 1), (n_terms - 1, 0)))]
+
+
 @lru_cache(maxsize=None)
 def _valid_chains(n_premises):
     """Every valid chain: premises linking terms 0..n_premises in turn (either way round) and a
-    conclusion about the two end terms."""
-    n_terms = n_premises + 1
-    chains = []
-    for forms in itertools.product("AEIO", repeat=n_premises):
-        for flips in itertools.product((False, True), repeat=n_premises):
-            premises = tuple((f, i + 1, i) if flip else (f, i, i + 1) for i, (f, flip) in enumerate(zip(forms, flips)))
-            for form, end in itertools.product("AEIO", ((0, n_terms - 1), (n_terms - 1, 0))):
-                if syllogism_valid(premises, (form,) + end, n_terms):
-                    chains.append((premises, (form,) + end))
-    return chains
+    conclusion about the two end terms. Grown a premise at a time, extending only the chains
+    that entail something about their ends: one that entails nothing still entails nothing when
+    extended (tests/test_labels_logical.py checks the result against trying every chain)."""
+    chains = [()]
+    for i in range(n_premises):
+        chains = [chain + (premise,) for chain in chains
+                  for f, flip in itertools.product("AEIO", (False, True))
+                  for premise in [(f, i + 1, i) if flip else (f, i, i + 1)]
+                  if any(syllogism_valid(chain + (premise,), c, i + 2) for c in _end_conclusions(i + 2))]
+    return [(chain, c) for chain in chains for c in _end_conclusions(n_premises + 1)
+            if syllogism_valid(chain, c, n_premises + 1)]
 
 
 def _syllogism(s, target):
     rng, level, split = s.rng, s.level, s.split
-    # A valid chain of k = level + 1 premises from the conclusion's subject S to its predicate P,
+    # A valid chain of k = level premises from the conclusion's subject S to its predicate P,
     # plus a dead-end arm of k premises off S and one off P, through fresh terms (branches of a
     # tree never change what follows about S and P). Each arm starts with the end term in the
     # same role (subject or predicate) as in the chain's link, so exchanging the forms of a link
@@ -81,27 +123,36 @@ def _syllogism(s, target):
     # (the mood), each premise's form and where S and P stand in it, the roles every term
     # takes, how often each term is mentioned. Telling the link from the arm takes following
     # them for k steps, as the inference does. Of the four exchanges, one with the target
-    # label is drawn, and only when both labels occur among them.
-    k = level + 1
-    n_terms = 3 * k + 1
+    # label is drawn, and only when both labels occur among them. At k = 1 the one premise naming
+    # both S and P is the link and the whole inference (an immediate inference: conversion,
+    # subalternation); the exchanges there keep the mood, and the arms are two premises long so
+    # that the premises naming a term mentioned once are not the exchanged ones. A premise never
+    # restates the conclusion. `s.distractors` more premises each hang a fresh term off a term
+    # of the tree other than S and P, with a random form.
+    k, arm = level, max(level, 2)
+    n_terms = k + 1 + 2 * arm + s.distractors
     chain, conclusion = rng.choice(_valid_chains(k))
     first = {0: 0, k: k - 1}  # end term -> index of its link premise in the chain
     arms, fresh = [], iter(range(k + 1, n_terms))
     for end, link in first.items():
         term = end
-        for step in range(k):
+        for step in range(arm):
             new = next(fresh)
             forward = chain[link][1] == end if step == 0 else rng.random() < 0.5
             arms.append((rng.choice("AEIO"),) + ((term, new) if forward else (new, term)))
             term = new
+    for new in fresh:
+        term = rng.choice([t for t in range(1, new) if t != k])  # any earlier term but S (0) and P (k)
+        arms.append((rng.choice("AEIO"),) + ((term, new) if rng.random() < 0.5 else (new, term)))
     variants = []
     for swaps in itertools.product((False, True), repeat=2):
         statements = list(chain) + arms
-        for (_end, link), arm_start, swap in zip(first.items(), (k, 2 * k), swaps):
+        for (_end, link), arm_start, swap in zip(first.items(), (k, k + arm), swaps):
             if swap:
                 statements[link], statements[arm_start] = (
                     statements[arm_start][:1] + statements[link][1:], statements[link][:1] + statements[arm_start][1:])
-        variants.append((statements, 0 if syllogism_valid(statements, conclusion, n_terms) else 1))
+        if tuple(conclusion) not in statements:  # a premise that restates the conclusion is no inference
+            variants.append((statements, 0 if tree_valid(statements, conclusion) else 1))
     if len({label for _, label in variants}) < 2:
         return None
     statements = rng.choice([st for st, label in variants if label == target])
@@ -123,34 +174,23 @@ def _syllogism(s, target):
 # A literal is (attribute, positive); a rule is (body literals, head literal) and holds for
 # everyone. Statements about a person only involve that person's attributes, so entailment is
 # decided per person by enumerating every truth assignment of the attributes involved.
-@lru_cache(maxsize=None)
-def _assignment_masks(n_atoms):
-    """Bitmask over the 2**n_atoms truth assignments of those where atom k is true."""
-    total, masks = 1 << n_atoms, []
-    for k in range(n_atoms):
-        mask, width = ((1 << (1 << k)) - 1) << (1 << k), 2 << k
-        while width < total:
-            mask |= mask << width
-            width *= 2
-        masks.append(mask)
-    return masks
-
-
 class _Theory:
     """One person's facts and the rules as bitmasks over every truth assignment of the
-    attributes involved (at most 17 here, so 2**17-bit integers): a rule's mask holds the
-    assignments it allows, and entailment is a subset test."""
+    attributes involved (one part of the rules, `_parts`: at most 2 d + 1 attributes, so
+    2**(2 d + 1)-bit integers): a rule's mask holds the assignments it allows, and entailment is
+    a subset test."""
 
-    def __init__(self, facts, rules, literal):
-        atoms = sorted({literal[0]} | {a for a, _ in facts} | {a for body, head in rules for a, _ in body + (head,)})
+    def __init__(self, facts, rules, literal=None):
+        atoms = sorted({literal[0] for literal in [literal] if literal} | {a for a, _ in facts}
+                       | {a for body, head in rules for a, _ in body + (head,)})
         self._index = {a: k for k, a in enumerate(atoms)}
-        self._masks = _assignment_masks(len(atoms))
+        self._masks = _bit_masks(len(atoms))
         self.full = (1 << (1 << len(atoms))) - 1
         self.facts = self.full
         for f in facts:
             self.facts &= self._lit(f)
         self.rules = {rule: self._rule(rule) for rule in rules}
-        self.holds = self._lit(literal)
+        self.holds = self._lit(literal) if literal else self.full
 
     def _lit(self, literal):
         a, positive = literal
@@ -184,12 +224,46 @@ class _Theory:
         return len(needed)
 
 
+def _attrs(rule):
+    body, head = rule
+    return {a for a, _ in body + (head,)}
+
+
+def _parts(rules):
+    """The rules split into parts that share no attribute (each with its attributes). A model of
+    each part with the facts on its attributes joins into a model of all, so entailment is
+    checked exhaustively per part, over 2**(its attributes) assignments instead of all."""
+    parts, left = [], list(rules)
+    while left:
+        part, attrs, grew = [], set(), True
+        attrs |= _attrs(left[0])
+        while grew:
+            linked = [r for r in left if _attrs(r) & attrs]
+            grew = len(linked) > len(part)
+            part = linked
+            attrs = attrs.union(*map(_attrs, part))
+        parts.append((part, attrs))
+        left = [r for r in left if r not in part]
+    return parts
+
+
+def _theory(facts, rules, literal):
+    """The theory deciding `literal` (its part of the rules and the facts on that part), or None
+    if some part contradicts the facts."""
+    decides = _Theory([f for f in facts if f[0] == literal[0]], [], literal)
+    for part, attrs in _parts(rules):
+        theory = _Theory([f for f in facts if f[0] in attrs], part, literal if literal[0] in attrs else None)
+        if theory.label() is None:
+            return None
+        if literal[0] in attrs:
+            decides = theory
+    return decides
+
+
 def entailed(facts, rules, literal):
     """Truth label of `literal` for one person under the rules (see _Theory.label)."""
-    return _Theory(facts, rules, literal).label()
-
-
-_RULE_DEPTHS = {1: (1,), 2: (2, 3), 3: (4, 5)}
+    theory = _theory(facts, rules, literal)
+    return None if theory is None else theory.label()
 
 
 def _chain(rng, attrs, head):
@@ -213,16 +287,20 @@ def _rules(s, target):
     # Unknown: the W chain. So every item has rules concluding Z and not-Z, and the number of
     # facts, whether the statement is negated, the head polarities and the number of rules are
     # drawn without looking at the label.
-    d = rng.choice(_RULE_DEPTHS[level])
+    # `s.distractors` more chains as long conclude further attributes; they fire for no one but,
+    # at random, the other person.
+    d, extra = level, s.distractors
     hero, other = names(rng, split, 2)
-    attrs = sample(rng, split, 3 * d + 2)
+    attrs = sample(rng, split, 3 * d + 2 + extra * (d + 1))
     z, w = attrs[0], attrs[1]
     positive = rng.random() < 0.5  # is the statement "hero is Z" (else "hero is not Z")
     heads = [(z, True), (z, False), (w, rng.random() < 0.5)]
-    fires = {hero: 2 if target == 2 else 0 if positive == (target == 0) else 1, other: rng.randrange(3)}
+    heads += [(a, rng.random() < 0.5) for a in attrs[3 * d + 2::d + 1]]
+    fires = {hero: 2 if target == 2 else 0 if positive == (target == 0) else 1, other: rng.randrange(len(heads))}
     facts, rules = [], []
+    body_attrs = attrs[2:3 * d + 2] + [a for k, a in enumerate(attrs[3 * d + 2:]) if k % (d + 1)]
     for k, head in enumerate(heads):
-        start, links = _chain(rng, attrs[2 + k * d: 2 + (k + 1) * d], head)
+        start, links = _chain(rng, body_attrs[k * d: (k + 1) * d], head)
         rules += links
         for person in (hero, other):
             if fires[person] == k:
@@ -246,8 +324,9 @@ def _rules(s, target):
     if question_split(question) != split:
         return None  # the item loop would drop it: skip the model checking
     statement = (z, positive)
-    theory = _Theory([f for e, f in facts if e == hero], rules, statement)
-    if entailed([f for e, f in facts if e == other], rules, statement) is None or theory.label() != target:
+    theory = _theory([f for e, f in facts if e == hero], rules, statement)
+    if theory is None or entailed([f for e, f in facts if e == other], rules, statement) is None \
+            or theory.label() != target:
         return None
     depth = theory.proof_size() if target != 2 else d
     if depth != d:
@@ -256,38 +335,58 @@ def _rules(s, target):
 
 
 # --- transitive ordering ----------------------------------------------------------------
-_RANK_DISTANCES = {1: (2,), 2: (3, 4), 3: (5, 6)}
 _MARGIN = 2  # people beyond each asked name: neither is the tallest, the shortest, or next to them
 
 
+def _block(s, target, options):
+    """One of `options`, drawn in shuffled blocks per gold label, so that across items of each
+    label every option occurs equally often (balanced by construction, not by chance)."""
+    block = s.kept.setdefault(("block", target), [])
+    if not block:
+        block += options
+        s.rng.shuffle(block)
+    return block.pop()
+
+
 def _ordering(s, target):
-    rng, level, split = s.rng, s.level, s.split
+    rng, distance, split = s.rng, s.level, s.split
     # The people form one chain of adjacent comparisons, each said as "taller" or "shorter" at
-    # random; the two asked about are interior and `distance` ranks apart, so each is on the
-    # taller side of exactly one comparison and the shorter side of one: counting mentions
-    # tells nothing, and only following the chain does.
-    distance = rng.choice(_RANK_DISTANCES[level])
-    n = distance + 2 * _MARGIN + 1 + rng.randrange(2)
-    people = names(rng, split, n)  # tallest first
-    facts = [
-        f"{people[i]} is taller than {people[i + 1]}." if rng.random() < 0.5
-        else f"{people[i + 1]} is shorter than {people[i]}."
-        for i in range(n - 1)
-    ]
-    rng.shuffle(facts)
-    i = rng.randrange(_MARGIN, n - _MARGIN - distance)
-    j = i + distance
-    ask_taller = rng.random() < 0.5
-    answer = people[i] if ask_taller else people[j]
-    other = people[j] if ask_taller else people[i]
-    choices = [answer, other] if target == 0 else [other, answer]
-    question = ("\n".join(facts)
-                + f"\nWho is {'taller' if ask_taller else 'shorter'}: {choices[0]} or {choices[1]}?\nAnswer:")
-    return question, choices, target, distance
+    # random; the two asked about are `distance` ranks apart, with _MARGIN people above the
+    # taller and below the shorter, and `s.distractors` more people at either end at random. So
+    # each asked person is on the taller side of exactly one comparison and the shorter side of
+    # one: counting mentions tells nothing, and only following the chain does. The question's
+    # polarity, the wording of the comparison below the taller asked person (at distance 1, the
+    # one between them) and of the one above it come in balanced blocks per gold position. At
+    # distance 1 the comparison between them ties the two asked people's wordings (one of them
+    # is said first in it), so the comparison below the shorter one is worded like the one above
+    # the taller one: then who is said first in how many lines is distributed alike for both.
+    ask_taller, link_taller, above_taller = _block(s, target, list(itertools.product((False, True), repeat=3)))
+    above = _MARGIN + sum(rng.random() < 0.5 for _ in range(s.distractors))
+    n = distance + 1 + 2 * _MARGIN + s.distractors
+    i, j = above, above + distance
+    while True:  # the split filter inside, so that a rejected draw does not unbalance the blocks
+        people = names(rng, split, n)  # tallest first
+        said_taller = [rng.random() < 0.5 for _ in range(n - 1)]  # "k is taller than k + 1", else "k + 1 is shorter"
+        said_taller[i], said_taller[i - 1] = link_taller, above_taller
+        if distance == 1:
+            said_taller[j] = above_taller
+        facts = [
+            f"{people[k]} is taller than {people[k + 1]}." if said_taller[k]
+            else f"{people[k + 1]} is shorter than {people[k]}."
+            for k in range(n - 1)
+        ]
+        rng.shuffle(facts)
+        answer = people[i] if ask_taller else people[j]
+        other = people[j] if ask_taller else people[i]
+        choices = [answer, other] if target == 0 else [other, answer]
+        question = ("\n".join(facts)
+                    + f"\nWho is {'taller' if ask_taller else 'shorter'}: {choices[0]} or {choices[1]}?\nAnswer:")
+        if question_split(question) == split:
+            return question, choices, target, distance
 
 
 SUBTASKS = (
-    Subtask("logical", "syllogism", (1, 2, 3), 2, _syllogism, version=2.1),
-    Subtask("logical", "rules", (1, 2, 3), 3, _rules, version=2.1),
-    Subtask("logical", "ordering", (1, 2, 3), 2, _ordering, version=2.1),
+    Subtask("logical", "syllogism", (1, 2, 3, 4, 5, 6), 2, _syllogism, max_level=12, version=3.0),
+    Subtask("logical", "rules", (1, 2, 3, 4, 5, 6), 3, _rules, max_level=8, version=3.0),
+    Subtask("logical", "ordering", (1, 2, 3, 4, 5, 6), 2, _ordering, distractors=1, max_level=40, version=3.0),
 )
