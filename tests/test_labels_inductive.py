@@ -15,11 +15,11 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from kbit_tasks.generators import generate
+from kbit_tasks.generators import generate, get_subtask
 
 N_LABELS = 100  # items per task in the fast label check
 N_CUES = 300  # items per task and seed in the cue check (issue 10: n = 300)
-LEVELS = (1, 2, 3)
+LEVELS = {name: get_subtask("inductive", name).levels for name in ("sequence", "listfn", "property")}
 DEPTH = {"sequence": {1: 2, 2: 3, 3: 4}}  # level -> depth where it is not the level (recurrence order)
 CHANCE = 0.25
 
@@ -153,8 +153,7 @@ def property_ok(item):
 CHECKS = {"sequence": sequence_ok, "listfn": listfn_ok, "property": property_ok}
 
 
-@pytest.mark.parametrize("level", LEVELS)
-@pytest.mark.parametrize("subtask", list(CHECKS))
+@pytest.mark.parametrize("subtask,level", [(s, lv) for s in CHECKS for lv in LEVELS[s]])
 def test_solver_agrees_with_every_gold(subtask, level):
     made = items(subtask, level, N_LABELS, 3)
     bad = [it["question"] for it in made if not CHECKS[subtask](it)]
@@ -170,15 +169,28 @@ def test_a_flipped_label_is_caught(subtask):
         assert not CHECKS[subtask]({**it, "depth": it["depth"] + 1})
 
 
+@pytest.mark.parametrize("level,distractors", [(1, 0), (2, 3), (6, 1)])
+def test_property_distractors_are_whole_groups_and_leave_depth_alone(level, distractors):
+    """Every group has a person, `level` kinds and one coloured member (level + 2 lines); the
+    distractor knob adds groups coloured outside the choices, and each choice colour is
+    mentioned exactly once whatever the load."""
+    made = generate("inductive", "property", level, 30, seed=2, distractors=distractors)
+    for it in made:
+        assert property_ok(it) and it["depth"] == level
+        story = it["question"].splitlines()[1:-2]
+        assert len(story) == (4 + distractors) * (level + 2)
+        assert sorted(_mention_counts(it)) == [1, 1, 1, 1]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("subtask", list(CHECKS))
 def test_solver_agrees_on_300_items_and_depth_grows(subtask):
     means = []
-    for level in LEVELS:
+    for level in LEVELS[subtask]:
         made = items(subtask, level, N_CUES, 0)
         assert all(CHECKS[subtask](it) for it in made)
         means.append(np.mean([it["depth"] for it in made]))
-    assert means[0] < means[1] < means[2]
+    assert all(a < b for a, b in zip(means, means[1:]))
 
 
 # --- shortcut cues (issue 10's table) ---------------------------------------------------------
@@ -409,8 +421,7 @@ def cue_table(subtask, level, n=N_CUES, cues=None):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("level", LEVELS)
-@pytest.mark.parametrize("subtask", list(CUES))
+@pytest.mark.parametrize("subtask,level", [(s, lv) for s in CUES for lv in LEVELS[s]])
 def test_no_cue_beats_chance(subtask, level):
     table = cue_table(subtask, level)
     bounded = {name: acc for name, acc in table.items() if name not in OPEN.get((subtask, level), ())}
@@ -472,7 +483,7 @@ def test_cues_catch_a_planted_leak(subtask, plant, cue):
 if __name__ == "__main__":  # the cue table of the tasks README
     subtasks = sys.argv[1:] or list(CUES)
     for subtask in subtasks:
-        for level in LEVELS:
+        for level in LEVELS[subtask]:
             table = cue_table(subtask, level, cues={**CUES[subtask], **DIAGNOSTIC.get(subtask, {})})
             made = items(subtask, level, N_CUES, 0)
             agree = np.mean([CHECKS[subtask](it) for it in made])

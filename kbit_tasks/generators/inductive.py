@@ -7,15 +7,18 @@ the answer rests on, and the level sets it:
             terms: how many earlier terms each next term combines (2 / 3 / 4; see `_ORDER` for
             why no level is order 1);
   listfn    the length of the shortest composition of primitives that fits all examples (1 / 2 / 3);
-  property  the category links from the queried entity to the kind whose members' colors decide
-            (1: "X is a K"; 2 and 3 add "Every K is a J" hops).
-Distractors are built so that surface properties do not single out the gold answer: for
+  property  the category links from the queried entity to the kind whose member's color decides
+            (level 1: "X is a K"; each level above adds one "Every K is a J" hop).
+Distractors (`Stream.distractors`), per subtask:
+  property  extra groups (a person, a chain of the level's kinds, a member colored outside the
+            choices), each level + 2 lines; default 0 (the three groups of the wrong choice
+            colors are always there, so that every choice color is mentioned once).
+Choices are built so that surface properties do not single out the gold answer: for
 sequences, the gold rule's next term with its constant slipped (an evenly spaced ladder of
 one parity, sign and gcd class of the terms and their differences, one residue class mod 24
 of the step from the last term, the gold at a random rung, every rough continuation outside
-the ladder); list outputs of other
-programs with exactly the gold's values in another order; stories whose kind and color lines
-are apart and shuffled, with minority members and color counts that say nothing.
+the ladder); list outputs of other programs with exactly the gold's values in another order;
+for property, one group of the same shape per choice color, lines shuffled.
 """
 from __future__ import annotations
 
@@ -115,12 +118,6 @@ def _fit(terms, order, constant=True):
 def _fits_some_rule(terms, order):
     """Whether some recurrence of order <= `order` with a constant reproduces all terms."""
     return order == 0 and len(set(terms)) == 1 or order > 0 and _solve_exact(*_system(terms, order))[0]
-
-
-def _next(rule, terms):
-    coeffs, const = rule
-    value = sum(a * t for a, t in zip(coeffs, reversed(terms[-len(coeffs):]))) + const
-    return None if isinstance(value, Fraction) and value.denominator != 1 else int(value)
 
 
 def _famous_windows():
@@ -318,63 +315,45 @@ def _listfn(s, target):
 COLORS = ("red", "blue", "green", "yellow", "white", "black", "gray", "purple")
 
 
-def _group(kinds, subject, members, colors):
+def _group(kinds, subject, member, color):
     """Story lines of one group: `subject` is a kinds[0], every kinds[i] is a kinds[i+1], and
-    the members of the last kind have the given colors."""
+    `member`, a kinds[-1], has the color."""
     lines = [f"{subject} is a {kinds[0]}."]
     lines += [f"Every {a} is a {b}." for a, b in zip(kinds, kinds[1:])]
-    for member, color in zip(members, colors):
-        lines += [f"{member} is a {kinds[-1]}.", f"{member} is {color}."]
-    return lines
-
-
-def _story_colors(rng):
-    """(gold, wrong colors, colors of each group's members; group 0 is the subject's). The four
-    choice colors are mentioned 2-6 times, all differently often, and which count is the
-    gold's is random: neither a mention count nor the most or least frequent color, nor a
-    random color line, points at the gold. The gold has a strict majority in group 0 (2 or 3
-    members against 1 or 2 single others); every other mention goes to groups of other kinds."""
-    gold, *wrong = rng.sample(COLORS, N_CHOICES)
-    counts = rng.sample(range(2, 7), N_CHOICES)  # exchangeable: the gold's is any of them
-    left = dict(zip([gold] + wrong, counts))
-    subject_group = [gold] * min(left[gold], rng.choice((2, 3))) + rng.sample(wrong, rng.choice((1, 2)))
-    for c in subject_group:
-        left[c] -= 1
-    groups = [[c] * n for c, n in left.items() if n >= 2]
-    for c in (c for c, n in left.items() if n == 1):  # single mentions join another group as a minority
-        rng.choice(groups).append(c)
-    for g in groups:
-        rng.shuffle(g)
-    rng.shuffle(subject_group)
-    return gold, wrong, [subject_group] + groups
+    return lines + [f"{member} is a {kinds[-1]}.", f"{member} is {color}."]
 
 
 def _property(s, target):
-    rng, level, split = s.rng, s.level, s.split
-    gold, wrong, groups = _story_colors(rng)
-    n_members = sum(map(len, groups))
-    n_groups = len(groups)
-    words = sample(rng, split, n_groups * (level + 1) + n_members)
-    kinds = [words[g * level: (g + 1) * level] for g in range(n_groups)]
-    people = [w.capitalize() for w in words[n_groups * level:]]
-    subjects, people = people[:n_groups], people[n_groups:]
+    """One group per choice color, all of one shape: a person, a chain of `depth` kinds, and
+    one member of the last kind with the group's color (bAbI 16's one member per kind). The
+    query asks about the person of the gold's group; every choice color is mentioned once and
+    every group has a person, a chain and a member alike, so only following the query's chain
+    tells the groups apart. `s.distractors` more groups of the same shape take the colors that
+    are not choices. The lines are shuffled (kind and color lines apart)."""
+    rng, depth, split = s.rng, s.level, s.split
+    palette = rng.sample(COLORS, len(COLORS))
+    choices, spare = palette[:N_CHOICES], palette[N_CHOICES:]
+    colors = choices + [rng.choice(spare) for _ in range(s.distractors)]
+    words = sample(rng, split, len(colors) * (depth + 2))
+    kinds, people = words[: len(colors) * depth], [w.capitalize() for w in words[len(colors) * depth:]]
     lines = []
-    for g, colors in enumerate(groups):
-        lines += _group(kinds[g], subjects[g], people[: len(colors)], colors)
-        people = people[len(colors):]
-    rng.shuffle(lines)  # kind and color statements apart and interleaved across groups
-    choices = rng.sample(wrong, N_CHOICES - 1)
-    choices.insert(target, gold)
+    for g, color in enumerate(colors):
+        lines += _group(kinds[g * depth: (g + 1) * depth], people[2 * g], people[2 * g + 1], color)
+    rng.shuffle(lines)
+    gold = rng.randrange(N_CHOICES)  # which group the query asks about
     question = (
         "Things of the same kind are usually the same color.\n"
         + "\n".join(lines)
-        + f"\nWhat color is {subjects[0]} most likely?\nAnswer:"
+        + f"\nWhat color is {people[2 * gold]} most likely?\nAnswer:"
     )
-    return question, choices, target, level
+    shown = choices[:gold] + choices[gold + 1:]
+    rng.shuffle(shown)
+    shown.insert(target, choices[gold])
+    return question, shown, target, depth
 
 
 SUBTASKS = (
     Subtask("inductive", "sequence", (1, 2, 3), N_CHOICES, _sequence, version=2.1),
     Subtask("inductive", "listfn", (1, 2, 3), N_CHOICES, _listfn, version=2.1),
-    Subtask("inductive", "property", (1, 2, 3), N_CHOICES, _property, version=2.1),
+    Subtask("inductive", "property", tuple(range(1, 7)), N_CHOICES, _property, max_level=12, version=3.0),
 )
