@@ -21,13 +21,13 @@ N_LABELS = 100  # items per task in the fast label check
 N_CUES = 300  # items per task and seed in the cue check (issue 10: n = 300)
 # Rungs whose items cost much more to make are checked on fewer (n divided by this), the cue
 # bound widened to the same number of standard deviations.
-COSTLY = {("listfn", 4): 4}
+COSTLY = {("listfn", 4): 4, ("sequence", 4): 2, ("sequence", 5): 4}
 
 
 def sized(subtask, level, n):
     return n // COSTLY.get((subtask, level), 1)
 LEVELS = {name: get_subtask("inductive", name).levels for name in ("sequence", "listfn", "property")}
-DEPTH = {"sequence": {1: 2, 2: 3, 3: 4}}  # level -> depth where it is not the level (recurrence order)
+DEPTH = {"sequence": {lv: lv + 1 for lv in LEVELS["sequence"]}}  # where depth is not the level (recurrence order)
 CHANCE = 0.25
 
 
@@ -42,8 +42,13 @@ def sequence_terms(question):
     return [int(t) for t in re.search(r"sequence (.+), \.\.\.\?", question)[1].split(", ")]
 
 
-ORDERS = (1, 2, 3, 4)  # the levels are orders 2 / 3 / 4; the solver also tries order 1
-COEFFS = {k: np.array(list(itertools.product(range(-4, 5), repeat=k)), dtype=np.int64) for k in ORDERS}
+ORDERS = (1, 2, 3, 4, 5, 6)  # the levels are orders 2 to 6; the solver also tries order 1
+
+
+@functools.lru_cache(maxsize=None)
+def coefficients(k):
+    """Every integer coefficient vector of order k, (9^k, k)."""
+    return np.array(list(itertools.product(range(-4, 5), repeat=k)), dtype=np.int64)
 
 
 def sequence_solve(terms):
@@ -51,7 +56,7 @@ def sequence_solve(terms):
     fits exactly; the constant is what is left of each term, and it must not vary."""
     x = np.array(terms, dtype=np.int64)
     for k in ORDERS:
-        coeffs = COEFFS[k]  # (M, k): every coefficient vector
+        coeffs = coefficients(k)  # (M, k): every coefficient vector
         lags = np.stack([x[k - j: len(x) - j] for j in range(1, k + 1)], axis=1)  # rows x[n-1..n-k]
         left = x[k:, None] - lags @ coeffs.T  # (equations, M): the constant each equation implies
         ok = (left == left[0]).all(axis=0)
@@ -201,6 +206,14 @@ def test_property_distractors_are_whole_groups_and_leave_depth_alone(level, dist
         story = it["question"].splitlines()[1:-2]
         assert len(story) == (4 + distractors) * (level + 2)
         assert sorted(_mention_counts(it)) == [1, 1, 1, 1]
+
+
+@pytest.mark.parametrize("distractors", [0, 2])
+def test_sequence_distractors_are_extra_terms(distractors):
+    """An order-k rung shows 2 k + 3 terms; each distractor adds one more (a redundant
+    equation), and the order and the unique answer stay."""
+    for it in generate("inductive", "sequence", 1, 20, seed=2, distractors=distractors):
+        assert len(sequence_terms(it["question"])) == 7 + distractors and sequence_ok(it) and it["depth"] == 2
 
 
 @pytest.mark.parametrize("distractors", [0, 2])

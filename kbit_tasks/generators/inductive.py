@@ -4,13 +4,15 @@ induction (bAbI task 16 style).
 Every maker returns (question, choices, gold, depth). Depth is the number of inference steps
 the answer rests on, and the level sets it:
   sequence  the order of the simplest linear recurrence (with a constant) that fits all shown
-            terms: how many earlier terms each next term combines (2 / 3 / 4; see `_ORDER` for
-            why no level is order 1);
+            terms: how many earlier terms each next term combines (level + 1: see `_ORDER` for
+            why no level is order 1, so that here alone depth is not the level);
   listfn    the length of the shortest composition of primitives that fits all examples (the
             search proves that none shorter fits);
   property  the category links from the queried entity to the kind whose member's color decides
             (level 1: "X is a K"; each level above adds one "Every K is a J" hop).
 Distractors (`Stream.distractors`), per subtask:
+  sequence  extra terms beyond the 2 k + 3 shown for order k (redundant equations); default 0.
+            Terms stay within 3000: a load of 4 builds every level, 8 no longer builds level 5.
   listfn    extra examples beyond the level + 2 shown (redundant evidence); default 0.
   property  extra groups (a person, a chain of the level's kinds, a member colored outside the
             choices), each level + 2 lines; default 0 (the three groups of the wrong choice
@@ -48,10 +50,18 @@ N_CHOICES = 4
 # alternating, continued exactly by a guess).
 # From order 2 on, the next difference combines several earlier ones, so the ladder only needs
 # their gcd and the guesses stay off it.
-_ORDER = {1: 2, 2: 3, 3: 4}
-# order -> terms shown: the order-k rule with a constant has k + 1 unknowns and the shown terms
-# give len - k equations, so every level leaves two equations to confirm the rule.
-_SHOWN = {k: 2 * k + 3 for k in _ORDER.values()}
+# Levels 1-5 are shipped (orders 2-6, the brute-force label check's reach); level 6 (order 7) is
+# built on request.
+_ORDER = {level: level + 1 for level in range(1, 7)}
+
+
+def _shown(order, distractors):
+    """Terms shown: the order-k rule with a constant has k + 1 unknowns and the shown terms give
+    len - k equations, so 2 k + 3 terms leave two equations to confirm the rule; each distractor
+    shows one more (a redundant equation: the prompt grows, the depth does not)."""
+    return 2 * order + 3 + distractors
+
+
 _MAX_TERM = 3000
 # The gold's step from the last term is skewed mod small numbers (integer combinations of
 # differences with small coefficients: at order 3 in v2.0, a choice whose step was 4 mod 8 was
@@ -123,12 +133,12 @@ def _fits_some_rule(terms, order):
 
 
 def _famous_windows():
-    """Every run of shown length in textbook sequences (squares, cubes, triangular numbers,
+    """Every run of at least 5 terms in textbook sequences (squares, cubes, triangular numbers,
     powers, Fibonacci, Lucas, tribonacci, Pell): those can be recalled instead of induced."""
     seqs = [[n * n for n in range(30)], [n**3 for n in range(20)], [n * (n + 1) // 2 for n in range(40)],
             [2**n for n in range(16)], [3**n for n in range(10)], _run((1, 1), 0, (0, 1), 25),
             _run((1, 1), 0, (2, 1), 25), _run((1, 1, 1), 0, (0, 0, 1), 25), _run((2, 1), 0, (0, 1), 15)]
-    return {tuple(s[i: i + k]) for s in seqs for k in set(_SHOWN.values()) for i in range(len(s) - k + 1)}
+    return {tuple(s[i: j]) for s in seqs for i in range(len(s)) for j in range(i + 5, len(s) + 1)}
 
 
 _FAMOUS = _famous_windows()
@@ -173,23 +183,24 @@ def _sequence_question(terms):
 
 
 def _sequence(s, target):
-    rng, level, split = s.rng, s.level, s.split
     """The choices are the gold and the next terms of the gold rule with its constant slipped by
     multiples of a rung (`_rung`): an evenly spaced ladder with the gold at a uniformly random
     rung. All choices share parity, the gcd classes of the terms and of their differences, the
     residue of the step from the last term mod 24, sign and (nearly) digit count, so those say
-    nothing; the largest, smallest or middle choice is the gold a quarter of the time. Every
+    nothing; whether an item is made does not depend on the gold's rung, so the largest,
+    smallest or middle choice is the gold a quarter of the time. Every
     rough guess (`_rough_guesses`) lies outside the ladder whatever the gold's rung (more than
     3.5 rungs from the gold), so distances to it see only the ladder's order: the nearest choice
     is the gold exactly when the gold is the ladder's end on the guess's side, a quarter of the
     time. Items where some guess comes closer are not made; arithmetic, geometric and
     polynomial sequences are among them (a guess continues them exactly). The item's depth is
     the recurrence's order (`_ORDER`)."""
-    order = _ORDER[level]
+    rng, split = s.rng, s.split
+    order = _ORDER[s.level]
     coeffs, const = _draw_rule(rng, order)
     sign = rng.choice((1, -1))  # a sequence and its negation equally likely: residue classes balance
     start = [sign * rng.randint(-5, 25) for _ in range(order)]
-    terms = _run(coeffs, const, start, _SHOWN[order])
+    terms = _run(coeffs, const, start, _shown(order, s.distractors))
     if max(map(abs, terms)) > _MAX_TERM or len(set(terms)) < len(terms) - 1 or tuple(terms) in _FAMOUS:
         return None
     # The cheap checks first (the drawn rule's next term, the ladder, the guesses that need no
@@ -198,11 +209,14 @@ def _sequence(s, target):
     step = _rung(terms, order)
     rung = rng.randrange(N_CHOICES)
     choices = [gold + step * (i - rung) for i in range(N_CHOICES)]
+    # every value a ladder through the gold may take, whatever its rung: what is checked must
+    # not depend on the rung, or the gold's rank among the choices would not be uniform
+    span = [gold + step * i for i in range(1 - N_CHOICES, N_CHOICES)]
 
     def near(guesses):
         return any(abs(guess - gold) * 2 <= (2 * N_CHOICES - 1) * step for guess in guesses)
 
-    if (abs(gold) > _MAX_TERM or min(choices) * max(choices) <= 0 or set(choices) & set(terms)
+    if (abs(gold) > _MAX_TERM or span[0] * span[-1] <= 0 or set(span) & set(terms)
             or near(_trend_guesses(terms))):
         return None
     question = _sequence_question(terms)
@@ -386,7 +400,7 @@ def _property(s, target):
 
 
 SUBTASKS = (
-    Subtask("inductive", "sequence", (1, 2, 3), N_CHOICES, _sequence, version=2.1),
+    Subtask("inductive", "sequence", (1, 2, 3, 4, 5), N_CHOICES, _sequence, max_level=6, version=3.0),
     # listfn: a search costs about 0.02 s at level 3, 0.05 s at 4, 0.2 s at 5 (several per item),
     # so level 5 is built on request only and 6 not at all.
     Subtask("inductive", "listfn", (1, 2, 3, 4), N_CHOICES, _listfn, max_level=5, version=3.0),
