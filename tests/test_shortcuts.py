@@ -320,6 +320,20 @@ def leak_kind_mates(rng, split, target):
     return "\n".join(rows), choices, g
 
 
+def leak_group_shape(rng, split, target):
+    """Property: only the asked entity's group has a chain of kinds above its member's kind."""
+    who = names(rng, split, 6)
+    kinds = sample(rng, split, 5)
+    colors = rng.sample(COLORS, 4)
+    rows = [f"{who[4]} is a {kinds[4]}.", f"Every {kinds[4]} is a {kinds[0]}."]
+    for j, x in enumerate(who[:4]):
+        rows += [f"{x} is a {kinds[j]}.", f"{x} is {colors[j]}."]
+    rows += [f"{who[5]} is a {kinds[rng.randrange(1, 4)]}."]  # an entity without a chain, in another group
+    rng.shuffle(rows)
+    choices, g = _place(colors[0], colors[1:], target % 4)
+    return "\n".join(rows + [f"What color is {who[4]}?", "Answer:"]), choices, g
+
+
 LEAKS = {
     "position": leak_position,
     "answer identity": leak_identity,
@@ -354,6 +368,7 @@ LEAKS = {
     "coarse invariants": leak_invariants,
     "adjacent-line copy": leak_adjacent,
     "kind-mates' majority": leak_kind_mates,
+    "group shape": leak_group_shape,
 }
 CUES = {c.name: c for c in GENERIC + TASK_CUES}
 

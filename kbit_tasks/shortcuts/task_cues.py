@@ -415,6 +415,30 @@ def _kind_mates(it, i):
     return rank(counts, i)
 
 
+def _group_shape(it, i):
+    """The shape of the choice attribute's groups, never joined to the query: for each member
+    with the attribute, how many "Every K is a J" links lead down into its kind and how many
+    attribute-less entities hang below it (capped at 4). If the asked entity's group alone had
+    a chain or an entity, the shape would name it without the chain being followed."""
+    context, _ = context_and_query(it["question"])
+    links, under, attribute = {}, {}, {}
+    for line in context:
+        if m := re.fullmatch(r"Every (\w+) is an? (\w+)\.", line):
+            links.setdefault(m[2], []).append(m[1])
+        elif m := re.fullmatch(r"(\w+) is an? (\w+)\.", line):
+            under.setdefault(m[2], []).append(m[1])
+        elif m := re.fullmatch(r"(\w+) is (\w+)\.", line):
+            attribute[m[1]] = m[2]
+
+    def below(kind, seen=()):
+        found = [below(k, seen + (kind,)) for k in links.get(kind, ()) if k not in seen]
+        entities = sum(e not in attribute for e in under.get(kind, ()))
+        return max([d + 1 for d, _ in found], default=0), min(4, entities + sum(n for _, n in found))
+
+    kinds = [k for k, es in under.items() for e in es if attribute.get(e) == it["choices"][i]]
+    return tuple(sorted(below(k) for k in kinds)) or None
+
+
 TASK_CUES = (
     Cue("rule concludes literal", _rule_conclusions, ("rules",)),
     Cue("mood", _mood, ("syllogism",)),
@@ -438,4 +462,5 @@ TASK_CUES = (
     Cue("coarse invariants", _listfn_invariants, ("listfn",)),
     Cue("adjacent-line copy", _adjacent_copy, ("property",)),
     Cue("kind-mates' majority", _kind_mates, ("property",), steps=1),
+    Cue("group shape", _group_shape, ("property",)),
 )
