@@ -26,8 +26,19 @@ def group_name(family: str | None = None) -> str:
     return "kbit" if family is None else f"kbit-{family}"
 
 
-def _write(path: Path, cfg: dict) -> None:
-    path.write_text(HEADER + yaml.safe_dump(cfg, sort_keys=False))
+def write(path: Path, cfg: dict, header: str = HEADER) -> None:
+    path.write_text(header + yaml.safe_dump(cfg, sort_keys=False))
+
+
+def task_config(family: str, subtask: str, level: int, template: str = "_kbit_template_yaml") -> dict:
+    """One task: a rung of a subtask's ladder, its level named in the task and passed to the loader."""
+    return {
+        "include": template,
+        "task": task_name(family, subtask, level),
+        "task_alias": f"{family} {subtask} l{level}",
+        "dataset_kwargs": {"family": family, "subtask": subtask, "level": level},
+        "metadata": {"version": get_subtask(family, subtask).version, "n": DEFAULT_N, "seed": 0},
+    }
 
 
 def configs() -> dict[str, dict]:
@@ -35,14 +46,7 @@ def configs() -> dict[str, dict]:
     out = {}
     for family, subtask, levels in SUBTASKS:
         for level in levels:
-            name = task_name(family, subtask, level)
-            out[f"{name}.yaml"] = {
-                "include": "_kbit_template_yaml",
-                "task": name,
-                "task_alias": f"{family} {subtask} l{level}",
-                "dataset_kwargs": {"family": family, "subtask": subtask, "level": level},
-                "metadata": {"version": get_subtask(family, subtask).version, "n": DEFAULT_N, "seed": 0},
-            }
+            out[f"{task_name(family, subtask, level)}.yaml"] = task_config(family, subtask, level)
     aggregate = [{"metric": m, "aggregation": "mean", "weight_by_size": False} for m in METRICS]
     for family in FAMILIES:
         members = [task_name(f, s, lv) for f, s, levels in SUBTASKS if f == family for lv in levels]
@@ -63,4 +67,4 @@ def configs() -> dict[str, dict]:
 
 if __name__ == "__main__":
     for filename, cfg in configs().items():
-        _write(HERE / filename, cfg)
+        write(HERE / filename, cfg)

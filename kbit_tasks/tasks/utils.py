@@ -41,6 +41,9 @@ if not any(getattr(f, "__name__", "") == _not_the_metadata_hint.__name__ for f i
 # it is made on every load, zero-shot too (lm-eval builds its sampler before it knows
 # num_fewshot); it allows up to this many shots per answer position.
 SHOTS_PER_CHOICE = 4
+# Keys that would ask for another rung than the task's own ("level" itself collides with the
+# task's dataset_kwargs, and lm-eval stops before the loader runs).
+NOT_METADATA = frozenset({"depth", "rung", "levels"})
 
 
 def load(family: str, subtask: str, level: int, n: int = DEFAULT_N, seed: int = 0, distractors: int | None = None,
@@ -49,6 +52,9 @@ def load(family: str, subtask: str, level: int, n: int = DEFAULT_N, seed: int = 
     `--metadata`) and dataset_kwargs; everything but n, seed and distractors is not ours and is
     ignored. "test" holds the n evaluation items, "train" the few-shot pool, drawn from the train
     split (a lexicon disjoint from the evaluation one) with the same seed and distractors."""
+    if asked := sorted(_ignored.keys() & NOT_METADATA):
+        raise ValueError(f"--metadata {', '.join(asked)}: a task's rung is fixed by its name; for rungs deeper "
+                         f"than the shipped ones write their tasks with python -m kbit_tasks.tasks.rungs")
     n, seed = check_n_seed(n, seed)
     items = generate(family, subtask, level, n, seed, distractors=distractors)
     pool = generate(family, subtask, level, min(n, SHOTS_PER_CHOICE * get_subtask(family, subtask).n_choices),
