@@ -205,15 +205,15 @@ def main(argv=None):
           f"{sum(requests_of(c) for c, _ in left)} requests, about {estimate_seconds([c for c, _ in left]) / 60:.0f} "
           f"min at SmolLM2-135M's rate on 2 CPU cores", flush=True)
     lm = load_model(args.model, args.model_args, args.batch_size, args.device) if left else None
-    done_requests, spent = 0, 0.0
+    estimated, spent = 0.0, 0.0
     for i, (cell, spec) in enumerate(left):
         start = time.perf_counter()
         result = run_cell(lm, cell)
         seconds = time.perf_counter() - start
         atomic_write_json(cell_path(args.out, cell), {"spec": spec, "result": {**result, "seconds": seconds}})
         records.append({**cell, **result})
-        done_requests, spent = done_requests + requests_of(cell), spent + seconds
-        rest = sum(requests_of(c) for c, _ in left[i + 1:]) * spent / done_requests
+        estimated, spent = estimated + estimate_seconds([cell]), spent + seconds
+        rest = estimate_seconds([c for c, _ in left[i + 1:]]) * spent / estimated  # at the measured rate
         print(f"[{i + 1}/{len(left)}] {cell['task']} {cell['shots']}-shot: acc {result['acc']:.3f}, "
               f"{seconds:.0f} s; about {rest / 60:.0f} min left", flush=True)
     order = {(c["task"], c["shots"]): i for i, c in enumerate(todo)}
