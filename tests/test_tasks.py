@@ -10,7 +10,7 @@ import kbit_tasks
 from kbit_tasks.generators import SUBTASKS, content_hash, generate, task_name
 
 TASKS = sorted(task_name(f, s, lv) for f, s, levels in SUBTASKS for lv in levels)
-METRICS = ("acc", "acc_norm", "brier_score", "gold_logprob")
+METRICS = ("acc", "acc_norm", "brier_score", "gold_logprob", "constant_share", "acc_calibrated")
 
 
 def task_manager(**kwargs):

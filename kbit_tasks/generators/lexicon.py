@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import re
 from functools import lru_cache
 
 SPLITS = ("eval", "train")
 _ONSETS = "bdfgklmnprstvz"
 _VOWELS = "aeiou"
 _CODAS = "fkpz"  # rare word endings in English keep real words out of the lexicon
+# Any word of either split, capitalised or with a plural "s": the nonce words in an item's text.
+NONCE = re.compile(rf"\b[{_ONSETS}][{_VOWELS}][{_ONSETS}][{_VOWELS}][{_CODAS}]s?\b", re.IGNORECASE)
 
 
 def word_split(word: str) -> str:

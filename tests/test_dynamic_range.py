@@ -1,0 +1,65 @@
+"""benchmarks/dynamic_range.py on the tiny model: one record per (task, shots) cell, reused only
+when its spec matches, the table with intervals, and bad input as one line before any model loads."""
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def dynamic_range():
+    spec = importlib.util.spec_from_file_location("dynamic_range", ROOT / "benchmarks" / "dynamic_range.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_wilson_interval_and_above_chance(dynamic_range):
+    lo, hi = dynamic_range.wilson(0.5, 100)
+    assert lo == pytest.approx(0.4038, abs=1e-3) and hi == pytest.approx(0.5962, abs=1e-3)
+    assert dynamic_range.above_chance(0.65, 100, 0.5) and not dynamic_range.above_chance(0.58, 100, 0.5)
+
+
+@pytest.mark.slow
+def test_runs_resumes_and_prints_the_table(dynamic_range, tiny_model_dir, tmp_path, capsys, monkeypatch):
+    model = ["--model", "hf", "--model_args", f"pretrained={tiny_model_dir}", "--tasks", "ordering_l1", "ordering_l2",
+             "--n1", "6", "--out", str(tmp_path)]
+    argv = [*model, "--n", "4", "--shots", "0", "2"]
+    dynamic_range.main(argv)
+    out = capsys.readouterr().out
+    assert "4 cells, 0 reused" in out
+    files = sorted(p.name for p in tmp_path.glob("*.json"))
+    assert files == ["kbit_logical_ordering_l1.0shot.json", "kbit_logical_ordering_l1.2shot.json",
+                     "kbit_logical_ordering_l2.0shot.json", "kbit_logical_ordering_l2.2shot.json"]
+    record = json.loads((tmp_path / "kbit_logical_ordering_l1.2shot.json").read_text())
+    assert record["spec"]["shots"] == 2 and record["spec"]["n"] == 6 and record["result"]["n"] == 6
+    assert 0.5 <= record["result"]["constant_share"] <= 1.0 and record["result"]["chance"] == 0.5
+    assert "| kbit_logical_ordering_l2 | 2 | 4 |" in out and "| logical/ordering | 0 | l1,l2 |" in out
+
+    # a second run reuses every cell and loads no model; a changed spec runs its cells again
+    monkeypatch.setattr(dynamic_range, "load_model", lambda *a: pytest.fail("loaded a model"))
+    dynamic_range.main(argv)
+    assert "4 cells, 4 reused" in capsys.readouterr().out
+    monkeypatch.undo()
+    dynamic_range.main([*model, "--n", "5", "--shots", "0"])
+    assert "2 cells, 1 reused" in capsys.readouterr().out
+    assert json.loads((tmp_path / "kbit_logical_ordering_l2.0shot.json").read_text())["spec"]["n"] == 5
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--shots", "0", "99"], "--shots 0 99: each must be 0 to 8"),
+    (["--n1", "0"], "--n1: n=0 is not valid"),
+    (["--tasks", "nosuch"], "--tasks nosuch matches no shipped task"),
+    (["--model", "kbit-hf", "--model_args", "pretrained=/nonexistent,bits=9"], "bits=9"),
+    (["--model", "hf"], "--model hf needs --model_args"),
+])
+def test_bad_input_is_one_line_before_any_model_loads(dynamic_range, argv, message, tmp_path, capsys,
+                                                      monkeypatch):
+    monkeypatch.setattr(dynamic_range, "load_model", lambda *a: pytest.fail("loaded a model"))
+    with pytest.raises(SystemExit) as exit_:
+        dynamic_range.main([*argv, "--out", str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert exit_.value.code == 2 and message in err, err
