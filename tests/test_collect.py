@@ -114,9 +114,9 @@ def test_a_kbit_task_carries_the_generators_family_level_and_chance(tmp_path):
         "dataset_kwargs: {family: logical, subtask: rules, level: 2}\n")
     manager = TaskManager(include_path=[kbit_tasks.tasks_dir(), str(tmp_path)], include_defaults=False,
                           metadata={"n": 6})
-    tasks = manager.load(["my_renamed_rules", "kbit_inductive_sequence_l1"])["tasks"]
+    tasks = manager.load(["my_renamed_rules", "kbit_inductive_sequence_l2"])["tasks"]
     for name, (family, subtask, level) in {"my_renamed_rules": ("logical", "rules", 2),
-                                           "kbit_inductive_sequence_l1": ("inductive", "sequence", 1)}.items():
+                                           "kbit_inductive_sequence_l2": ("inductive", "sequence", 2)}.items():
         meta = tasks[name].dump_config()["metadata"]
         items = generate(family, subtask, level, 6)
         assert (meta["family"], meta["subtask"], meta["level"]) == (family, subtask, level)

@@ -21,17 +21,13 @@ N_LABELS = 100  # items per task in the fast label check
 N_CUES = 300  # items per task and seed in the cue check (issue 10: n = 300)
 # Rungs whose items cost much more to make are checked on fewer (n divided by this), the cue
 # bound widened to the same number of standard deviations.
-COSTLY = {("listfn", 4): 4, ("sequence", 4): 2, ("sequence", 5): 4}
+COSTLY = {("listfn", 4): 4, ("sequence", 5): 2, ("sequence", 6): 4}
 
 
 def sized(subtask, level, n):
     return n // COSTLY.get((subtask, level), 1)
 LEVELS = {name: get_subtask("inductive", name).levels for name in ("sequence", "listfn", "property")}
 
-
-def depth_of(subtask, level):
-    """A rung's depth: the level, except for sequence, whose level l is recurrence order l + 1."""
-    return level + (subtask == "sequence")
 CHANCE = 0.25
 
 
@@ -192,7 +188,7 @@ def test_solver_agrees_with_every_gold(subtask, level):
     made = items(subtask, level, sized(subtask, level, N_LABELS), 3)
     bad = [it["question"] for it in made if not CHECKS[subtask](it)]
     assert not bad, bad[:2]
-    assert {it["depth"] for it in made} == {depth_of(subtask, level)}  # the level's inference steps
+    assert {it["depth"] for it in made} == {level}  # the level's inference steps
 
 
 @pytest.mark.parametrize("subtask", list(CHECKS))
@@ -212,7 +208,7 @@ def test_rungs_built_on_request_agree_too(subtask):
     for level in range(max(sub.levels) + 1, sub.deepest + 1):
         made = items(subtask, level, {"property": 20, "sequence": 4, "listfn": 2}[subtask], 3)
         assert all(CHECKS[subtask](it) for it in made), level
-        assert {it["depth"] for it in made} == {depth_of(subtask, level)}
+        assert {it["depth"] for it in made} == {level}
 
 
 @pytest.mark.parametrize("level,distractors", [(1, 0), (2, 3), (6, 1)])
@@ -232,7 +228,7 @@ def test_property_distractors_are_whole_groups_and_leave_depth_alone(level, dist
 def test_sequence_distractors_are_extra_terms(distractors):
     """An order-k rung shows 2 k + 3 terms; each distractor adds one more (a redundant
     equation), and the order and the unique answer stay."""
-    for it in generate("inductive", "sequence", 1, 20, seed=2, distractors=distractors):
+    for it in generate("inductive", "sequence", 2, 20, seed=2, distractors=distractors):
         assert len(sequence_terms(it["question"])) == 7 + distractors and sequence_ok(it) and it["depth"] == 2
 
 
@@ -350,7 +346,7 @@ SEQUENCE_CUES = {
 }
 # Cues reported but not bounded, per (subtask, level): none left. (v2.0's order-1 level 1 had
 # "next difference divisible by the last difference" at 1.00 and the step residues above the
-# bar; the levels are now orders 2 / 3 / 4, see `_ORDER` in kbit_tasks/generators/inductive.py.)
+# bar; the levels are now orders 2 / 3 / 4, see the comment on sequences in kbit_tasks/generators/inductive.py.)
 OPEN: dict = {}
 
 
@@ -540,7 +536,8 @@ def _plant_v1_property(it):
     ("property", _plant_v1_property, "colour after the first line naming the subject's kind (v1: 1.00)"),
 ])
 def test_cues_catch_a_planted_leak(subtask, plant, cue):
-    fit, test = items(subtask, 1, 60, 1), items(subtask, 1, 60, 0)
+    first = LEVELS[subtask][0]
+    fit, test = items(subtask, first, 60, 1), items(subtask, first, 60, 0)
     found = CUES[subtask][cue]
     assert lookup_accuracy(found, [plant(it) for it in fit], [plant(it) for it in test]) > 0.9
     assert lookup_accuracy(found, fit, test) < 0.45

@@ -43,11 +43,12 @@ def get_subtask(family: str, subtask: str) -> Subtask:
 
 
 def check_level(sub: Subtask, level) -> int:
-    """Validate a level: any rung from 1 to the deepest the subtask's generator builds, shipped
-    as an lm-eval task or not (levels also arrive as strings from `--metadata`)."""
-    if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= sub.deepest:
+    """Validate a level: any rung from the subtask's first to the deepest its generator builds,
+    shipped as an lm-eval task or not."""
+    first = min(sub.levels)
+    if isinstance(level, bool) or not isinstance(level, int) or not first <= level <= sub.deepest:
         raise ValueError(f"level={level!r} is not valid for {sub.family}/{sub.name}; "
-                         f"use an integer from 1 to {sub.deepest}")
+                         f"use an integer from {first} to {sub.deepest}")
     return level
 
 

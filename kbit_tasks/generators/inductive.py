@@ -4,8 +4,8 @@ induction (bAbI task 16 style).
 Every maker returns (question, choices, gold, depth). Depth is the number of inference steps
 the answer rests on, and the level sets it:
   sequence  the order of the simplest linear recurrence (with a constant) that fits all shown
-            terms: how many earlier terms each next term combines (level + 1: see `_ORDER` for
-            why no level is order 1, so that here alone depth is not the level);
+            terms: how many earlier terms each next term combines (the level; the ladder
+            starts at level 2, see the comment on sequences for why there is no order-1 rung);
   listfn    the length of the shortest composition of primitives that fits all examples (the
             search proves that none shorter fits);
   property  the category links from the queried entity to the kind whose member's color decides
@@ -36,23 +36,21 @@ N_CHOICES = 4
 
 
 # --- sequences ------------------------------------------------------------------------------
-# level -> recurrence order. Order 1 (x -> r x + c) cannot be made cue-free with integer
-# choices: its differences are geometric, so the gold's step from the last term is r times the
-# last difference D, and unless every choice shares that (a ladder with rungs of at least |D|)
-# "the step is a multiple of the last difference" picks the gold (1.00 against 0.25 in the v2.0
-# release). With such rungs, the rough guesses sit a fixed number of D from the gold: the last
-# difference continued (r - 1) D, the second differences (r - 1)^2 / r D, the third (r - 1)^3 /
-# r^2 D, the last ratio c D / x[n-1]. For r = 2 and 3 some guess is within 2 D, inside the
-# ladder, so the choice nearest it is the gold far more often than a quarter of the time; for
-# r = -2 the last difference is 3 D off, inside the 3.5 rungs a guess must keep; r = -3 is left
-# only when the rung is |D| itself (D even and a multiple of every class the ladder keeps) and
-# |x[n-1]| < |c| / 3.5, a narrow family that is a cue of its own (|r| = 1 is arithmetic or
-# alternating, continued exactly by a guess).
-# From order 2 on, the next difference combines several earlier ones, so the ladder only needs
+# The level is the recurrence order, and the ladder starts at 2. Order 1 (x -> r x + c) cannot
+# be made cue-free with integer choices: its differences are geometric, so the gold's step
+# from the last term is r times the last difference D, and unless every choice shares that (a
+# ladder with rungs of at least |D|) "the step is a multiple of the last difference" picks the
+# gold (1.00 against 0.25 in the v2.0 release). With such rungs, the rough guesses sit a fixed
+# number of D from the gold: the last difference continued (r - 1) D, the second differences
+# (r - 1)^2 / r D, the third (r - 1)^3 / r^2 D, the last ratio c D / x[n-1]. For r = 2 and 3
+# some guess is within 2 D, inside the ladder, so the choice nearest it is the gold far more
+# often than a quarter of the time; for r = -2 the last difference is 3 D off, inside the 3.5
+# rungs a guess must keep; r = -3 is left only when the rung is |D| itself (D even and a
+# multiple of every class the ladder keeps) and |x[n-1]| < |c| / 3.5, a narrow family that is
+# a cue of its own (|r| = 1 is arithmetic or alternating, continued exactly by a guess). From
+# order 2 on, the next difference combines several earlier ones, so the ladder only needs
 # their gcd and the guesses stay off it.
-# Levels 1-5 are shipped (orders 2-6, the brute-force label check's reach); level 6 (order 7) is
-# built on request.
-_ORDER = {level: level + 1 for level in range(1, 7)}
+# Levels 2-6 are shipped (the brute-force label check's reach); level 7 is built on request.
 
 
 def _shown(order, distractors):
@@ -194,9 +192,9 @@ def _sequence(s, target):
     is the gold exactly when the gold is the ladder's end on the guess's side, a quarter of the
     time. Items where some guess comes closer are not made; arithmetic, geometric and
     polynomial sequences are among them (a guess continues them exactly). The item's depth is
-    the recurrence's order (`_ORDER`)."""
+    the recurrence's order, the level."""
     rng, split = s.rng, s.split
-    order = _ORDER[s.level]
+    order = s.level
     coeffs, const = _draw_rule(rng, order)
     sign = rng.choice((1, -1))  # a sequence and its negation equally likely: residue classes balance
     start = [sign * rng.randint(-5, 25) for _ in range(order)]
@@ -400,7 +398,7 @@ def _property(s, target):
 
 
 SUBTASKS = (
-    Subtask("inductive", "sequence", (1, 2, 3, 4, 5), N_CHOICES, _sequence, max_level=6, version=3.0),
+    Subtask("inductive", "sequence", (2, 3, 4, 5, 6), N_CHOICES, _sequence, max_level=7, version=3.0),
     # listfn: an item costs about 0.03 s of CPU at level 4, 0.15 s at 5 and 0.4 s at 6 (the
     # search), too slow for the test suite's and the battery's hundreds of items per rung: levels
     # 5 and 6 are built on request only.
