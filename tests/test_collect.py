@@ -35,7 +35,7 @@ def _record(tasks: dict, *, label="int4-b64", cell="tiny__int4-b64", kbit_versio
 
 def _table(tmp_path: Path, *records) -> pd.DataFrame:
     for i, rec in enumerate(records):
-        atomic_write_json(tmp_path / f"cell{i}.json", rec)
+        atomic_write_json(tmp_path / f"tiny__cell{i}.json", rec)
     table = collect([tmp_path])
     assert list(table.columns) == COLUMNS
     return table
