@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import collections
-import contextlib
 import logging
-import signal
 import sys
 
 from kbit_tasks.sweep.collect import collect, write_table
@@ -106,23 +104,6 @@ def _fetch(args) -> int:
     return 0
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt():
-    """SIGTERM (SLURM's time limit, pre-emption) stops a run the way Ctrl-C does; yields the
-    list of the signals received, for the exit code."""
-    received: list[int] = []
-
-    def interrupt(signum, frame):
-        received.append(signum)
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield received
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _run(args) -> int:
     shard = parse_shard(args.shard)
     if args.claim_timeout is not None:
@@ -137,13 +118,12 @@ def _run(args) -> int:
         counts = collections.Counter(state for state, _, _ in found)
         print(f"dry run: {', '.join(f'{counts[s]} {s}' for s in ('new', 'finished', 'redo', 'add'))}", file=sys.stderr)
         return 0
-    with _sigterm_as_interrupt() as received:
-        try:
-            summary = run(config, shard=shard, force=args.force, placement=placement, on_mismatch=args.mismatch,
-                          stale_after=args.claim_timeout)
-        except Interrupted as stop:
-            print(f"kbit-sweep: {stop}", file=sys.stderr)
-            return 128 + (received[0] if received else signal.SIGINT)
+    try:
+        summary = run(config, shard=shard, force=args.force, placement=placement, on_mismatch=args.mismatch,
+                      stale_after=args.claim_timeout)
+    except Interrupted as stop:
+        print(f"kbit-sweep: {stop}", file=sys.stderr)
+        return 128 + stop.signum
     print(f"rank {placement.rank}/{placement.world} shard {args.shard}: {len(summary.done)} done, "
           f"{len(summary.skipped)} already finished, {len(summary.taken)} taken by other processes, "
           f"{len(summary.failed)} failed of {len(summary.cells)} cells")

@@ -10,13 +10,13 @@ finished record that is replaced is kept in .replaced/. A failing cell is record
 traceback and the sweep goes on; a record that cannot be written (full disk) stops it."""
 from __future__ import annotations
 
-import collections
-import contextlib
 import gc
 import logging
-import math
+import contextlib
 import os
+import signal
 import socket
+import threading
 import time
 import traceback
 from dataclasses import asdict, dataclass, field, replace
@@ -26,8 +26,7 @@ from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from kbit_tasks.atomic import remove_stale_temps
-from kbit_tasks.lm_eval_compat import (ForwardTimer, as_local_rank_zero, detect_batch_size_once, lm_eval_for_sweep,
-                                       tokenize_once, without_request_bar)
+from kbit_tasks.lm_eval_compat import as_local_rank_zero, lm_eval_for_sweep
 from kbit_tasks.sweep.claims import check_timeout, describe, stale_after_default, try_claim
 from kbit_tasks.sweep.collect import check_done
 from kbit_tasks.sweep.config import SweepConfig, check_device
@@ -54,40 +53,14 @@ class RunSummary:
     holders: list[str] = field(default_factory=list)  # each taken cell, its holder and expiry
 
 
-class NonFiniteCount(contextlib.AbstractContextManager):
-    """Per task, how many log-likelihoods came back inf or NaN (a 2-3 bit model in 16-bit
-    arithmetic can overflow; lm-eval would silently score such an item as choice 0)."""
-
-    def __init__(self, lm):
-        self.lm, self.counts = lm, collections.Counter()
-        self._call = lm.__dict__.get("loglikelihood")  # the sweep's own partial, if set
-
-    def __enter__(self):
-        call = self._call or self.lm.loglikelihood
-
-        def counted(requests, *args, **kwargs):
-            results = call(requests, *args, **kwargs)
-            for request, (logprob, _greedy) in zip(requests, results):
-                self.counts[request.task_name] += not math.isfinite(logprob)
-            return results
-
-        self.lm.loglikelihood = counted
-        return self
-
-    def __exit__(self, *exc):
-        if self._call is None:
-            del self.lm.loglikelihood
-        else:
-            self.lm.loglikelihood = self._call
-
-
 def load_lm(spec, config: SweepConfig, placement: Placement, device: str):
-    """The model from its folder or the hub, once, as a kbit-hf LM; parallelize spreads it over
+    """The model from its folder or the hub, once, as a SweepLM; parallelize spreads it over
     this process's GPUs. An in-memory model keeps HFLM from starting its own data parallelism."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    from kbit_tasks.model import KbitHFLM, device_map_in_memory
+    from kbit_tasks.model import device_map_in_memory
+    from kbit_tasks.sweep.lm import SweepLM
 
     kwargs = {"dtype": config.dtype if config.dtype == "auto" else getattr(torch, config.dtype)}
     if spec.parallelize and device.startswith("cuda"):
@@ -100,11 +73,7 @@ def load_lm(spec, config: SweepConfig, placement: Placement, device: str):
         model.to(device)
     model.eval()
     tokenizer = AutoTokenizer.from_pretrained(spec.path)
-    lm = KbitHFLM(pretrained=model, tokenizer=tokenizer, **config.model_args())
-    without_request_bar(lm)  # the sweep draws its own bar
-    detect_batch_size_once(lm)
-    tokenize_once(lm)
-    return lm
+    return SweepLM(pretrained=model, tokenizer=tokenizer, **config.model_args())
 
 
 def evaluate_cell(lm, cell: Cell, config: SweepConfig, manager, tasks: list) -> dict:
@@ -115,20 +84,21 @@ def evaluate_cell(lm, cell: Cell, config: SweepConfig, manager, tasks: list) -> 
 
     started = time.perf_counter()
     report = lm.requantize(cell.quant)
-    with as_local_rank_zero(), ForwardTimer(lm) as timer, NonFiniteCount(lm) as nonfinite:
+    lm.start_cell()
+    with as_local_rank_zero():
         results = lm_eval.simple_evaluate(
             model=lm, tasks=list(tasks), task_manager=manager, num_fewshot=config.num_fewshot,
             batch_size=config.batch_size, limit=config.limit, log_samples=False,
             bootstrap_iters=config.bootstrap_iters, verbosity="ERROR", random_seed=config.seed,
             numpy_random_seed=config.seed, torch_random_seed=config.seed, fewshot_random_seed=config.seed)
     results.pop("samples", None)
-    counts = {task: nonfinite.counts.get(task, 0) for task in results.get("results", {})}
+    counts = {task: lm.nonfinite.get(task, 0) for task in results.get("results", {})}
     if any(counts.values()):
         log.warning("%s: non-finite log-likelihoods (inf/NaN) in %s", cell.id,
                     ", ".join(f"{t}: {c}" for t, c in counts.items() if c))
     return {"status": "done", "quant_report": report.to_dict(), "lm_eval": results,
             "content_hashes": content_hashes(results), "nonfinite_loglikelihoods": counts,
-            "seconds": time.perf_counter() - started, "seconds_forward": timer.seconds}
+            "seconds": time.perf_counter() - started, "seconds_forward": lm.seconds_forward}
 
 
 def task_manager(config: SweepConfig):
@@ -270,11 +240,48 @@ class _Models:
 
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C or SIGTERM stopped the run: the claim in flight was released and its cell
-    dropped; `summary` says what was finished before."""
+    dropped; `summary` says what was finished before, `signum` which signal it was."""
 
-    def __init__(self, summary: RunSummary):
+    def __init__(self, summary: RunSummary, signum: int):
         super().__init__(f"interrupted: {len(summary.done)} cells finished; rerun to resume")
-        self.summary = summary
+        self.summary, self.signum = summary, signum
+
+
+class _Signals(contextlib.AbstractContextManager):
+    """While a run walks, SIGTERM (SLURM's time limit, pre-emption) stops it as Ctrl-C does, by
+    KeyboardInterrupt; inside `hold()` both wait for its end, so a record is written and counted,
+    or neither. Outside the main thread (where Python delivers no signals) it does nothing."""
+
+    def __init__(self):
+        self.received: list[int] = []
+        self._holding = self._pending = False
+        self._previous: dict = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *exc):
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum, frame):
+        self.received.append(signum)
+        if self._holding:
+            self._pending = True
+        else:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def hold(self):
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+        if self._pending:
+            raise KeyboardInterrupt
 
 
 def _prepare(config: SweepConfig, cells: list[Cell]):
@@ -337,17 +344,19 @@ def run(config: SweepConfig, shard: tuple[int, int] = (0, 1), force: bool = Fals
         walk = _Walk(config, summary, _Models(config, placement, device), fingerprints, forced_since, stale_after,
                      record=lambda cell, outcome: _record(cell, config, outcome, where, fingerprints[cell.id]),
                      evaluate=lambda lm, cell, names: _evaluate_or_fail(
-                         lm, cell, config, manager, [tasks[t] for t in names or config.tasks]))
+                         lm, cell, config, manager, [tasks[t] for t in names or config.tasks]),
+                     signals=_Signals())
         try:
-            for cell in cells:
-                walk.visit(cell, verdicts[cell.id])
-                bar.update()
-            # once more over the cells others held: a holder that died meanwhile left a stale claim
-            retry, summary.taken = [c for c in cells if c.id in summary.taken], []
-            for cell in retry:
-                walk.visit(cell, verdict(cell_path(config.output, cell.id), fingerprints[cell.id], forced_since))
+            with walk.signals:
+                for cell in cells:
+                    walk.visit(cell, verdicts[cell.id])
+                    bar.update()
+                # once more over the cells others held: a holder that died meanwhile left a stale claim
+                retry, summary.taken = [c for c in cells if c.id in summary.taken], []
+                for cell in retry:
+                    walk.visit(cell, verdict(cell_path(config.output, cell.id), fingerprints[cell.id], forced_since))
         except KeyboardInterrupt:
-            raise Interrupted(summary) from None
+            raise Interrupted(summary, (walk.signals.received or [signal.SIGINT])[0]) from None
         finally:
             walk.models.close()
     summary.holders = [describe(config.output, cell_id, stale_after) for cell_id in summary.taken]
@@ -366,6 +375,7 @@ class _Walk:
     stale_after: float
     record: object  # (cell, outcome) -> the record to write
     evaluate: object  # (lm, cell, task names or ()) -> outcome
+    signals: _Signals
 
     def visit(self, cell: Cell, found: Verdict) -> None:
         """Reuse the cell's record, or claim and compute it (or its new tasks) unless another
@@ -392,13 +402,13 @@ class _Walk:
             lm, failure = self.models.get(cell.model)
             outcome = failure or self.evaluate(lm, cell, now.tasks)
             record = self.record(cell, outcome)
-            if old is not None and old["status"] == "done":
-                if now.tasks and outcome["status"] == "done":
-                    record = merge_records(old, record)
-                if now.state == "redo" or outcome["status"] != "done":  # something of it is lost
-                    keep_replaced(path)
-            atomic_write_json(path, record)
-            (self.summary.done if outcome["status"] == "done" else self.summary.failed).append(cell.id)
+            if old is not None and old["status"] == "done" and now.tasks and outcome["status"] == "done":
+                record = merge_records(old, record)
+            with self.signals.hold():
+                if old is not None and old["status"] == "done" and (now.state == "redo" or outcome["status"] != "done"):
+                    keep_replaced(path)  # something of it is lost
+                atomic_write_json(path, record)
+                (self.summary.done if outcome["status"] == "done" else self.summary.failed).append(cell.id)
         log.info("%s %s: %s in %.1f s, %s", cell.model.name, cell.quant.label, outcome["status"],
                  outcome.get("seconds", 0.0), f"mean acc {_mean_acc(outcome)}" if outcome["status"] == "done"
                  else _last_line(outcome["traceback"]))
