@@ -17,6 +17,7 @@ import yaml
 
 from kbit_tasks.sweep import collect, main, parse_config, run
 from kbit_tasks.sweep.store import cell_records
+from test_sweep_errors import _fails  # one line `kbit-sweep: error: ...`, exit 2, no traceback
 
 TASK = "kbit_logical_syllogism_l1"
 OTHER_TASK = "kbit_logical_rules_l1"
@@ -34,18 +35,12 @@ def _yaml(path, raw):
     return str(path)
 
 
-def _fails(argv, capsys, code=2) -> str:
+def _strict_fails(argv, capsys) -> str:
+    """What `collect --strict` names, with its exit code 1."""
     with pytest.raises(SystemExit) as exit_:
         main(argv)
-    err = capsys.readouterr().err
-    assert exit_.value.code == code, err
-    return err
-
-
-def _one_line(err: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
+    assert exit_.value.code == 1
+    return capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +61,7 @@ def _copy(finished, tmp_path):
 def test_1_two_names_that_clean_to_one_file_name_are_refused_naming_both(tiny_model_dir, tmp_path, capsys, names):
     raw = _raw(tiny_model_dir, tmp_path / "out")
     raw["models"] = [{"path": str(tiny_model_dir), "name": names[0]}, {"path": str(tiny_model_dir), "name": names[1]}]
-    line = _one_line(_fails(["run", _yaml(tmp_path / "c.yaml", raw)], capsys))
+    line = _fails(["run", _yaml(tmp_path / "c.yaml", raw)], capsys)
     assert repr(names[0]) in line and repr(names[1]) in line and "file name" in line
     assert not list((tmp_path / "out").glob("*__*.json"))
 
@@ -75,7 +70,7 @@ def test_1_two_names_that_clean_to_one_file_name_are_refused_naming_both(tiny_mo
 def test_5_names_that_make_hidden_or_escaping_files_are_refused(tiny_model_dir, tmp_path, capsys, name):
     raw = _raw(tiny_model_dir, tmp_path / "out")
     raw["models"][0]["name"] = name
-    line = _one_line(_fails(["run", _yaml(tmp_path / "c.yaml", raw), "--dry-run"], capsys))
+    line = _fails(["run", _yaml(tmp_path / "c.yaml", raw), "--dry-run"], capsys)
     assert repr(name) in line and "hidden" in line
 
 
@@ -84,7 +79,7 @@ def test_5_names_that_make_hidden_or_escaping_files_are_refused(tiny_model_dir, 
 def test_2_a_second_config_with_other_settings_on_the_folder_is_refused(finished, tiny_model_dir, tmp_path, capsys):
     out = _copy(finished, tmp_path)
     before = {p.name: p.read_bytes() for p in out.glob("*__*.json")}
-    line = _one_line(_fails(["run", _yaml(tmp_path / "b.yaml", _raw(tiny_model_dir, out, limit=3))], capsys))
+    line = _fails(["run", _yaml(tmp_path / "b.yaml", _raw(tiny_model_dir, out, limit=3))], capsys)
     assert "holds a sweep with other settings (limit 2 -> 3)" in line and "--mismatch rerun" in line
     assert {p.name: p.read_bytes() for p in out.glob("*__*.json")} == before
     manifest = json.loads((out / "manifest.json").read_text())
@@ -108,7 +103,7 @@ def test_2_collect_refuses_a_table_of_records_with_different_specs(finished, tin
     record["fingerprint"]["evaluation"]["limit"] = 3
     record["model"]["name"] = "tiny-b"
     (other / "tiny-b__16bit.json").write_text(json.dumps(record))
-    line = _one_line(_fails(["collect", str(out), str(other), "-o", str(tmp_path / "t.csv")], capsys))
+    line = _fails(["collect", str(out), str(other), "-o", str(tmp_path / "t.csv")], capsys)
     assert "2 evaluation specs (limit 2 -> 3" in line or "2 evaluation specs (limit 3 -> 2" in line
     assert not (tmp_path / "t.csv").exists()
 
@@ -129,7 +124,7 @@ def test_3_strict_collect_names_missing_failed_dead_and_corrupt_cells(finished, 
     (out / ".claims" / "tiny__int8-b32.claim").write_text(json.dumps(
         {"host": socket.gethostname(), "pid": int(dead.stdout), "token": "x"}))
     (out / "tiny__int4-b32.json").write_text('{"status": "done", "cell"')
-    err = _fails(["collect", str(out), "-o", str(tmp_path / "t.csv"), "--strict"], capsys, code=1)
+    err = _strict_fails(["collect", str(out), "-o", str(tmp_path / "t.csv"), "--strict"], capsys)
     assert "4 problems" in err
     assert f"failed cell {out}/tiny__int3-b32.json: RuntimeError: CUDA OOM" in err
     assert f"missing cell {out}/tiny__int8-b32.json: claimed by a dead process" in err
@@ -225,7 +220,7 @@ def test_4_an_edited_tokenizer_reruns_the_cell_and_keeps_the_old_record(tiny_mod
     (lambda r: r["lm_eval"]["results"].update({TASK: "0.5"}), f"lm_eval.results['{TASK}'] is str, not a mapping"),
     (lambda r: r["lm_eval"]["results"][TASK].update({"acc,none": 7.5}), "acc=7.5 is not a proportion in [0, 1]"),
     (lambda r: r["lm_eval"]["n-samples"][TASK].update({"effective": 0}), "effective=0 is not a positive number"),
-    (lambda r: r["quant_report"].update({"total_bits": "many"}), "cannot be read into the table"),
+    (lambda r: r["lm_eval"]["config"]["quant_report"].update({"total_bits": "many"}), "cannot be read into the table"),
 ])
 def test_6_a_record_collect_cannot_read_is_moved_aside_and_the_rest_written(finished, tiny_model_dir, tmp_path,
                                                                             capsys, caplog, spoil, reason):
@@ -234,7 +229,7 @@ def test_6_a_record_collect_cannot_read_is_moved_aside_and_the_rest_written(fini
     record = json.loads(path.read_text())
     spoil(record)
     path.write_text(json.dumps(record))
-    _fails(["collect", str(out), "-o", str(tmp_path / "t.csv"), "--strict"], capsys, code=1)
+    _strict_fails(["collect", str(out), "-o", str(tmp_path / "t.csv"), "--strict"], capsys)
     assert f"corrupt record {path}" in caplog.text and reason in caplog.text and not path.exists()
     assert set(__import__("pandas").read_csv(tmp_path / "t.csv").precision) == {"16bit"}
     path.write_text(json.dumps(record))
@@ -349,9 +344,9 @@ def test_10_an_unknown_kbit_hf_argument_is_one_line_with_the_closest_name_before
 def test_11_a_bad_claim_timeout_is_named_as_given(tiny_model_dir, tmp_path, capsys, monkeypatch):
     cfg = _yaml(tmp_path / "c.yaml", _raw(tiny_model_dir, tmp_path / "out"))
     monkeypatch.setenv("KBIT_CLAIM_TIMEOUT", "abc")
-    assert "KBIT_CLAIM_TIMEOUT='abc' must be a number of seconds" in _one_line(_fails(["run", cfg], capsys))
+    assert "KBIT_CLAIM_TIMEOUT='abc' must be a number of seconds" in _fails(["run", cfg], capsys)
     monkeypatch.delenv("KBIT_CLAIM_TIMEOUT")
-    line = _one_line(_fails(["run", cfg, "--dry-run", "--claim-timeout", "-1"], capsys))
+    line = _fails(["run", cfg, "--dry-run", "--claim-timeout", "-1"], capsys)
     assert "--claim-timeout=-1.0 must be a number of seconds > 0" in line
 
 
@@ -359,16 +354,15 @@ def test_11_collect_on_foreign_json_or_one_folder_twice_is_refused(finished, tmp
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "results.json").write_text('{"results": {}}')
-    assert "holds no cell records" in _one_line(_fails(["collect", str(foreign), "-o", str(tmp_path / "t.csv")],
-                                                       capsys))
-    line = _one_line(_fails(["collect", str(finished), str(finished) + "/", "-o", str(tmp_path / "t.csv")], capsys))
+    assert "holds no cell records" in _fails(["collect", str(foreign), "-o", str(tmp_path / "t.csv")], capsys)
+    line = _fails(["collect", str(finished), str(finished) + "/", "-o", str(tmp_path / "t.csv")], capsys)
     assert "is given twice" in line
 
 
 def test_11_a_model_folder_without_config_json_is_refused(tiny_model_dir, tmp_path, capsys):
     model = shutil.copytree(tiny_model_dir, tmp_path / "m")
     (model / "config.json").unlink()
-    line = _one_line(_fails(["run", _yaml(tmp_path / "c.yaml", _raw(model, tmp_path / "out")), "--dry-run"], capsys))
+    line = _fails(["run", _yaml(tmp_path / "c.yaml", _raw(model, tmp_path / "out")), "--dry-run"], capsys)
     assert "has no config.json" in line and str(model) in line
 
 

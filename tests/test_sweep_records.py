@@ -12,18 +12,19 @@ from kbit_tasks.sweep.claims import CLAIM_DIR, try_claim
 from kbit_tasks.sweep.fingerprint import differences, model_fingerprint
 from kbit_tasks.sweep.store import CORRUPT_DIR, CorruptRecord, cell_records, quarantine, read_record
 
+REPORT = {"params_total": 10, "bits_per_param": 16.0, "total_bits": 160,
+          "config": {"bits": 16, "quant_type": "fp", "blocksize": 64, "label": "16bit"}}
 GOOD = {"status": "done", "cell": "m__16bit", "model": {"name": "m", "params": None},
-        "quant": {"bits": 16, "quant_type": "fp", "blocksize": 64},
-        "quant_report": {"params_total": 10, "bits_per_param": 16.0, "total_bits": 160, "config": {"label": "16bit"}},
-        "lm_eval": {"results": {}, "n-samples": {}}, "finished_at": "2026-01-01T00:00:00"}
+        "lm_eval": {"config": {"quant_report": REPORT}, "results": {}, "n-samples": {}},
+        "finished_at": "2026-01-01T00:00:00"}
 
 
 @pytest.mark.parametrize("text, reason", [
     (json.dumps(GOOD)[:50], "not valid JSON"),
     ("null", "holds NoneType null"),
     ("[]", "holds list []"),
-    (json.dumps({k: v for k, v in GOOD.items() if k != "quant_report"}), "missing quant_report"),
-    (json.dumps(GOOD | {"lm_eval": {"results": {}}}), "missing lm_eval.n-samples"),
+    (json.dumps({k: v for k, v in GOOD.items() if k != "model"}), "missing model"),
+    (json.dumps(GOOD | {"lm_eval": {"results": {}, "config": {}}}), "missing lm_eval.n-samples"),
     (json.dumps(GOOD | {"status": "half"}), "status='half'"),
 ])
 def test_corrupt_records_are_named_and_moved_aside(tmp_path, text, reason):

@@ -57,23 +57,25 @@ def test_sweep_writes_one_complete_record_per_cell(swept):
     for rec in records:
         assert rec["status"] == "done"
         assert set(rec["lm_eval"]["results"]) == set(config.tasks)
-        assert all(isinstance(h, str) and len(h) == 64 for h in rec["content_hashes"].values())
-        assert set(rec["content_hashes"]) == set(config.tasks)
+        hashes = {t: cfg["metadata"]["content_hash"] for t, cfg in rec["lm_eval"]["configs"].items()}
+        assert all(isinstance(h, str) and len(h) == 64 for h in hashes.values()) and set(hashes) == set(config.tasks)
         for task, cfg in rec["lm_eval"]["configs"].items():  # what collect reads; chance from the generators
             meta = cfg["metadata"]
             assert (meta["family"], meta["level"]) == ("logical", 1) and task == f"kbit_logical_{meta['subtask']}_l1"
-            assert meta["chance"] in (1 / 2, 1 / 3, 1 / 4) and meta["content_hash"] == rec["content_hashes"][task]
+            assert meta["chance"] in (1 / 2, 1 / 3, 1 / 4)
         assert "chance" not in rec  # computed once, by the generators, carried in the task metadata
         assert rec["versions"]["lm_eval"] and rec["versions"]["torch"] and rec["git_revision"]
-        assert rec["quant_report"]["config"]["bits"] == rec["quant"]["bits"]
+        report = rec["lm_eval"]["config"]["quant_report"]
+        assert report["config"]["bits"] == rec["fingerprint"]["quant"]["bits"]
+        assert not {"quant", "quant_report", "content_hashes", "spec", "seed"} & set(rec)  # each fact once
         assert 0 < rec["seconds_forward"] < rec["seconds"]
         assert rec["nonfinite_loglikelihoods"] == {t: 0 for t in config.tasks}
         assert rec["fingerprint"]["model"]["files"]["config.json"]
         assert rec["fingerprint"]["evaluation"]["model_args"]["batch_size"] == 8
-        assert {t["content_hash"] for t in rec["fingerprint"]["tasks"].values()} == set(rec["content_hashes"].values())
+        assert {t: v["content_hash"] for t, v in rec["fingerprint"]["tasks"].items()} == hashes
         assert os.stat(config.output / f"{rec['cell']}.json").st_mode & 0o777 == 0o666 & ~_umask()
     assert not list((config.output / ".claims").iterdir())  # every claim released
-    bpp = {r["cell"]: r["quant_report"]["bits_per_param"] for r in records}
+    bpp = {r["cell"]: r["lm_eval"]["config"]["quant_report"]["bits_per_param"] for r in records}
     assert bpp["tiny__int3-b32"] < bpp["tiny__int4-b32"] < bpp["tiny__16bit"] == 16.0
 
 

@@ -3,7 +3,7 @@
 tidy table.
 
     kbit-sweep run CONFIG.yaml [--shard I/N] [--force] [--mismatch rerun|refuse] [--output DIR] [--dry-run]
-    kbit-sweep collect DIR [DIR ...] -o results.csv|results.parquet [--strict]
+    kbit-sweep collect DIR|RESULTS.json [...] -o results.csv|results.parquet [--strict]
     kbit-sweep fetch CONFIG.yaml     (download the hub models, e.g. on a login node with internet)
 
 Exit codes: 0 success (under a launcher also when cells failed: they are recorded, and a
@@ -49,7 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     run_p.add_argument("--dry-run", action="store_true",
                        help="list this process's cells as new, finished, redo or add (with why) and stop")
     col_p = sub.add_parser("collect", parents=[common], help="cell records -> tidy table")
-    col_p.add_argument("folders", nargs="+", help="sweep output folder(s)")
+    col_p.add_argument("folders", nargs="+", metavar="DIR|RESULTS.json",
+                       help="sweep output folders, or lm-eval results files of kbit-hf runs (kbit-eval --output_path)")
     col_p.add_argument("-o", "--out", required=True, help="results.csv or results.parquet")
     col_p.add_argument("--strict", action="store_true",
                        help="exit 1, naming them, if any cell of the folder's manifest is missing, failed, "

@@ -1,16 +1,19 @@
 """Cell records -> the tidy results table of docs/fitting.md ("The tidy table") (the sweep/fitting contract).
 
-Everything a row says is read from the record, nothing from names: the precision label from
-the quantization report (`quant_report.config.label`), and a task's group (its family), level
-and chance from the task config's metadata that lm-eval returns (`lm_eval.configs[task].metadata`,
-written there by the kbit tasks from the generators' own item fields; kbit_tasks/tasks/utils.py).
-A task that is not a kbit task has no such metadata: its group, level and chance are empty."""
+Everything a row says is read from lm-eval's results (a record's `lm_eval` part, or a
+`kbit-eval --output_path` results file), nothing from names: the quantization and precision
+label from kbit-hf's quantization report in the results' config (`config.quant_report`), and
+a task's group (its family), level and chance from the task config's metadata that lm-eval
+returns (`configs[task].metadata`, written there by the kbit tasks from the generators' own
+item fields; kbit_tasks/tasks/utils.py). A task that is not a kbit task has no such metadata:
+its group, level and chance are empty. The sweep adds only the model's name and `params`."""
 from __future__ import annotations
 
 import json
 import logging
 import math
 import re
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -43,7 +46,9 @@ def _version(text) -> tuple[int, ...]:
 
 
 def written_before_task_metadata(record: dict) -> bool:
-    """A record of kbit < 0.2.0 (its fingerprint's kbit_version, or no fingerprint at all)."""
+    """A sweep record of kbit < 0.2.0 (its fingerprint's kbit_version, or no fingerprint at all)."""
+    if "cell" not in record:  # an lm-eval results file
+        return False
     fingerprint = record.get("fingerprint")
     return not isinstance(fingerprint, dict) or _version(fingerprint.get("kbit_version")) < TASK_METADATA_SINCE
 
@@ -68,7 +73,9 @@ def legacy_task_info(record: dict, task: str) -> dict:
 
 def cell_rows(record: dict) -> list[dict]:
     """One row per (task, metric) of a finished cell."""
-    report, quant, evaluation = record["quant_report"], record["quant"], record["lm_eval"]
+    evaluation = record["lm_eval"]
+    report = evaluation["config"]["quant_report"]
+    quant = report["config"]
     params = record["model"].get("params") or report["params_total"]
     # A parameter-count override rescales total bits at the measured bits per parameter.
     total_bits = params * report["bits_per_param"] if record["model"].get("params") else report["total_bits"]
@@ -99,9 +106,10 @@ def _problem_in(record: dict) -> str | None:
     """What makes a finished record unusable for the table (a value of the wrong shape, an
     impossible number), or None."""
     evaluation = record["lm_eval"]
-    for part in ("model", "quant", "quant_report"):
-        if not isinstance(record[part], dict):
-            return f"{part} is {type(record[part]).__name__}, not a mapping"
+    if not isinstance(record["model"], dict):
+        return f"model is {type(record['model']).__name__}, not a mapping"
+    if not isinstance((evaluation.get("config") or {}).get("quant_report"), dict):
+        return "lm_eval.config has no quant_report: not a kbit-hf result"
     if not isinstance(evaluation.get("results"), dict) or not isinstance(evaluation.get("n-samples"), dict):
         return "lm_eval.results or lm_eval.n-samples is not a mapping"
     for task, result in evaluation["results"].items():
@@ -130,14 +138,36 @@ def check_done(record: dict, path: Path) -> dict:
     return record
 
 
+def results_file(path: Path) -> dict:
+    """An lm-eval results file of a kbit-hf run (`kbit-eval --output_path`) as a record: the
+    results are its `lm_eval`, the model named after its `pretrained` folder or hub id."""
+    try:
+        results = json.loads(Path(path).read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{str(path)!r} is not an lm-eval results file ({err})") from None
+    if not isinstance(results, dict) or not {"results", "config", "n-samples"} <= set(results):
+        raise ValueError(f"{str(path)!r} is not an lm-eval results file (no results, config and n-samples)")
+    config = results["config"]
+    args = config.get("model_args") or ""
+    pretrained = args.get("pretrained") if isinstance(args, dict) else dict(
+        part.split("=", 1) for part in str(args).split(",") if "=" in part).get("pretrained")
+    when = datetime.fromtimestamp(float(results.get("date") or 0), timezone.utc).isoformat()
+    return {"status": "done", "model": {"name": Path(str(pretrained or config.get("model"))).name, "params": None},
+            "lm_eval": results, "finished_at": when, "file": str(path)}
+
+
 def check_folders(folders) -> list[Path]:
-    """Sweep output folders that exist, each given once, each holding at least one cell record."""
+    """Sweep output folders (or results files) that exist, each given once, each folder holding
+    at least one cell record."""
     seen: dict[Path, str] = {}
     for folder in map(Path, folders):
         if not folder.exists():
             raise ValueError(f"{str(folder)!r}: no such folder")
+        if folder.is_file() and folder.suffix == ".json":
+            seen[folder.resolve()] = str(folder)
+            continue
         if not folder.is_dir():
-            raise ValueError(f"{str(folder)!r} is a file; give a sweep output folder")
+            raise ValueError(f"{str(folder)!r} is a file; give a sweep output folder or an lm-eval results .json")
         if folder.resolve() in seen:
             raise ValueError(f"{str(folder)!r} is given twice (also as {seen[folder.resolve()]!r}); "
                              "give each folder once")
@@ -200,12 +230,25 @@ def _why_missing(folder: Path, cell_id: str) -> str:
     return f"claimed by a dead process ({stale})" if stale else f"running ({describe(folder, cell_id, stale_after)})"
 
 
+def _read_file(path: Path, problems: list[str]) -> list[dict]:
+    record = results_file(path)
+    try:
+        return [check_done(record, path)]
+    except CorruptRecord as err:
+        problems.append(f"unreadable results file {path}: {err.reason}")
+        return []
+
+
 def check_one_spec(records: list[dict]) -> None:
     """One table, one evaluation spec: records computed under different settings (other
     limits, few-shot, seeds, ...) are refused, naming the first difference."""
     specs: dict[str, list[dict]] = {}
     for rec in records:
         specs.setdefault(json.dumps(record_spec(rec), sort_keys=True, default=str), []).append(rec)
+    unknown = specs.pop("null", [])
+    if unknown and specs:
+        log.warning("%d records state no evaluation spec (lm-eval results files, records of an old kbit): "
+                    "they are not checked against the others", len(unknown))
     if len(specs) > 1:
         (a, *_), (b, *_) = list(specs.values())[:2]
         changed = "; ".join(differences(record_spec(a), record_spec(b))[:2])
@@ -218,7 +261,8 @@ def collect(folders: list[str | Path], problems: list[str] | None = None) -> pd.
     failed, missing, stale or incomplete cells are named with a warning each and appended to
     `problems`; a cell found in two folders is kept once (the most recently finished)."""
     problems = [] if problems is None else problems
-    done = [rec for folder in check_folders(folders) for rec in _read_folder(folder, problems)]
+    done = [rec for folder in check_folders(folders)
+            for rec in (_read_file(folder, problems) if folder.is_file() else _read_folder(folder, problems))]
     for problem in problems:
         log.warning("%s", problem)
     if not done:

@@ -83,7 +83,7 @@ def evaluate_cell(lm, cell: Cell, config: SweepConfig, manager, tasks: list) -> 
     import lm_eval
 
     started = time.perf_counter()
-    report = lm.requantize(cell.quant)
+    lm.requantize(cell.quant)  # its report reaches the results' config through get_model_info
     lm.start_cell()
     with as_local_rank_zero():
         results = lm_eval.simple_evaluate(
@@ -96,8 +96,7 @@ def evaluate_cell(lm, cell: Cell, config: SweepConfig, manager, tasks: list) -> 
     if any(counts.values()):
         log.warning("%s: non-finite log-likelihoods (inf/NaN) in %s", cell.id,
                     ", ".join(f"{t}: {c}" for t, c in counts.items() if c))
-    return {"status": "done", "quant_report": report.to_dict(), "lm_eval": results,
-            "content_hashes": content_hashes(results), "nonfinite_loglikelihoods": counts,
+    return {"status": "done", "lm_eval": results, "nonfinite_loglikelihoods": counts,
             "seconds": time.perf_counter() - started, "seconds_forward": lm.seconds_forward}
 
 
@@ -111,15 +110,11 @@ def task_manager(config: SweepConfig):
     return TaskManager(include_path=tasks_dir(), include_defaults=False, metadata=metadata)
 
 
-def content_hashes(results: dict) -> dict:
-    """Each task's item hash, as the task suite records it in the task config's metadata."""
-    return {task: (cfg.get("metadata") or {}).get("content_hash") for task, cfg in results.get("configs", {}).items()}
-
-
 def _record(cell: Cell, config: SweepConfig, outcome: dict, where: dict, fingerprint: dict) -> dict:
-    # a task's group, level and chance travel in lm_eval.configs[task].metadata (kbit_tasks/tasks/utils.py)
-    return {"cell": cell.id, "placement": where, "model": asdict(cell.model), "quant": asdict(cell.quant),
-            "fingerprint": fingerprint, **outcome, **provenance(), "host": socket.gethostname(), "pid": os.getpid(),
+    """Each fact once: the numbers, the quantization report and the task metadata (group, level,
+    chance, content hash) in lm-eval's results (`lm_eval`), what produced them in `fingerprint`."""
+    return {"cell": cell.id, "placement": where, "model": asdict(cell.model), "fingerprint": fingerprint,
+            **outcome, **provenance(), "host": socket.gethostname(), "pid": os.getpid(),
             "finished_at": datetime.now(timezone.utc).isoformat()}
 
 
@@ -209,8 +204,8 @@ def merge_records(old: dict, new: dict) -> dict:
         lm_eval[part] = {**(old["lm_eval"].get(part) or {}), **(new["lm_eval"].get(part) or {})}
     merged = dict(new, lm_eval=lm_eval, fingerprint=dict(
         new["fingerprint"], tasks={**old["fingerprint"]["tasks"], **new["fingerprint"]["tasks"]}))
-    for key in ("content_hashes", "nonfinite_loglikelihoods"):
-        merged[key] = {**(old.get(key) or {}), **new[key]}
+    merged["nonfinite_loglikelihoods"] = {**(old.get("nonfinite_loglikelihoods") or {}),
+                                          **new["nonfinite_loglikelihoods"]}
     for key in ("seconds", "seconds_forward"):
         merged[key] = old.get(key, 0.0) + new[key]
     return merged

@@ -28,9 +28,8 @@ log = logging.getLogger("kbit.sweep")
 CORRUPT_DIR = ".corrupt"
 REPLACED_DIR = ".replaced"
 RECORD_GLOB = "*__*.json"
-REQUIRED = {"done": ("cell", "model", "quant", "quant_report", "lm_eval", "finished_at"),
-            "failed": ("cell", "traceback")}
-REQUIRED_LM_EVAL = ("results", "n-samples")
+REQUIRED = {"done": ("cell", "model", "lm_eval", "finished_at"), "failed": ("cell", "traceback")}
+REQUIRED_LM_EVAL = ("results", "n-samples", "config")
 
 
 class CorruptRecord(ValueError):
