@@ -3,14 +3,14 @@ tasks, an accidental second run) split the grid between them without talking to 
 
 A claim is OUTPUT/.claims/<cell>.claim, holding {host, pid, claimed_at, token}, written to a
 temporary file and hard-linked to its name (link fails if the name exists: atomic on local
-file systems and on NFS v3+), so a claim is never seen half written and an unreadable one
-(empty, garbage) is stale at once. Its modification time is
-the heartbeat: a thread touches it every `stale_after / 4` seconds while the cell runs. A
+file systems and on NFS v3+), so a claim is never seen half written. Its modification time
+is the heartbeat: a thread touches it every `stale_after / 4` seconds while the cell runs. A
 claim is stale when its heartbeat is older than `stale_after` seconds (default 600, env
-KBIT_CLAIM_TIMEOUT), or at once when its holder is a process of this host that no longer
-exists. A stale claim is taken over under a second O_EXCL lock (<cell>.takeover), re-checked
-under that lock, so two processes never both take it. Written by hand: no library offers
-lock files that survive processes killed with SIGKILL on a shared file system.
+KBIT_CLAIM_TIMEOUT), and at once when its holder is a process of this host that no longer
+exists or when it is unreadable (empty, garbage). A stale claim is taken over under a second
+lock file (<cell>.takeover, created the same way), re-checked under that lock, so two
+processes never both take it. Written by hand: no library offers lock files that survive
+processes killed with SIGKILL on a shared file system.
 """
 from __future__ import annotations
 
