@@ -151,11 +151,11 @@ def check_args(parser, args) -> list[dict]:
     if any(not 0 <= k <= most for k in args.shots):
         parser.error(f"--shots {' '.join(map(str, args.shots))}: each must be 0 to {most}")
     if args.model == "kbit-hf" and args.model_args:
-        from kbit_tasks.cli import UsageError, check_kbit_model_args
+        from kbit_tasks.cli.eval import check_kbit_model_args
 
         try:
             check_kbit_model_args(args.model_args)
-        except UsageError as err:
+        except ValueError as err:
             parser.error(str(err))
     todo = cells(args.tasks, sorted(set(args.shots)), args.n1, args.n)
     if not todo:

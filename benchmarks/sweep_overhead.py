@@ -93,8 +93,9 @@ def main() -> None:
         loop_acc = {label: _mean_acc(results) for label, results in loop.items()}
         sweep_acc = table[table.metric == "acc"].groupby("precision").value.mean().to_dict()
         same_items = args.no_loop or all(
-            rec["content_hashes"][task] == loop[rec["cell"].split("__")[1]]["configs"][task]["metadata"]["content_hash"]
-            for rec in records for task in rec["content_hashes"])
+            rec["fingerprint"]["tasks"][task]["content_hash"]
+            == loop[rec["cell"].split("__")[1]]["configs"][task]["metadata"]["content_hash"]
+            for rec in records for task in rec["fingerprint"]["tasks"])
 
     n_tasks = table.task.nunique()
     print(f"grid: 1 model x {len(records)} precisions x {n_tasks} tasks, limit {args.limit}, batch {args.batch_size}, "

@@ -1,4 +1,4 @@
-"""What the sweep's tokenization cache (runner.tokenize_once) saves: one process, one model,
+"""What the sweep's tokenization cache (SweepLM._encode_pair) saves: one process, one model,
 several precisions, the same tasks in every cell, run once with the cache and once without.
 
     HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 python benchmarks/tokenize_cache.py [--limit 50] [--model DIR]
@@ -22,11 +22,12 @@ PRECISIONS = [{"bits": 16}, {"bits": 8, "quant_type": "int"}, {"bits": 4, "quant
 def sweep(model: str, output: Path, limit: int, tasks: str, cached: bool) -> dict:
     from lm_eval.models.huggingface import HFLM
 
-    from kbit_tasks.sweep import parse_config, run, runner
+    from kbit_tasks.sweep import parse_config, run
+    from kbit_tasks.sweep.lm import SweepLM
     from kbit_tasks.sweep.store import cell_records
 
     counted = {"calls": 0, "seconds": 0.0}
-    real_encode, real_once = HFLM.tok_encode, runner.tokenize_once
+    real_encode, real_once = HFLM.tok_encode, SweepLM._encode_pair
 
     def timed_encode(self, *args, **kwargs):
         start = time.perf_counter()
@@ -37,13 +38,13 @@ def sweep(model: str, output: Path, limit: int, tasks: str, cached: bool) -> dic
             counted["seconds"] += time.perf_counter() - start
 
     HFLM.tok_encode = timed_encode
-    runner.tokenize_once = real_once if cached else (lambda lm: None)
+    SweepLM._encode_pair = real_once if cached else HFLM._encode_pair
     try:
         config = parse_config({"models": [{"path": model, "name": "m"}], "precisions": PRECISIONS, "tasks": tasks,
                                "limit": limit, "batch_size": 16, "device": "cpu", "output": str(output)})
         run(config)
     finally:
-        HFLM.tok_encode, runner.tokenize_once = real_encode, real_once
+        HFLM.tok_encode, SweepLM._encode_pair = real_encode, real_once
     records = [rec for _, rec in cell_records(output)]
     return counted | {"cells": sum(r["seconds"] for r in records),
                       "results": {r["cell"]: r["lm_eval"]["results"] for r in records}}

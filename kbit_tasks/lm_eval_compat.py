@@ -9,10 +9,6 @@ private modules or attributes used):
   report once per process (`lm_eval.evaluator.add_env_info`), `git describe` once and quietly
   (`lm_eval.evaluator.get_git_commit_hash`), lm-eval/transformers/datasets logs kept to errors;
 - `as_local_rank_zero`: `LOCAL_RANK=0` around `simple_evaluate`;
-- `ForwardTimer`: an instance `_model_call` that times HFLM's forward passes;
-- `without_request_bar`: `disable_tqdm=True` on every loglikelihood call;
-- `tokenize_once`, `detect_batch_size_once`: HFLM's private `_encode_pair`, `_detect_batch_size`
-  cached per model;
 - `harness_cli`: lm-eval's private CLI (`lm_eval._cli.HarnessCLI`, what `lm_eval.__main__`
   runs) renamed, its help extended and one flag added through its private `_parser` and
   `_subparsers`;
@@ -23,7 +19,10 @@ private modules or attributes used):
 Not here, by design: kbit-hf (kbit_tasks/model.py) is an HFLM subclass and overrides HFLM's
 hooks (`_model_call`, `_loglikelihood_tokens`, `_get_accelerate_args`; prefix_sharing.py calls
 `_model_call`), which is what subclassing HFLM means; tests/test_model.py and
-tests/test_prefix_sharing.py pin those against HFLM's own numbers.
+tests/test_prefix_sharing.py pin those against HFLM's own numbers. The sweep's own changes to
+HFLM (forward timing, no request bar, counting inf/NaN, tokenizing and probing the batch size
+once per model) are overrides of its subclass `SweepLM` (kbit_tasks/sweep/lm.py); no kbit
+module assigns over an lm-eval object's methods (tests/test_lm_eval_compat.py).
 """
 from __future__ import annotations
 
@@ -31,7 +30,6 @@ import contextlib
 import functools
 import logging
 import os
-import time
 
 
 @contextlib.contextmanager
@@ -107,68 +105,6 @@ def as_local_rank_zero():
             os.environ.pop("LOCAL_RANK", None)
         else:
             os.environ["LOCAL_RANK"] = saved
-
-
-class ForwardTimer(contextlib.AbstractContextManager):
-    """Seconds spent in the model's forward calls, to tell compute from sweep overhead. HFLM
-    (lm-eval 0.4.13) has no hook around its forward passes, so its private `_model_call` is
-    shadowed on the instance for the cell (every HFLM forward, and prefix sharing's, goes
-    through it)."""
-
-    def __init__(self, lm):
-        self.lm, self.seconds, self._call, self._cuda = lm, 0.0, lm._model_call, lm.device.type == "cuda"
-
-    def __enter__(self):
-        self.lm._model_call = self  # an instance attribute shadows HFLM._model_call
-        return self
-
-    def __exit__(self, *exc):
-        del self.lm._model_call
-
-    def __call__(self, *args, **kwargs):
-        import torch
-
-        start = time.perf_counter()
-        out = self._call(*args, **kwargs)
-        if self._cuda:  # kernels are asynchronous; wait for them (on this process's GPU)
-            torch.cuda.synchronize(self.lm.device)
-        self.seconds += time.perf_counter() - start
-        return out
-
-
-def without_request_bar(lm) -> None:
-    """HFLM (lm-eval 0.4.13) draws a "Running loglikelihood requests" bar per call, i.e. per cell;
-    the sweep draws its own bar over cells, so every call gets `disable_tqdm=True`."""
-    lm.loglikelihood = functools.partial(lm.loglikelihood, disable_tqdm=True)
-
-
-def tokenize_once(lm) -> None:
-    """lm-eval 0.4.13's `LM.loglikelihood` tokenizes every request of every call (`_encode_pair`,
-    private API), i.e. the same tasks again at every precision of a model; the tokenizer does not
-    change with the weights, so each (context, continuation) is tokenized once per model."""
-    encode = functools.cache(lm._encode_pair)
-
-    def encode_pair(context: str, continuation: str) -> tuple[list[int], list[int]]:
-        context_enc, continuation_enc = encode(context, continuation)
-        return list(context_enc), list(continuation_enc)  # a caller's edit must not reach the cache
-
-    lm._encode_pair = encode_pair
-
-
-def detect_batch_size_once(lm) -> None:
-    """batch_size auto / auto:N: HFLM (lm-eval 0.4.13) resets its batch sizes and probes again
-    on every loglikelihood call, i.e. every cell (about 5 % of a 12B cell); the answer depends
-    on the model and the request's length, which all cells of a model share, so it is kept per
-    length for the model's life. (`_detect_batch_size` is private HFLM API.)"""
-    detect, sizes = lm._detect_batch_size, {}
-
-    def once(requests=None, pos: int = 0):
-        key = len(requests[pos][1]) + len(requests[pos][2]) if requests else None
-        if key not in sizes:
-            sizes[key] = detect(requests, pos)
-        return sizes[key]
-
-    lm._detect_batch_size = once
 
 
 def harness_cli(prog: str, about: str):

@@ -27,7 +27,7 @@ from lm_eval.models.huggingface import HFLM
 import torch
 
 from kbit_tasks import prefix_sharing
-from kbit_tasks.arguments import refuse_renamed
+from kbit_tasks.arguments import RENAMED, refuse_renamed
 from kbit_tasks.quant import PRISTINE, QuantConfig, QuantReport, pristine_weights, quantize_model, storage_widths
 
 COMPUTE_DTYPES = ("float32", "bfloat16", "float16")
@@ -120,10 +120,38 @@ class KbitHFLM(HFLM):
         }
 
 
+# Keyword arguments HFLM hands on to transformers' from_pretrained that make sense for kbit-hf;
+# HFLM itself accepts any keyword there, so a typo would reach transformers after the load.
+FROM_PRETRAINED_ARGS = ("attn_implementation", "low_cpu_mem_usage", "use_safetensors", "variant", "cache_dir",
+                        "local_files_only", "token", "device_map")
+
+
+def model_arg_names() -> list[str]:
+    """Every argument kbit-hf takes: its own, HFLM's, and the from_pretrained ones above."""
+    import inspect
+
+    names = [n for cls in (KbitHFLM, HFLM) for n, p in inspect.signature(cls.__init__).parameters.items()
+             if n != "self" and p.kind is not p.VAR_KEYWORD]
+    return sorted(set(names) | set(FROM_PRETRAINED_ARGS))
+
+
+def refuse_unknown_model_args(model_args: dict) -> None:
+    """One line naming an unknown argument and the closest valid name, before anything loads."""
+    import difflib
+
+    valid = model_arg_names()
+    for name in model_args:
+        if name not in valid and name not in RENAMED:
+            close = difflib.get_close_matches(name, valid, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ValueError(f"unknown kbit-hf argument {name!r}; {hint}valid: {', '.join(valid)}")
+
+
 def check_model_args(model_args: dict) -> QuantConfig:
     """Every kbit-hf argument that can be checked before loading (the constructor and kbit-eval's
     pre-check share it); returns the quantization config. A ValueError names the bad value."""
     refuse_renamed(model_args)
+    refuse_unknown_model_args(model_args)
     config = QuantConfig(**{f.name: model_args[f.name] for f in fields(QuantConfig) if f.name in model_args})
     compute_dtype = model_args.get("compute_dtype")
     if compute_dtype is not None and compute_dtype not in COMPUTE_DTYPES:

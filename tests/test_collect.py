@@ -21,13 +21,12 @@ RESULT = {"alias": "x", "acc,none": 0.5, "acc_stderr,none": 0.1, "brier_score,no
 
 def _record(tasks: dict, *, label="int4-b64", cell="tiny__int4-b64", kbit_version=kbit_tasks.__version__, **extra):
     """A finished cell record as the runner writes it; `tasks`: name -> its config metadata."""
+    report = {"params_total": 1000, "bits_per_param": 4.25, "total_bits": 4250,
+              "config": {"bits": 4, "quant_type": "int", "blocksize": 64, "outliers": 0.0, "label": label}}
     return {"status": "done", "cell": cell, "finished_at": "2026-12-01T00:00:00+00:00",
             "model": {"name": "tiny", "path": "/m", "params": None},
-            "quant": {"bits": 4, "quant_type": "int", "blocksize": 64, "outliers": 0.0},
-            "quant_report": {"params_total": 1000, "bits_per_param": 4.25, "total_bits": 4250,
-                             "config": {"bits": 4, "quant_type": "int", "blocksize": 64, "label": label}},
             "fingerprint": {"kbit_version": kbit_version},
-            "lm_eval": {"results": {t: dict(RESULT) for t in tasks},
+            "lm_eval": {"config": {"quant_report": report}, "results": {t: dict(RESULT) for t in tasks},
                         "n-samples": {t: {"original": 10, "effective": 10} for t in tasks},
                         "configs": {t: {"task": t, "metadata": meta} for t, meta in tasks.items()}},
             **extra}
@@ -35,7 +34,7 @@ def _record(tasks: dict, *, label="int4-b64", cell="tiny__int4-b64", kbit_versio
 
 def _table(tmp_path: Path, *records) -> pd.DataFrame:
     for i, rec in enumerate(records):
-        atomic_write_json(tmp_path / f"cell{i}.json", rec)
+        atomic_write_json(tmp_path / f"tiny__cell{i}.json", rec)
     table = collect([tmp_path])
     assert list(table.columns) == COLUMNS
     return table
@@ -121,6 +120,35 @@ def test_a_kbit_task_carries_the_generators_family_level_and_chance(tmp_path):
         items = generate(family, subtask, level, 6)
         assert (meta["family"], meta["subtask"], meta["level"]) == (family, subtask, level)
         assert meta["chance"] == items[0]["chance"] == 1 / len(items[0]["choices"])
+
+
+@pytest.mark.slow
+def test_collect_reads_a_kbit_eval_results_file_as_it_reads_a_sweep_record(tiny_model_dir, tmp_path):
+    """Rows come from lm-eval's results alone: `kbit-eval --output_path` and a sweep cell of the
+    same model, precision and items give the same table."""
+    from kbit_tasks.cli.eval import main as eval_main
+    from kbit_tasks.sweep import parse_config, run
+
+    task = "kbit_logical_syllogism_l1"
+    eval_main(["run", "--model", "kbit-hf", "--model_args", f"pretrained={tiny_model_dir},bits=4,quant_type=int,"
+               "blocksize=32,dtype=float32,softmax_dtype=float32", "--tasks", task, "--limit", "4", "--device", "cpu",
+               "--batch_size", "4", "--output_path", str(tmp_path / "eval")])
+    [results] = (tmp_path / "eval").rglob("results_*.json")
+    run(parse_config({"models": [str(tiny_model_dir)], "precisions": {"bits": 4, "quant_type": "int", "blocksize": 32},
+                      "tasks": task, "limit": 4, "batch_size": 4, "device": "cpu", "output": str(tmp_path / "sweep")}))
+    from_eval, from_sweep = collect([results]), collect([tmp_path / "sweep"])
+    assert len(from_eval) == 4 and set(from_eval.model) == {Path(tiny_model_dir).name}
+    columns = [c for c in COLUMNS if c != "stderr"]  # bootstrap_iters differ (lm-eval's default, the sweep's)
+    pd.testing.assert_frame_equal(from_eval[columns], from_sweep[columns])
+
+
+def test_a_results_file_of_another_model_is_refused_with_one_line(tmp_path):
+    path = tmp_path / "results.json"
+    path.write_text('{"results": {"t": {}}, "config": {"model": "hf"}, "n-samples": {}}')
+    problems = []
+    with pytest.raises(ValueError, match="no finished cell"):
+        collect([path], problems)
+    assert problems == [f"unreadable results file {path}: lm_eval.config has no quant_report: not a kbit-hf result"]
 
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -104,7 +104,7 @@ def logged_prompts(out_dir):
 def test_num_fewshot_runs_through_the_cli(cli, kbit_only, tiny_model_dir, tmp_path):
     from lm_eval.__main__ import cli_evaluate
 
-    from kbit_tasks.cli import eval_main
+    from kbit_tasks.cli.eval import main as eval_main
 
     args = ["run", "--model", "hf", "--model_args", f"pretrained={tiny_model_dir}", "--tasks",
             "kbit_logical_ordering_l1", "--num_fewshot", "3", "--limit", "3", "--device", "cpu",

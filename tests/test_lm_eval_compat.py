@@ -1,7 +1,8 @@
 """Every lm-eval workaround lives in kbit_tasks/lm_eval_compat.py: no other kbit module
-replaces an lm-eval object, sets LOCAL_RANK for it, shadows HFLM's private methods on an
-instance, or imports lm-eval's private CLI. The check is a scan of the source, and is shown
-to catch a planted violation."""
+replaces an lm-eval object, sets LOCAL_RANK for it, or imports lm-eval's private CLI; and no
+module at all, that one included, replaces an lm-eval model's methods on an instance (kbit
+changes them by subclassing: kbit-hf, SweepLM). The check is a scan of the source, and is
+shown to catch a planted violation."""
 import re
 from pathlib import Path
 
@@ -19,19 +20,24 @@ FORBIDDEN = {
     r"\b(?:add_env_info|get_git_commit_hash)\s*=(?!=)": "lm-eval's environment report / git hash replaced",
     r"""environ\[\s*["']LOCAL_RANK["']\s*\]\s*=(?!=)|environ\.(?:pop|setdefault)\(\s*["']LOCAL_RANK""":
         "LOCAL_RANK set for lm-eval",
-    r"\.(?:_model_call|_encode_pair|_detect_batch_size)\s*=(?!=)|del\s+[\w.]+\.(?:_model_call|_encode_pair)":
-        "a private HFLM method shadowed on an instance",
-    r"\.tqdm\s*=(?!=)|\bloglikelihood\s*=\s*functools\.partial\(": "an lm-eval progress bar switched off",
+    r"\.tqdm\s*=(?!=)": "an lm-eval progress bar switched off",
     r"\.addFilter\(": "an lm-eval log message filtered",
+}
+LM_METHODS = ("loglikelihood|loglikelihood_rolling|generate_until|_loglikelihood_tokens|_model_call|_model_generate"
+              "|_encode_pair|_detect_batch_size|tok_encode|tok_decode|_select_cont_toks")
+# What no module may do: an lm-eval model's method replaced on an instance (subclass and override).
+INSTANCE_PATCH = {
+    rf"\.(?:{LM_METHODS})\s*=(?!=)|del\s+[\w.]+\.(?:{LM_METHODS})\b|setattr\([^,]+,\s*[\"'](?:{LM_METHODS})[\"']":
+        "an lm-eval model's method replaced on an instance",
 }
 
 
-def violations(text: str) -> list[str]:
+def violations(text: str, rules: dict = FORBIDDEN | INSTANCE_PATCH) -> list[str]:
     """'line N: what' for each forbidden use in a module's source (comments skipped)."""
     found = []
     for number, line in enumerate(text.splitlines(), 1):
         code = line.split("#", 1)[0]
-        for pattern, what in FORBIDDEN.items():
+        for pattern, what in rules.items():
             if re.search(pattern, code):
                 found.append(f"line {number}: {what}: {line.strip()}")
     return found
@@ -41,6 +47,12 @@ def test_only_the_compat_module_works_around_lm_eval():
     found = {str(path.relative_to(PACKAGE)): v for path in sorted(PACKAGE.rglob("*.py")) if path != COMPAT
              if (v := violations(path.read_text()))}
     assert not found, f"lm-eval workarounds outside kbit_tasks/lm_eval_compat.py: {found}"
+
+
+def test_no_module_replaces_an_lm_eval_models_methods_on_an_instance():
+    found = {str(path.relative_to(PACKAGE)): v for path in sorted(PACKAGE.rglob("*.py"))
+             if (v := violations(path.read_text(), INSTANCE_PATCH))}
+    assert not found, f"instance patches of an lm-eval model (subclass and override instead): {found}"
 
 
 def test_the_compat_module_holds_each_workaround():
@@ -58,6 +70,9 @@ def test_the_compat_module_holds_each_workaround():
     "    lm._model_call = timer",
     "    lm._encode_pair = functools.cache(lm._encode_pair)",
     "    lm.loglikelihood = functools.partial(lm.loglikelihood, disable_tqdm=True)",
+    "        self.lm.loglikelihood = counted",
+    "        del self.lm.loglikelihood",
+    "    setattr(lm, '_detect_batch_size', once)",
     "    parser._subparsers.choices['ls'].add_argument('--x')",
     "    logging.getLogger('lm_eval.api.task').addFilter(quiet)",
 ])

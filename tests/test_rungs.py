@@ -45,7 +45,7 @@ def test_a_written_rung_runs_through_kbit_eval(ordering_ships_one_rung, tmp_path
 
     import lm_eval.tasks
 
-    from kbit_tasks.cli import eval_main
+    from kbit_tasks.cli.eval import main as eval_main
 
     monkeypatch.setattr(lm_eval.tasks, "TaskManager",
                         functools.partial(lm_eval.tasks.TaskManager, include_defaults=False))

@@ -96,7 +96,8 @@ def test_a_full_disk_mid_run_names_the_record_and_releases_the_claim(tmp_path, t
     monkeypatch.setattr(atomic, "atomic_write_json", no_space)
     line = _fails(["run", _config(tmp_path, tiny_model_dir)], capsys)
     assert line == f"kbit-sweep: error: cannot write {tmp_path}/out/tiny__16bit.json: No space left on device"
-    assert not list((tmp_path / "out" / ".claims").iterdir()) and os.listdir(tmp_path / "out") == [".claims"]
+    assert not list((tmp_path / "out" / ".claims").iterdir())
+    assert sorted(os.listdir(tmp_path / "out")) == [".claims", "manifest.json"]  # no record, no temporary file
 
 
 def test_debug_shows_the_traceback(tmp_path, capsys):

@@ -185,8 +185,9 @@ def test_rank_sets_its_own_cuda_device_and_the_timer_syncs_it(monkeypatch):
     """Without a GPU: torch.cuda faked, asserting which device set_device/synchronize get."""
     import torch
 
+    from kbit_tasks.model import KbitHFLM
     from kbit_tasks.sweep.grid import Placement
-    from kbit_tasks.lm_eval_compat import ForwardTimer
+    from kbit_tasks.sweep.lm import SweepLM
 
     calls = []
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
@@ -196,12 +197,8 @@ def test_rank_sets_its_own_cuda_device_and_the_timer_syncs_it(monkeypatch):
     device = Placement(rank=3, world=4, local_rank=3, local_world=4).use_device("auto")
     assert device == "cuda:3" and calls == [("set_device", torch.device("cuda:3"))]
 
-    class FakeLM:
-        def _model_call(self, x):
-            return x
-
-    lm = FakeLM()
-    lm.device = torch.device(device)
-    with ForwardTimer(lm) as timer:
-        assert lm._model_call(5) == 5
-    assert calls[-1] == ("synchronize", torch.device("cuda:3")) and timer.seconds >= 0
+    monkeypatch.setattr(KbitHFLM, "_model_call", lambda self, x, *args, **kwargs: x)  # no model: the forward
+    lm = SweepLM.__new__(SweepLM)  # the timer without loading a model
+    lm.seconds_forward, lm._device = 0.0, torch.device(device)
+    assert lm._model_call(5) == 5
+    assert calls[-1] == ("synchronize", torch.device("cuda:3")) and lm.seconds_forward > 0

@@ -1,5 +1,6 @@
-"""The kbit-hf model as the sweep builds it (runner.load_lm): float32 log-probabilities from
-16-bit models, and tokenization done once per model rather than once per cell."""
+"""The kbit-hf model as the sweep builds it (runner.load_lm, a SweepLM): float32 log-probabilities
+from 16-bit models, tokenization done once per model rather than once per cell, and the
+per-cell counters kept as fields."""
 import pytest
 import torch
 
@@ -63,3 +64,14 @@ def test_each_request_is_tokenized_once_per_model(tiny_model_dir, tmp_path):
     context_enc, _ = lm._encode_pair(*PAIRS[0])
     context_enc.append(-1)  # a caller editing its copy
     assert lm._encode_pair(*PAIRS[0])[0][-1] != -1
+
+
+def test_the_per_cell_counters_are_fields_that_start_cell_zeroes(tiny_model_dir, tmp_path):
+    from lm_eval.api.instance import Instance
+
+    lm = _sweep_lm(tiny_model_dir, tmp_path, "float32")
+    requests = [Instance("loglikelihood", doc={}, arguments=pair, idx=0, metadata=("t", 0, 1)) for pair in PAIRS]
+    lm.loglikelihood(requests)
+    assert lm.seconds_forward > 0 and lm.nonfinite == {"t": 0} and "_model_call" not in vars(lm)
+    lm.start_cell()
+    assert lm.seconds_forward == 0 and not lm.nonfinite and lm._encoded  # the cache outlives the cell

@@ -12,16 +12,19 @@ from kbit_tasks.sweep.claims import CLAIM_DIR, try_claim
 from kbit_tasks.sweep.fingerprint import differences, model_fingerprint
 from kbit_tasks.sweep.store import CORRUPT_DIR, CorruptRecord, cell_records, quarantine, read_record
 
-GOOD = {"status": "done", "cell": "m__16bit", "model": {}, "quant": {}, "quant_report": {},
-        "lm_eval": {"results": {}, "n-samples": {}}, "finished_at": "2026-01-01T00:00:00"}
+REPORT = {"params_total": 10, "bits_per_param": 16.0, "total_bits": 160,
+          "config": {"bits": 16, "quant_type": "fp", "blocksize": 64, "label": "16bit"}}
+GOOD = {"status": "done", "cell": "m__16bit", "model": {"name": "m", "params": None},
+        "lm_eval": {"config": {"quant_report": REPORT}, "results": {}, "n-samples": {}},
+        "finished_at": "2026-01-01T00:00:00"}
 
 
 @pytest.mark.parametrize("text, reason", [
     (json.dumps(GOOD)[:50], "not valid JSON"),
     ("null", "holds NoneType null"),
     ("[]", "holds list []"),
-    (json.dumps({k: v for k, v in GOOD.items() if k != "quant_report"}), "missing quant_report"),
-    (json.dumps(GOOD | {"lm_eval": {"results": {}}}), "missing lm_eval.n-samples"),
+    (json.dumps({k: v for k, v in GOOD.items() if k != "model"}), "missing model"),
+    (json.dumps(GOOD | {"lm_eval": {"results": {}, "config": {}}}), "missing lm_eval.n-samples"),
     (json.dumps(GOOD | {"status": "half"}), "status='half'"),
 ])
 def test_corrupt_records_are_named_and_moved_aside(tmp_path, text, reason):
@@ -124,7 +127,7 @@ def test_model_fingerprint_sees_config_weights_and_retraining(tmp_path):
     assert base["folder"] == str(tmp_path.resolve()) and set(base["weights"]) == {"model.safetensors"}
     assert differences(base, model_fingerprint(str(tmp_path))) == []
     (tmp_path / "config.json").write_text('{"n_layer": 3}')
-    assert [d.split(" ")[0] for d in differences(base, model_fingerprint(str(tmp_path)))] == ["config_sha256"]
+    assert [d.split(" ")[0] for d in differences(base, model_fingerprint(str(tmp_path)))] == ["files.config.json"]
     (tmp_path / "config.json").write_text('{"n_layer": 2}')
     _safetensors(tmp_path / "model.safetensors", {"w": {"dtype": "F16", "shape": [4], "data_offsets": [0, 8]}})
     changed = {d.split(" ")[0] for d in differences(base, model_fingerprint(str(tmp_path)))}
@@ -145,16 +148,17 @@ def test_differences_say_what_changed_in_one_line():
 
 
 def test_force_redoes_records_older_than_the_run_not_those_finished_since(tmp_path):
-    from kbit_tasks.sweep.runner import reuse_verdict
+    from kbit_tasks.sweep.runner import refuse_mismatch, verdict
 
     path = tmp_path / "m__16bit.json"
-    path.write_text(json.dumps(GOOD | {"fingerprint": {"a": 1}}))  # finished 2026-01-01
-    assert reuse_verdict(path, {"a": 1}, None, "rerun") is None
-    assert reuse_verdict(path, {"a": 1}, "2026-06-01T00:00:00+00:00", "rerun") == "--force"
-    assert reuse_verdict(path, {"a": 1}, "2025-06-01T00:00:00+00:00", "rerun") is None  # another --force run's
-    assert reuse_verdict(path, {"a": 2}, None, "rerun") == "the record no longer matches: a 1 -> 2"
+    path.write_text(json.dumps(GOOD | {"fingerprint": {"a": 1, "tasks": {}}}))  # finished 2026-01-01
+    assert verdict(path, {"a": 1, "tasks": {}}).state == "finished"
+    assert verdict(path, {"a": 1, "tasks": {}}, "2026-06-01T00:00:00+00:00").why == "--force"
+    assert verdict(path, {"a": 1, "tasks": {}}, "2025-06-01T00:00:00+00:00").state == "finished"  # another's
+    changed = verdict(path, {"a": 2, "tasks": {}})
+    assert changed.why == "the record no longer matches: a 1 -> 2" and changed.mismatch
     with pytest.raises(ValueError, match=r"m__16bit.json was made by something else \(a 1 -> 2\)"):
-        reuse_verdict(path, {"a": 2}, None, "refuse")
+        refuse_mismatch(path, changed)
 
 
 @pytest.mark.parametrize("value", ["0", "-5", "soon"])

@@ -58,22 +58,25 @@ def test_sweep_writes_one_complete_record_per_cell(swept):
     for rec in records:
         assert rec["status"] == "done"
         assert set(rec["lm_eval"]["results"]) == set(config.tasks)
-        assert all(isinstance(h, str) and len(h) == 64 for h in rec["content_hashes"].values())
-        assert set(rec["content_hashes"]) == set(config.tasks)
+        hashes = {t: cfg["metadata"]["content_hash"] for t, cfg in rec["lm_eval"]["configs"].items()}
+        assert all(isinstance(h, str) and len(h) == 64 for h in hashes.values()) and set(hashes) == set(config.tasks)
         for task, cfg in rec["lm_eval"]["configs"].items():  # what collect reads; chance from the generators
             meta = cfg["metadata"]
             assert (meta["family"], meta["level"]) == ("logical", 1) and task == f"kbit_logical_{meta['subtask']}_l1"
-            assert meta["chance"] in (1 / 2, 1 / 3, 1 / 4) and meta["content_hash"] == rec["content_hashes"][task]
+            assert meta["chance"] in (1 / 2, 1 / 3, 1 / 4)
         assert "chance" not in rec  # computed once, by the generators, carried in the task metadata
         assert rec["versions"]["lm_eval"] and rec["versions"]["torch"] and rec["git_revision"]
-        assert rec["quant_report"]["config"]["bits"] == rec["quant"]["bits"]
+        report = rec["lm_eval"]["config"]["quant_report"]
+        assert report["config"]["bits"] == rec["fingerprint"]["quant"]["bits"]
+        assert not {"quant", "quant_report", "content_hashes", "spec", "seed"} & set(rec)  # each fact once
         assert 0 < rec["seconds_forward"] < rec["seconds"]
         assert rec["nonfinite_loglikelihoods"] == {t: 0 for t in config.tasks}
-        assert rec["fingerprint"]["model"]["config_sha256"] and rec["fingerprint"]["evaluation"]["batch_size"] == 8
-        assert {t["content_hash"] for t in rec["fingerprint"]["tasks"].values()} == set(rec["content_hashes"].values())
+        assert rec["fingerprint"]["model"]["files"]["config.json"]
+        assert rec["fingerprint"]["evaluation"]["model_args"]["batch_size"] == 8
+        assert {t: v["content_hash"] for t, v in rec["fingerprint"]["tasks"].items()} == hashes
         assert os.stat(config.output / f"{rec['cell']}.json").st_mode & 0o777 == 0o666 & ~_umask()
     assert not list((config.output / ".claims").iterdir())  # every claim released
-    bpp = {r["cell"]: r["quant_report"]["bits_per_param"] for r in records}
+    bpp = {r["cell"]: r["lm_eval"]["config"]["quant_report"]["bits_per_param"] for r in records}
     assert bpp["tiny__int3-b32"] < bpp["tiny__int4-b32"] < bpp["tiny__16bit"] == 16.0
 
 
@@ -104,8 +107,9 @@ def test_rerun_skips_finished_cells_and_can_refuse_changed_settings(swept, tiny_
     assert again.skipped == again.cells and not again.done
     assert {p: p.stat().st_mtime_ns for p, _ in cell_records(config.output)} == mtimes
     changed = parse_config(_raw(tiny_model_dir, config.output, limit=4))
-    with pytest.raises(ValueError, match=r"tiny__16bit.json was made by something else \(evaluation.limit 8 -> 4"):
-        run(changed, on_mismatch="refuse")
+    for mismatch in (None, "refuse"):
+        with pytest.raises(ValueError, match=r"holds a sweep with other settings \(limit 8 -> 4\)"):
+            run(changed, on_mismatch=mismatch)
     assert {p: p.stat().st_mtime_ns for p, _ in cell_records(config.output)} == mtimes
 
 
@@ -121,8 +125,8 @@ def test_a_changed_model_task_content_or_setting_reruns_the_cell(tiny_model_dir,
 
     make_tiny_model(model, arch="llama")  # rebuilt at the same path, another architecture
     summary = run(config)
-    assert summary.done == ["tiny__16bit"] and "model.config_sha256 changed" in summary.rerun["tiny__16bit"]
-    assert "tiny__16bit: running again: the record no longer matches: model.config_sha256 changed" in caplog.text
+    assert summary.done == ["tiny__16bit"] and "model.files.config.json changed" in summary.rerun["tiny__16bit"]
+    assert "tiny__16bit: running again: the record no longer matches: model.files.config.json changed" in caplog.text
 
     real_build = generators.build
 
@@ -136,11 +140,14 @@ def test_a_changed_model_task_content_or_setting_reruns_the_cell(tiny_model_dir,
     monkeypatch.undo()
 
     assert run(config).rerun["tiny__16bit"].endswith("content_hash changed")  # back to today's items
-    summary = run(parse_config(_one_cell(model, tmp_path / "out", batch_size=4, bootstrap_iters=10)))
-    assert summary.rerun["tiny__16bit"].endswith("evaluation.batch_size 8 -> 4; evaluation.bootstrap_iters 1000 -> 10")
+    summary = run(parse_config(_one_cell(model, tmp_path / "out", batch_size=4, bootstrap_iters=10)),
+                  on_mismatch="rerun")  # new settings for the folder: asked for
+    assert summary.rerun["tiny__16bit"].endswith(
+        "evaluation.bootstrap_iters 1000 -> 10; evaluation.model_args.batch_size 8 -> 4")
     params = _one_cell(model, tmp_path / "out", batch_size=4, bootstrap_iters=10)
     params["models"][0]["params"] = 1000
     assert run(parse_config(params)).rerun["tiny__16bit"].endswith(": params null -> 1000")
+    assert len(list((tmp_path / "out" / ".replaced").iterdir())) == 5  # every replaced record kept
 
 
 @pytest.mark.slow
@@ -154,20 +161,23 @@ def test_a_truncated_record_is_moved_aside_and_redone(swept, tiny_model_dir, tmp
     stale_tmp.write_text('{"status": "do')
     os.utime(stale_tmp, (time.time() - 7200, time.time() - 7200))
 
-    table = collect([out])  # skipped with a warning naming the files
-    assert set(table.precision) == {"int4-b32"}
+    broken = {p: p.read_bytes() for p in (victim, out / "tiny__16bit.json")}
+    table = collect([out])  # moved aside with a warning naming the files
+    assert set(table.precision) == {"int4-b32"} and not victim.exists()
     assert (f"corrupt record {victim}: not valid JSON" in caplog.text
             and "tiny__16bit.json: holds NoneType" in caplog.text)
     main(["collect", str(out), "-o", str(tmp_path / "t.csv")])  # not strict: exit 0
     with pytest.raises(SystemExit) as strict:
         main(["collect", str(out), "-o", str(tmp_path / "t.csv"), "--strict"])
-    assert strict.value.code == 1 and "2 skipped (failed or corrupt)" in capsys.readouterr().out
+    assert strict.value.code == 1 and "2 problems" in capsys.readouterr().out
+    for path, data in broken.items():  # broken again, now for the run to find
+        path.write_bytes(data)
 
     summary = run(parse_config(_raw(tiny_model_dir, out)))
     assert summary.done == ["tiny__16bit", "tiny__int3-b32"] and summary.skipped == ["tiny__int4-b32"]
     assert summary.rerun["tiny__int3-b32"].startswith("corrupt record (not valid JSON")
     moved = sorted(p.name.split(".json-")[0] for p in (out / CORRUPT_DIR).iterdir())
-    assert moved == ["tiny__16bit", "tiny__int3-b32"] and not stale_tmp.exists()
+    assert moved == ["tiny__16bit", "tiny__16bit", "tiny__int3-b32", "tiny__int3-b32"] and not stale_tmp.exists()
     pd.testing.assert_frame_equal(collect([out]), collect([config.output]))
 
 
@@ -280,7 +290,7 @@ def test_kill_minus_nine_then_rerun_completes_without_duplicates(swept, tiny_mod
     cmd = [sys.executable, "-m", "kbit_tasks.sweep", "run", cfg]
     proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
-    while not list(out.glob("*.json")) and time.time() < deadline and proc.poll() is None:
+    while not list(out.glob("*__*.json")) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -356,6 +366,7 @@ def test_a_cell_held_by_a_process_that_dies_is_taken_over_at_the_end_of_the_walk
     monkeypatch.undo()
     held = parse_config(_one_cell(tiny_model_dir, tmp_path / "live") | {"precisions": PRECISIONS})
     (tmp_path / "live" / CLAIM_DIR).mkdir()
-    (tmp_path / "live" / CLAIM_DIR / "tiny__16bit.claim").write_text(json.dumps({"host": "another-node", "pid": 1}))
+    (tmp_path / "live" / CLAIM_DIR / "tiny__16bit.claim").write_text(
+        json.dumps({"host": "another-node", "pid": 1, "token": "theirs"}))
     summary = run(held)  # default timeout: the holder is alive, its cell is left to it
     assert summary.taken == ["tiny__16bit"] and len(summary.done) == 2

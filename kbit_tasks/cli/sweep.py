@@ -3,23 +3,25 @@
 tidy table.
 
     kbit-sweep run CONFIG.yaml [--shard I/N] [--force] [--mismatch rerun|refuse] [--output DIR] [--dry-run]
-    kbit-sweep collect DIR [DIR ...] -o results.csv|results.parquet [--strict]
+    kbit-sweep collect DIR|RESULTS.json [...] -o results.csv|results.parquet [--strict]
     kbit-sweep fetch CONFIG.yaml     (download the hub models, e.g. on a login node with internet)
 
 Exit codes: 0 success (under a launcher also when cells failed: they are recorded, and a
 failing rank must not make torchrun kill its siblings); 1 failed cells in a plain run, or
 problems found by `collect --strict`; 2 a usage error (one line; --debug or KBIT_DEBUG=1
-for the traceback).
+for the traceback); 130 / 143 stopped by Ctrl-C / SIGTERM (one line; rerun to resume).
 """
 from __future__ import annotations
 
 import argparse
+import collections
 import logging
 import sys
 
 from kbit_tasks.cli import DEBUG_HELP, run_command
-from kbit_tasks.sweep import Placement, build_grid, collect, load_config, parse_shard, run, select, write_table
-from kbit_tasks.sweep.runner import MISMATCH
+from kbit_tasks.sweep import Placement, collect, load_config, parse_shard, run, write_table
+from kbit_tasks.sweep.claims import check_timeout, stale_after_default
+from kbit_tasks.sweep.runner import MISMATCH, Interrupted, plan
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,19 +33,23 @@ def _parser() -> argparse.ArgumentParser:
     run_p.add_argument("config", help="sweep YAML (see docs/sweep.md)")
     run_p.add_argument("--shard", default="0/1", help="I/N: the I-th of N contiguous blocks of the grid (0-based I)")
     run_p.add_argument("--force", action="store_true", help="redo cells that are already finished")
-    run_p.add_argument("--mismatch", choices=MISMATCH, default="rerun",
-                       help="a finished record made by another model, setting or task content: redo the "
-                            "cell, saying why (rerun, the default) or stop with an error (refuse)")
+    run_p.add_argument("--mismatch", choices=MISMATCH[1:], default=None,
+                       help="by default a finished record made by another model or task content is redone "
+                            "(the old one kept in OUTPUT/.replaced/), and a config whose settings differ from "
+                            "the folder's manifest is refused; rerun: redo those too; refuse: stop on any change")
     run_p.add_argument("--claim-timeout", type=float, default=None, metavar="SECONDS",
                        help="a claim without heartbeat for this long is taken over (default: env "
                             "KBIT_CLAIM_TIMEOUT or 600)")
     run_p.add_argument("--output", help="override the config's output folder")
-    run_p.add_argument("--dry-run", action="store_true", help="list this process's walk over the grid and stop")
+    run_p.add_argument("--dry-run", action="store_true",
+                       help="list this process's cells as new, finished, redo or add (with why) and stop")
     col_p = sub.add_parser("collect", parents=[common], help="cell records -> tidy table")
-    col_p.add_argument("folders", nargs="+", help="sweep output folder(s)")
+    col_p.add_argument("folders", nargs="+", metavar="DIR|RESULTS.json",
+                       help="sweep output folders, or lm-eval results files of kbit-hf runs (kbit-eval --output_path)")
     col_p.add_argument("-o", "--out", required=True, help="results.csv or results.parquet")
     col_p.add_argument("--strict", action="store_true",
-                       help="exit 1 if any cell failed or any record is corrupt (the table is still written)")
+                       help="exit 1, naming them, if any cell of the folder's manifest is missing, failed, "
+                            "claimed by a dead process, corrupt, stale or incomplete (the table is still written)")
     fetch_p = sub.add_parser("fetch", parents=[common],
                              help="download the config's hub models into the Hugging Face cache")
     fetch_p.add_argument("config", help="sweep YAML")
@@ -66,8 +72,11 @@ def _collect(args) -> int:
     table = collect(args.folders, problems)
     print(f"{write_table(table, args.out)}: {len(table)} rows, "
           f"{table[['model', 'precision']].drop_duplicates().shape[0]} finished cells, "
-          f"{len(problems)} skipped (failed or corrupt)")
-    return 1 if args.strict and problems else 0
+          f"{len(problems)} problems (missing, failed, corrupt, stale or incomplete cells)")
+    if args.strict and problems:
+        print(f"kbit-sweep collect --strict: {len(problems)} problems:\n  " + "\n  ".join(problems), file=sys.stderr)
+        return 1
+    return 0
 
 
 def _fetch(args) -> int:
@@ -85,17 +94,29 @@ def _fetch(args) -> int:
 
 def _run(args) -> int:
     shard = parse_shard(args.shard)
+    if args.claim_timeout is not None:
+        check_timeout(args.claim_timeout, "--claim-timeout")
+    stale_after_default()  # a bad KBIT_CLAIM_TIMEOUT is an error before any work
     config = load_config(args.config, output=args.output)
     placement = Placement.from_env()
     if args.dry_run:
-        for cell in select(build_grid(config), shard, placement.rank, placement.world):
-            print(cell.id)
+        found = plan(config, shard, placement, force=args.force, on_mismatch=args.mismatch)
+        for state, cell_id, why in found:
+            print(f"{state:<9} {cell_id}{f'  ({why})' if why else ''}")
+        counts = collections.Counter(state for state, _, _ in found)
+        print(f"dry run: {', '.join(f'{counts[s]} {s}' for s in ('new', 'finished', 'redo', 'add'))}", file=sys.stderr)
         return 0
-    summary = run(config, shard=shard, force=args.force, placement=placement, on_mismatch=args.mismatch,
-                  stale_after=args.claim_timeout)
+    try:
+        summary = run(config, shard=shard, force=args.force, placement=placement, on_mismatch=args.mismatch,
+                      stale_after=args.claim_timeout)
+    except Interrupted as stop:
+        print(f"kbit-sweep: {stop}", file=sys.stderr)
+        return 128 + stop.signum
     print(f"rank {placement.rank}/{placement.world} shard {args.shard}: {len(summary.done)} done, "
           f"{len(summary.skipped)} already finished, {len(summary.taken)} taken by other processes, "
           f"{len(summary.failed)} failed of {len(summary.cells)} cells")
+    if summary.holders:
+        print("taken by other processes: " + "; ".join(summary.holders), file=sys.stderr)
     if summary.failed:
         print(f"failed cells are recorded in {config.output} with their tracebacks; a rerun retries them; "
               f"`kbit-sweep collect --strict` reports them", file=sys.stderr)

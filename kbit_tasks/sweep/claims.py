@@ -1,19 +1,22 @@
 """Per-cell claims: processes that share an output folder (ranks of a launch, SLURM array
 tasks, an accidental second run) split the grid between them without talking to each other.
 
-A claim is OUTPUT/.claims/<cell>.claim, created with O_CREAT|O_EXCL (atomic on local file
-systems and on NFS v3+), holding {host, pid, claimed_at, token}. Its modification time is
-the heartbeat: a thread touches it every `stale_after / 4` seconds while the cell runs. A
+A claim is OUTPUT/.claims/<cell>.claim, holding {host, pid, claimed_at, token}, written to a
+temporary file and hard-linked to its name (link fails if the name exists: atomic on local
+file systems and on NFS v3+), so a claim is never seen half written. Its modification time
+is the heartbeat: a thread touches it every `stale_after / 4` seconds while the cell runs. A
 claim is stale when its heartbeat is older than `stale_after` seconds (default 600, env
-KBIT_CLAIM_TIMEOUT), or at once when its holder is a process of this host that no longer
-exists. A stale claim is taken over under a second O_EXCL lock (<cell>.takeover), re-checked
-under that lock, so two processes never both take it. Written by hand: no library offers
-lock files that survive processes killed with SIGKILL on a shared file system.
+KBIT_CLAIM_TIMEOUT), and at once when its holder is a process of this host that no longer
+exists or when it is unreadable (empty, garbage). A stale claim is taken over under a second
+lock file (<cell>.takeover, created the same way), re-checked under that lock, so two
+processes never both take it. Written by hand: no library offers lock files that survive
+processes killed with SIGKILL on a shared file system.
 """
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import socket
 import threading
@@ -23,6 +26,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from kbit_tasks.sweep.store import create_json
+
 log = logging.getLogger("kbit.sweep")
 
 CLAIM_DIR = ".claims"
@@ -31,36 +36,25 @@ DEFAULT_STALE_AFTER = 600.0
 
 def check_timeout(seconds, where: str = "claim timeout") -> float:
     try:
-        seconds = float(seconds)
+        value = float(seconds)
     except (TypeError, ValueError):
-        seconds = -1.0
-    if not seconds > 0:
+        value = math.nan
+    if not 0 < value < math.inf:
         raise ValueError(f"{where}={seconds!r} must be a number of seconds > 0 (default {DEFAULT_STALE_AFTER:g})")
-    return seconds
+    return value
 
 
 def stale_after_default() -> float:
     return check_timeout(os.environ.get("KBIT_CLAIM_TIMEOUT", DEFAULT_STALE_AFTER), "KBIT_CLAIM_TIMEOUT")
 
 
-def _create(path: Path, body: dict) -> bool:
-    """Create `path` holding `body` if it does not exist; False if it does."""
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)  # the umask applies
-    except FileExistsError:
-        return False
-    with os.fdopen(fd, "w") as fh:
-        json.dump(body, fh)
-    return True
-
-
 def _holder(path: Path) -> dict | None:
-    """The claim's content; None while it is being written or after it vanished."""
+    """The claim's content; None when it vanished or is unreadable (never half written)."""
     try:
         holder = json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+    except (FileNotFoundError, UnicodeDecodeError, json.JSONDecodeError):
         return None
-    return holder if isinstance(holder, dict) else None
+    return holder if isinstance(holder, dict) and "token" in holder else None
 
 
 def _alive(pid: int) -> bool:
@@ -79,7 +73,9 @@ def staleness(path: Path, stale_after: float) -> str | None:
         age = time.time() - path.stat().st_mtime
     except FileNotFoundError:
         return "released"
-    holder = _holder(path) or {}
+    holder = _holder(path)
+    if holder is None:
+        return "unreadable claim (left by a process killed while creating it)" if path.exists() else "released"
     who = f"{holder.get('host', '?')} pid {holder.get('pid', '?')}"
     if age > stale_after:
         return f"claim of {who} without heartbeat for {age:.0f} s (timeout {stale_after:g} s)"
@@ -87,6 +83,18 @@ def staleness(path: Path, stale_after: float) -> str | None:
             and not _alive(holder["pid"]):
         return f"claim of {who}, a process that no longer exists"
     return None
+
+
+def describe(output: Path, cell_id: str, stale_after: float) -> str:
+    """Who holds a cell's claim and when it expires without a heartbeat, for a reader."""
+    path = Path(output) / CLAIM_DIR / f"{cell_id}.claim"
+    holder = _holder(path) or {}
+    try:
+        left = stale_after - (time.time() - path.stat().st_mtime)
+    except FileNotFoundError:
+        return f"{cell_id} (released since)"
+    return (f"{cell_id} (held by {holder.get('host', '?')} pid {holder.get('pid', '?')}; "
+            f"stale in {max(left, 0):.0f} s unless its heartbeat goes on)")
 
 
 @dataclass
@@ -119,10 +127,12 @@ class Claim:
 
     def release(self) -> None:
         self._stop.set()
-        if self._beat is not None:
-            self._beat.join()
-        if self.ours():
-            self.path.unlink(missing_ok=True)
+        try:
+            if self._beat is not None:
+                self._beat.join()
+        finally:  # also when Ctrl-C or SIGTERM lands in the join
+            if self.ours():
+                self.path.unlink(missing_ok=True)
 
     def __enter__(self) -> "Claim":
         return self
@@ -140,12 +150,12 @@ def try_claim(output: Path, cell_id: str, stale_after: float | None = None) -> C
     token = uuid.uuid4().hex
     body = {"host": socket.gethostname(), "pid": os.getpid(), "token": token,
             "claimed_at": datetime.now(timezone.utc).isoformat()}
-    if _create(path, body):
+    if create_json(path, body):
         return Claim(path, token, stale_after)
     if staleness(path, stale_after) is None:
         return None
     lock = path.with_suffix(".takeover")
-    if not _create(lock, body):
+    if not create_json(lock, body):
         with_age = staleness(lock, stale_after)
         if with_age and with_age != "released":  # a taker killed inside the few lines below
             lock.unlink(missing_ok=True)
@@ -157,6 +167,6 @@ def try_claim(output: Path, cell_id: str, stale_after: float | None = None) -> C
         if why != "released":
             log.warning("%s: taking over the %s", cell_id, why)
         path.unlink(missing_ok=True)
-        return Claim(path, token, stale_after) if _create(path, body) else None
+        return Claim(path, token, stale_after) if create_json(path, body) else None
     finally:
         lock.unlink(missing_ok=True)

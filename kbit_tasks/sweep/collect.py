@@ -1,22 +1,28 @@
 """Cell records -> the tidy results table of docs/fitting.md ("The tidy table") (the sweep/fitting contract).
 
-Everything a row says is read from the record, nothing from names: the precision label from
-the quantization report (`quant_report.config.label`), and a task's group (its family), level
-and chance from the task config's metadata that lm-eval returns (`lm_eval.configs[task].metadata`,
-written there by the kbit tasks from the generators' own item fields; kbit_tasks/tasks/utils.py).
-A task that is not a kbit task has no such metadata: its group, level and chance are empty."""
+Everything a row says is read from lm-eval's results (a record's `lm_eval` part, or a
+`kbit-eval --output_path` results file), nothing from names: the quantization and precision
+label from kbit-hf's quantization report in the results' config (`config.quant_report`), and
+a task's group (its family), level and chance from the task config's metadata that lm-eval
+returns (`configs[task].metadata`, written there by the kbit tasks from the generators' own
+item fields; kbit_tasks/tasks/utils.py). A task that is not a kbit task has no such metadata:
+its group, level and chance are empty. The sweep adds only the model's name and `params`."""
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 
 from kbit_tasks.atomic import atomic_write
-
-from kbit_tasks.sweep.store import CorruptRecord, cell_records
+from kbit_tasks.sweep.claims import CLAIM_DIR, describe, stale_after_default, staleness
+from kbit_tasks.sweep.fingerprint import differences
+from kbit_tasks.sweep.manifest import read_manifest
+from kbit_tasks.sweep.store import RECORD_GLOB, CorruptRecord, cell_records, quarantine
 
 log = logging.getLogger("kbit.sweep")
 
@@ -40,7 +46,9 @@ def _version(text) -> tuple[int, ...]:
 
 
 def written_before_task_metadata(record: dict) -> bool:
-    """A record of kbit < 0.2.0 (its fingerprint's kbit_version, or no fingerprint at all)."""
+    """A sweep record of kbit < 0.2.0 (its fingerprint's kbit_version, or no fingerprint at all)."""
+    if "cell" not in record:  # an lm-eval results file
+        return False
     fingerprint = record.get("fingerprint")
     return not isinstance(fingerprint, dict) or _version(fingerprint.get("kbit_version")) < TASK_METADATA_SINCE
 
@@ -65,7 +73,9 @@ def legacy_task_info(record: dict, task: str) -> dict:
 
 def cell_rows(record: dict) -> list[dict]:
     """One row per (task, metric) of a finished cell."""
-    report, quant, evaluation = record["quant_report"], record["quant"], record["lm_eval"]
+    evaluation = record["lm_eval"]
+    report = evaluation["config"]["quant_report"]
+    quant = report["config"]
     params = record["model"].get("params") or report["params_total"]
     # A parameter-count override rescales total bits at the measured bits per parameter.
     total_bits = params * report["bits_per_param"] if record["model"].get("params") else report["total_bits"]
@@ -92,34 +102,174 @@ def cell_rows(record: dict) -> list[dict]:
     return rows
 
 
-def check_folder(folder: str | Path) -> Path:
-    """A sweep output folder that exists and holds at least one cell record."""
-    folder = Path(folder)
-    if not folder.exists():
-        raise ValueError(f"{str(folder)!r}: no such folder")
-    if not folder.is_dir():
-        raise ValueError(f"{str(folder)!r} is a file; give a sweep output folder")
-    if not any(p for p in folder.glob("*.json") if not p.name.startswith(".")):
-        raise ValueError(f"{str(folder)!r} holds no cell records (*.json); is it a sweep output folder?")
-    return folder
+def _problem_in(record: dict) -> str | None:
+    """What makes a finished record unusable for the table (a value of the wrong shape, an
+    impossible number), or None."""
+    evaluation = record["lm_eval"]
+    if not isinstance(record["model"], dict):
+        return f"model is {type(record['model']).__name__}, not a mapping"
+    if not isinstance((evaluation.get("config") or {}).get("quant_report"), dict):
+        return "lm_eval.config has no quant_report: not a kbit-hf result"
+    if not isinstance(evaluation.get("results"), dict) or not isinstance(evaluation.get("n-samples"), dict):
+        return "lm_eval.results or lm_eval.n-samples is not a mapping"
+    for task, result in evaluation["results"].items():
+        if not isinstance(result, dict):
+            return f"lm_eval.results[{task!r}] is {type(result).__name__}, not a mapping"
+        n = (evaluation["n-samples"].get(task) or {}).get("effective")
+        if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
+            return f"lm_eval.n-samples[{task!r}].effective={n!r} is not a positive number of items"
+        for metric in COUNT_METRICS:
+            value = result.get(f"{metric},none")
+            if isinstance(value, (int, float)) and not 0 <= value <= 1:
+                return f"{task} {metric}={value!r} is not a proportion in [0, 1] (of n={n})"
+    return None
+
+
+def check_done(record: dict, path: Path) -> dict:
+    """The finished record if a table can be made from it, else CorruptRecord saying why."""
+    reason = _problem_in(record)
+    if reason is None:
+        try:
+            cell_rows(record)
+        except (KeyError, TypeError, AttributeError, ValueError, IndexError) as err:
+            reason = f"cannot be read into the table ({type(err).__name__}: {err})"
+    if reason is not None:
+        raise CorruptRecord(path, reason)
+    return record
+
+
+def results_file(path: Path) -> dict:
+    """An lm-eval results file of a kbit-hf run (`kbit-eval --output_path`) as a record: the
+    results are its `lm_eval`, the model named after its `pretrained` folder or hub id."""
+    try:
+        results = json.loads(Path(path).read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{str(path)!r} is not an lm-eval results file ({err})") from None
+    if not isinstance(results, dict) or not {"results", "config", "n-samples"} <= set(results):
+        raise ValueError(f"{str(path)!r} is not an lm-eval results file (no results, config and n-samples)")
+    config = results["config"]
+    args = config.get("model_args") or ""
+    pretrained = args.get("pretrained") if isinstance(args, dict) else dict(
+        part.split("=", 1) for part in str(args).split(",") if "=" in part).get("pretrained")
+    when = datetime.fromtimestamp(float(results.get("date") or 0), timezone.utc).isoformat()
+    return {"status": "done", "model": {"name": Path(str(pretrained or config.get("model"))).name, "params": None},
+            "lm_eval": results, "finished_at": when, "file": str(path)}
+
+
+def check_folders(folders) -> list[Path]:
+    """Sweep output folders (or results files) that exist, each given once, each folder holding
+    at least one cell record."""
+    seen: dict[Path, str] = {}
+    for folder in map(Path, folders):
+        if not folder.exists():
+            raise ValueError(f"{str(folder)!r}: no such folder")
+        if folder.is_file() and folder.suffix == ".json":
+            seen[folder.resolve()] = str(folder)
+            continue
+        if not folder.is_dir():
+            raise ValueError(f"{str(folder)!r} is a file; give a sweep output folder or an lm-eval results .json")
+        if folder.resolve() in seen:
+            raise ValueError(f"{str(folder)!r} is given twice (also as {seen[folder.resolve()]!r}); "
+                             "give each folder once")
+        if not any(p for p in folder.glob(RECORD_GLOB) if not p.name.startswith(".")):
+            raise ValueError(f"{str(folder)!r} holds no cell records (MODEL__PRECISION.json); "
+                             "is it a kbit-sweep output folder?")
+        seen[folder.resolve()] = str(folder)
+    return list(seen)
+
+
+def record_spec(record: dict) -> dict | None:
+    """The evaluation spec a record was computed under (None for a record of an old kbit)."""
+    fingerprint = record.get("fingerprint")
+    return fingerprint.get("evaluation") if isinstance(fingerprint, dict) else None
+
+
+def _read_folder(folder: Path, problems: list[str]) -> list[dict]:
+    """The finished, readable records of a folder that serve its manifest's spec; every other
+    record is a problem (a corrupt one also moved aside), and so is a cell of the manifest
+    without a finished record (missing, failed, claimed by a dead process, running)."""
+    manifest = read_manifest(folder)
+    done, reported = {}, set()
+    for path, rec in cell_records(folder):
+        reported.add(path.stem)
+        if isinstance(rec, dict) and rec["status"] == "done":
+            try:
+                done[path.stem] = check_done(rec, path)
+                continue
+            except CorruptRecord as err:
+                rec = err
+        if isinstance(rec, CorruptRecord):
+            problems.append(f"corrupt record {path}: {rec.reason}")
+            quarantine(rec, then="kbit-sweep run redoes the cell")
+        else:
+            last = (rec.get("traceback") or "").strip().splitlines()[-1:] or ["?"]
+            problems.append(f"failed cell {path}: {last[0]}")
+    if manifest is None:
+        log.warning("%s has no manifest (written by kbit-sweep run since records v3): "
+                    "cells that never finished cannot be named", folder)
+        return list(done.values())
+    for cell_id, rec in list(done.items()):
+        changed = differences(record_spec(rec), manifest["spec"])
+        if changed:
+            problems.append(f"stale record {folder / cell_id}.json: made with other settings than the folder's "
+                            f"({'; '.join(changed[:2])}); kbit-sweep run redoes it")
+            del done[cell_id]
+        elif set(manifest["tasks"]) - set(rec["lm_eval"]["results"]):
+            lacking = sorted(set(manifest["tasks"]) - set(rec["lm_eval"]["results"]))
+            problems.append(f"incomplete cell {folder / cell_id}.json: lacks {len(lacking)} tasks ({lacking[0]}, ...)")
+    for cell_id in (c for c in manifest["cells"] if c not in reported):
+        problems.append(f"missing cell {folder / cell_id}.json: {_why_missing(folder, cell_id)}")
+    return list(done.values())
+
+
+def _why_missing(folder: Path, cell_id: str) -> str:
+    claim, stale_after = folder / CLAIM_DIR / f"{cell_id}.claim", stale_after_default()
+    if not claim.exists():
+        return "not computed yet"
+    stale = staleness(claim, stale_after)
+    return f"claimed by a dead process ({stale})" if stale else f"running ({describe(folder, cell_id, stale_after)})"
+
+
+def _read_file(path: Path, problems: list[str]) -> list[dict]:
+    record = results_file(path)
+    try:
+        return [check_done(record, path)]
+    except CorruptRecord as err:
+        problems.append(f"unreadable results file {path}: {err.reason}")
+        return []
+
+
+def check_one_spec(records: list[dict]) -> None:
+    """One table, one evaluation spec: records computed under different settings (other
+    limits, few-shot, seeds, ...) are refused, naming the first difference."""
+    specs: dict[str, list[dict]] = {}
+    for rec in records:
+        specs.setdefault(json.dumps(record_spec(rec), sort_keys=True, default=str), []).append(rec)
+    unknown = specs.pop("null", [])
+    if unknown and specs:
+        log.warning("%d records state no evaluation spec (lm-eval results files, records of an old kbit): "
+                    "they are not checked against the others", len(unknown))
+    if len(specs) > 1:
+        (a, *_), (b, *_) = list(specs.values())[:2]
+        changed = "; ".join(differences(record_spec(a), record_spec(b))[:2])
+        raise ValueError(f"the records hold {len(specs)} evaluation specs ({changed}, "
+                         f"e.g. {a['cell']} and {b['cell']}); collect each spec into its own table")
 
 
 def collect(folders: list[str | Path], problems: list[str] | None = None) -> pd.DataFrame:
-    """The tidy table of every finished cell in the folders. Failed cells and corrupt records
-    are skipped with a warning naming the file (and appended to `problems`); a cell found in
-    two folders is kept once (the most recently finished)."""
+    """The tidy table of every finished cell in the folders. Corrupt records (moved aside),
+    failed, missing, stale or incomplete cells are named with a warning each and appended to
+    `problems`; a cell found in two folders is kept once (the most recently finished)."""
     problems = [] if problems is None else problems
-    records = [(path, rec) for folder in folders for path, rec in cell_records(check_folder(folder))]
-    for path, rec in records:
-        if isinstance(rec, CorruptRecord):
-            problems.append(f"corrupt record {path}: {rec.reason}")
-        elif rec["status"] != "done":
-            last = (rec.get("traceback") or "").strip().splitlines()[-1:] or ["?"]
-            problems.append(f"failed cell {path}: {last[0]}")
+    done = [rec for folder in check_folders(folders)
+            for rec in (_read_file(folder, problems) if folder.is_file() else _read_folder(folder, problems))]
     for problem in problems:
-        log.warning("skipping %s", problem)
-    done = sorted((rec for _, rec in records if isinstance(rec, dict) and rec["status"] == "done"),
-                  key=lambda r: r["finished_at"])
+        log.warning("%s", problem)
+    if not done:
+        raise ValueError(f"no finished cell in {', '.join(map(str, folders))}; {len(problems)} problems: "
+                         f"{problems[0] if problems else '-'}")
+    check_one_spec(done)
+    done.sort(key=lambda r: r["finished_at"])
     legacy = sum(map(written_before_task_metadata, done))
     if legacy:
         log.warning("%d records written by kbit < 0.2.0: their group and level are read from the task names and "

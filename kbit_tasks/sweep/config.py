@@ -56,12 +56,18 @@ class SweepConfig:
     bootstrap_iters: int = 1000
     processes_per_gpu: int = 1  # how many processes of a node may share one GPU (see docs/sweep.md)
 
+    def model_args(self) -> dict:
+        """The kbit-hf (HFLM) arguments every cell's model is built with, beside the loaded model."""
+        # softmax in float32: fp16/bf16 log-probabilities are coarse and overflow at low bits
+        return {"batch_size": self.batch_size, "max_batch_size": self.max_batch_size,
+                "compute_dtype": self.compute_dtype, "softmax_dtype": "float32", "prefix_sharing": True}
+
     def evaluation_spec(self) -> dict:
-        """The settings that change a cell's numbers; a finished cell is reused only if they match."""
-        return {"tasks": list(self.tasks), "num_fewshot": self.num_fewshot, "limit": self.limit,
-                "dtype": self.dtype, "compute_dtype": self.compute_dtype, "seed": self.seed,
-                "metadata": self.metadata, "batch_size": self.batch_size, "max_batch_size": self.max_batch_size,
-                "bootstrap_iters": self.bootstrap_iters}
+        """The settings (all but the task list) that change a cell's numbers: one sweep folder
+        holds one spec, and a finished cell is reused only if its record's spec matches."""
+        return {"num_fewshot": self.num_fewshot, "fewshot_random_seed": self.seed, "limit": self.limit,
+                "dtype": self.dtype, "seed": self.seed, "metadata": self.metadata,
+                "bootstrap_iters": self.bootstrap_iters, "model_args": self.model_args()}
 
 
 def _check_keys(entry: dict, valid: tuple[str, ...], where: str) -> None:
@@ -76,10 +82,36 @@ def _check_model_source(spec: ModelSpec, where: str) -> None:
         check_model_source(spec.path)
     except ValueError as err:
         raise ValueError(f"{where}: model {err}") from None
+    folder = Path(os.path.expanduser(spec.path))
+    if folder.is_dir() and not (folder / "config.json").is_file():
+        raise ValueError(f"{where}: model folder {spec.path!r} has no config.json; is it a transformers model folder?")
+
+
+def file_name(name: str) -> str:
+    """A model name as it appears in cell ids and file names: every run of characters other
+    than letters, digits, '.', '_' and '-' becomes one '-'."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name)
+
+
+def check_file_names(specs) -> None:
+    """Two models whose names clean to one file name would share records (one model's numbers
+    under the other's name), and a name cleaning to a dot-name would make hidden files: both
+    refused, naming the models."""
+    seen: dict[str, str] = {}
+    for spec in specs:
+        clean = file_name(spec.name)
+        if clean.startswith(".") or len(clean) > 150:
+            raise ValueError(f"models: name {spec.name!r} would make the file name {clean!r} (hidden or too long); "
+                             "give a 'name' of at most 150 characters that starts with a letter or digit")
+        if clean in seen:
+            raise ValueError(f"models: names {seen[clean]!r} and {spec.name!r} both make the file name {clean!r}; "
+                             "give one of them another 'name'")
+        seen[clean] = spec.name
 
 
 def parse_models(raw: Any) -> tuple[ModelSpec, ...]:
-    """Models as hub ids / folders, or mappings {path, name, params, parallelize}; names must be unique."""
+    """Models as hub ids / folders, or mappings {path, name, params, parallelize}; names must be
+    unique, also as file names."""
     if not isinstance(raw, list) or not raw:
         raise ValueError(f"models must be a non-empty list of paths or mappings, got {raw!r}")
     specs = []
@@ -101,6 +133,7 @@ def parse_models(raw: Any) -> tuple[ModelSpec, ...]:
     for name in names:
         if names.count(name) > 1:
             raise ValueError(f"models: name {name!r} is used twice; give each model a distinct 'name'")
+    check_file_names(specs)
     return tuple(specs)
 
 

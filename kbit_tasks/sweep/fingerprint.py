@@ -1,19 +1,24 @@
 """What produced a cell record, so a finished record is reused only if all of it still matches.
 
-The fingerprint of a cell (stored in its record as `fingerprint`) covers:
+The fingerprint of a cell (stored in its record as `fingerprint`) covers every input that
+changes a number (docs/sweep.md lists it for users; tests/test_sweep_fingerprint.py edits each):
 - the model: its resolved folder (a local path made absolute, or a hub id with the cached
-  snapshot's revision), the sha256 of config.json, and for each weights file (*.safetensors,
-  *.bin, *.pt, *.pth, *.gguf, the shard index) its name, size and modification time plus, for
-  safetensors, the sha256 of its header (every tensor's name, dtype, shape and offsets).
-  Cheap by design: no weights are read. A model retrained in place changes the mtimes; a
-  copied folder with new mtimes is (conservatively) a changed model;
+  snapshot's revision); the sha256 of every other file at the folder's top level up to 64 MiB
+  (config.json, generation_config.json, tokenizer.json, tokenizer_config.json,
+  special_tokens_map.json, added_tokens.json, chat_template.jinja/.json, vocab/merges,
+  tokenizer.model, ...; README/LICENSE/.gitattributes excepted); and for each weights file
+  (*.safetensors, *.bin, *.pt, *.pth, *.gguf, or any file over 64 MiB) its name, size and
+  modification time plus, for safetensors, the sha256 of its header (every tensor's name,
+  dtype, shape and offsets). No weights are read. A model retrained in place changes the
+  mtimes; a copied folder with new mtimes is (conservatively) a changed model;
 - the model's `params` override and the quantization (every QuantConfig field);
-- the evaluation: tasks, num_fewshot, limit, dtype, compute_dtype, seed, metadata,
-  batch_size, max_batch_size, bootstrap_iters;
-- each task's content hash (sha256 of its generated items; the items hold their family,
-  subtask, level and chance, so it also covers the task metadata `collect` reads) and version,
-  and the kbit version (0.2.0 moved group, level and chance into that metadata: records of
-  earlier versions are re-run).
+- the evaluation spec (config.SweepConfig.evaluation_spec): num_fewshot, the few-shot seed,
+  limit, dtype, seed, metadata, bootstrap_iters and the kbit-hf arguments the model is built
+  with (batch sizes, compute_dtype, softmax_dtype, prefix_sharing);
+- per task: the content hash of its items (they hold family, subtask, level and chance, so
+  it also covers the task metadata `collect` reads), its version, and the sha256 of its
+  lm-eval config (prompt templates, delimiters, few-shot split and sampler, metrics);
+- the kbit version.
 """
 from __future__ import annotations
 
@@ -25,6 +30,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
+HASHED_UP_TO = 64 << 20  # bytes; a larger file is taken for weights (size and mtime only)
+INERT = ("README.md", "LICENSE", "LICENSE.txt", "LICENSE.md", ".gitattributes")  # change no number
 
 
 def _sha256_file(path: Path) -> str:
@@ -59,25 +66,38 @@ def model_fingerprint(path: str) -> dict:
     folder, revision = resolve_model(path)
     if folder is None:
         return {"source": path, "revision": None, "folder": None}
-    config = folder / "config.json"
-    weights = {}
+    files, weights = {}, {}
     for file in sorted(folder.iterdir()):
-        if file.suffix in WEIGHT_SUFFIXES or file.name.endswith(".index.json"):
-            stat = file.stat()  # follows the hub cache's symlinks to the blobs
+        if not file.is_file() or file.name in INERT:
+            continue
+        stat = file.stat()  # follows the hub cache's symlinks to the blobs
+        if file.suffix in WEIGHT_SUFFIXES or stat.st_size > HASHED_UP_TO:
             entry = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
             if file.suffix == ".safetensors":
                 entry["header_sha256"] = _safetensors_header_hash(file)
             weights[file.name] = entry
-    return {"source": path, "folder": str(folder), "revision": revision,
-            "config_sha256": _sha256_file(config) if config.is_file() else None, "weights": weights}
+        else:
+            files[file.name] = _sha256_file(file)
+    return {"source": path, "folder": str(folder), "revision": revision, "files": files, "weights": weights}
+
+
+def _config_sha256(task) -> str:
+    """sha256 of the task's lm-eval config as lm-eval dumps it (prompt, delimiters, few-shot
+    split and sampler, metrics), less where the YAML lies and the loader function (the items'
+    content hash covers what it makes)."""
+    config = task.dump_config()
+    config.pop("custom_dataset", None)
+    config["metadata"] = {k: v for k, v in (config.get("metadata") or {}).items() if k != "config_source"}
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def task_fingerprint(tasks: dict) -> dict:
-    """Per task: the content hash of its items and its version (from lm-eval's task config)."""
+    """Per task: the content hash of its items, its version and its config's hash."""
     out = {}
     for name, task in tasks.items():
         meta = task.config.metadata or {}
-        out[name] = {"content_hash": meta.get("content_hash"), "version": meta.get("version")}
+        out[name] = {"content_hash": meta.get("content_hash"), "version": meta.get("version"),
+                     "config_sha256": _config_sha256(task)}
     return out
 
 
@@ -89,6 +109,11 @@ def cell_fingerprint(cell, config, tasks: dict, model: dict) -> dict:
     return {"model": model, "params": cell.model.params,
             "quant": asdict(cell.quant), "evaluation": config.evaluation_spec(),
             "tasks": tasks, "kbit_version": __version__}
+
+
+def without_tasks(fingerprint: dict) -> dict:
+    """The part of a fingerprint that all of a record's tasks share."""
+    return {key: value for key, value in fingerprint.items() if key != "tasks"}
 
 
 def _flatten(value, prefix: str = "") -> dict:

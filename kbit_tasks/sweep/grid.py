@@ -13,19 +13,20 @@ import os
 import re
 from dataclasses import dataclass
 
-from kbit_tasks.sweep.config import ModelSpec, SweepConfig
+from kbit_tasks.sweep.config import ModelSpec, SweepConfig, file_name
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One (model, precision): loaded once, evaluated on every task, saved as one JSON file."""
+    """One (model, precision): loaded once, evaluated on every task, saved as one JSON file
+    named by its id (`config.check_file_names` keeps ids distinct and visible)."""
 
     model: ModelSpec
     quant: object  # kbit_tasks.quant.QuantConfig
 
     @property
     def id(self) -> str:
-        return f"{re.sub(r'[^A-Za-z0-9._-]+', '-', self.model.name)}__{self.quant.label}"
+        return f"{file_name(self.model.name)}__{self.quant.label}"
 
 
 def build_grid(config: SweepConfig) -> list[Cell]:

@@ -2,19 +2,21 @@
 from the pristine weights, all tasks of a cell in one `lm_eval.simple_evaluate` call, one
 atomic JSON per cell.
 
-Before each cell: its record is read (a corrupt one moved aside), reused only if its
-fingerprint matches (fingerprint.py), else the cell is claimed (claims.py), the record
-re-checked under the claim, and the cell computed. A failing cell is recorded with its
+Before any work the folder's manifest is checked (manifest.py). Before each cell: its record
+is read and reused only if its fingerprint matches (fingerprint.py); else the cell is claimed
+(claims.py), the record re-checked under the claim (a corrupt one moved aside), and the cell
+computed: all its tasks, or only those that are new or changed, merged into its record. A
+finished record that is replaced is kept in .replaced/. A failing cell is recorded with its
 traceback and the sweep goes on; a record that cannot be written (full disk) stops it."""
 from __future__ import annotations
 
-import collections
-import contextlib
 import gc
 import logging
-import math
+import contextlib
 import os
+import signal
 import socket
+import threading
 import time
 import traceback
 from dataclasses import asdict, dataclass, field, replace
@@ -25,18 +27,20 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from kbit_tasks.arguments import check_device
 from kbit_tasks.atomic import remove_stale_temps
-from kbit_tasks.lm_eval_compat import (ForwardTimer, as_local_rank_zero, detect_batch_size_once, lm_eval_for_sweep,
-                                       tokenize_once, without_request_bar)
-from kbit_tasks.sweep.claims import check_timeout, stale_after_default, try_claim
+from kbit_tasks.lm_eval_compat import as_local_rank_zero, lm_eval_for_sweep
+from kbit_tasks.sweep.claims import check_timeout, describe, stale_after_default, try_claim
+from kbit_tasks.sweep.collect import check_done
 from kbit_tasks.sweep.config import SweepConfig
-from kbit_tasks.sweep.fingerprint import cell_fingerprint, differences, model_fingerprint, task_fingerprint
+from kbit_tasks.sweep.fingerprint import (cell_fingerprint, differences, model_fingerprint, task_fingerprint,
+                                          without_tasks)
 from kbit_tasks.sweep.grid import Cell, Placement, build_grid, select
-from kbit_tasks.sweep.store import (CorruptRecord, atomic_write_json, cell_path, provenance,
+from kbit_tasks.sweep.manifest import check_manifest, grid_manifest
+from kbit_tasks.sweep.store import (CorruptRecord, atomic_write_json, cell_path, keep_replaced, provenance,
                                     quarantine, read_record)
 
 log = logging.getLogger("kbit.sweep")
 
-MISMATCH = ("rerun", "refuse")  # what a finished record that no longer matches leads to
+MISMATCH = (None, "rerun", "refuse")  # what a finished record that no longer matches leads to (see run)
 
 
 @dataclass
@@ -47,42 +51,17 @@ class RunSummary:
     taken: list[str] = field(default_factory=list)  # claimed by another process
     failed: list[str] = field(default_factory=list)  # computed here and failed (recorded)
     rerun: dict = field(default_factory=dict)  # cell -> why its old record was not reused
-
-
-class NonFiniteCount(contextlib.AbstractContextManager):
-    """Per task, how many log-likelihoods came back inf or NaN (a 2-3 bit model in 16-bit
-    arithmetic can overflow; lm-eval would silently score such an item as choice 0)."""
-
-    def __init__(self, lm):
-        self.lm, self.counts = lm, collections.Counter()
-        self._call = lm.__dict__.get("loglikelihood")  # the sweep's own partial, if set
-
-    def __enter__(self):
-        call = self._call or self.lm.loglikelihood
-
-        def counted(requests, *args, **kwargs):
-            results = call(requests, *args, **kwargs)
-            for request, (logprob, _greedy) in zip(requests, results):
-                self.counts[request.task_name] += not math.isfinite(logprob)
-            return results
-
-        self.lm.loglikelihood = counted
-        return self
-
-    def __exit__(self, *exc):
-        if self._call is None:
-            del self.lm.loglikelihood
-        else:
-            self.lm.loglikelihood = self._call
+    holders: list[str] = field(default_factory=list)  # each taken cell, its holder and expiry
 
 
 def load_lm(spec, config: SweepConfig, placement: Placement, device: str):
-    """The model from its folder or the hub, once, as a kbit-hf LM; parallelize spreads it over
+    """The model from its folder or the hub, once, as a SweepLM; parallelize spreads it over
     this process's GPUs. An in-memory model keeps HFLM from starting its own data parallelism."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    from kbit_tasks.model import KbitHFLM, device_map_in_memory
+    from kbit_tasks.model import device_map_in_memory
+    from kbit_tasks.sweep.lm import SweepLM
 
     kwargs = {"dtype": config.dtype if config.dtype == "auto" else getattr(torch, config.dtype)}
     if spec.parallelize and device.startswith("cuda"):
@@ -95,14 +74,7 @@ def load_lm(spec, config: SweepConfig, placement: Placement, device: str):
         model.to(device)
     model.eval()
     tokenizer = AutoTokenizer.from_pretrained(spec.path)
-    # softmax in float32: fp16/bf16 log-probabilities are coarse and overflow at low bits
-    lm = KbitHFLM(pretrained=model, tokenizer=tokenizer, batch_size=config.batch_size,
-                  max_batch_size=config.max_batch_size, compute_dtype=config.compute_dtype,
-                  softmax_dtype="float32")
-    without_request_bar(lm)  # the sweep draws its own bar
-    detect_batch_size_once(lm)
-    tokenize_once(lm)
-    return lm
+    return SweepLM(pretrained=model, tokenizer=tokenizer, **config.model_args())
 
 
 def evaluate_cell(lm, cell: Cell, config: SweepConfig, manager, tasks: list) -> dict:
@@ -112,21 +84,21 @@ def evaluate_cell(lm, cell: Cell, config: SweepConfig, manager, tasks: list) -> 
     import lm_eval
 
     started = time.perf_counter()
-    report = lm.requantize(cell.quant)
-    with as_local_rank_zero(), ForwardTimer(lm) as timer, NonFiniteCount(lm) as nonfinite:
+    lm.requantize(cell.quant)  # its report reaches the results' config through get_model_info
+    lm.start_cell()
+    with as_local_rank_zero():
         results = lm_eval.simple_evaluate(
             model=lm, tasks=list(tasks), task_manager=manager, num_fewshot=config.num_fewshot,
             batch_size=config.batch_size, limit=config.limit, log_samples=False,
             bootstrap_iters=config.bootstrap_iters, verbosity="ERROR", random_seed=config.seed,
             numpy_random_seed=config.seed, torch_random_seed=config.seed, fewshot_random_seed=config.seed)
     results.pop("samples", None)
-    counts = {task: nonfinite.counts.get(task, 0) for task in results.get("results", {})}
+    counts = {task: lm.nonfinite.get(task, 0) for task in results.get("results", {})}
     if any(counts.values()):
         log.warning("%s: non-finite log-likelihoods (inf/NaN) in %s", cell.id,
                     ", ".join(f"{t}: {c}" for t, c in counts.items() if c))
-    return {"status": "done", "quant_report": report.to_dict(), "lm_eval": results,
-            "content_hashes": content_hashes(results), "nonfinite_loglikelihoods": counts,
-            "seconds": time.perf_counter() - started, "seconds_forward": timer.seconds}
+    return {"status": "done", "lm_eval": results, "nonfinite_loglikelihoods": counts,
+            "seconds": time.perf_counter() - started, "seconds_forward": lm.seconds_forward}
 
 
 def task_manager(config: SweepConfig):
@@ -139,15 +111,10 @@ def task_manager(config: SweepConfig):
     return TaskManager(include_path=tasks_dir(), include_defaults=False, metadata=metadata)
 
 
-def content_hashes(results: dict) -> dict:
-    """Each task's item hash, as the task suite records it in the task config's metadata."""
-    return {task: (cfg.get("metadata") or {}).get("content_hash") for task, cfg in results.get("configs", {}).items()}
-
-
 def _record(cell: Cell, config: SweepConfig, outcome: dict, where: dict, fingerprint: dict) -> dict:
-    # a task's group, level and chance travel in lm_eval.configs[task].metadata (kbit_tasks/tasks/utils.py)
-    return {"cell": cell.id, "placement": where, "model": asdict(cell.model), "quant": asdict(cell.quant),
-            "spec": config.evaluation_spec(), "fingerprint": fingerprint, "seed": config.seed,
+    """Each fact once: the numbers, the quantization report and the task metadata (group, level,
+    chance, content hash) in lm-eval's results (`lm_eval`), what produced them in `fingerprint`."""
+    return {"cell": cell.id, "placement": where, "model": asdict(cell.model), "fingerprint": fingerprint,
             **outcome, **provenance(), "host": socket.gethostname(), "pid": os.getpid(),
             "finished_at": datetime.now(timezone.utc).isoformat()}
 
@@ -174,30 +141,75 @@ def _utc(iso: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def reuse_verdict(path, fingerprint: dict, force: str | None, on_mismatch: str) -> str | None:
-    """None if the record at `path` can be reused as it is, else why the cell must run.
-    A corrupt record is moved aside; with on_mismatch="refuse" a changed one is an error.
-    `force`: the time (ISO, UTC) a --force run started; records finished before it are redone,
-    not those another --force process finished since (no cell computed twice)."""
+@dataclass(frozen=True)
+class Verdict:
+    """What a cell's record (or its absence) asks of this run: `state` is "new" (no record),
+    "finished" (reused as it is), "redo" (computed again, `why`) or "add" (only new tasks are
+    evaluated and merged in); `tasks`: the tasks to evaluate, () for all of them."""
+
+    state: str
+    why: str = ""
+    tasks: tuple = ()
+    mismatch: bool = False  # made by another model, setting or task content
+    corrupt: CorruptRecord | None = None
+
+
+def _changes(old, new) -> str:
+    changed = differences(old, new)
+    return "; ".join(changed[:3]) + (f"; and {len(changed) - 3} more" if len(changed) > 3 else "")
+
+
+def verdict(path, fingerprint: dict, force: str | None = None) -> Verdict:
+    """The cell's verdict from its record at `path`, without touching anything. `force`: the
+    time (ISO, UTC) a --force run started; records finished before it are redone, not those
+    another --force process finished since (no cell computed twice)."""
     try:
         record = read_record(path)
+        if record is not None and record["status"] == "done":
+            check_done(record, path)
     except CorruptRecord as err:
-        quarantine(err)
-        return f"corrupt record ({err.reason})"
+        return Verdict("redo", f"corrupt record ({err.reason})", corrupt=err)
     if record is None:
-        return "no record"
+        return Verdict("new", "no record")
     if record["status"] != "done":
-        return "the last attempt failed"
+        return Verdict("redo", "the last attempt failed")
     if force and _utc(record["finished_at"]) < _utc(force):
-        return "--force"
-    changed = differences(record.get("fingerprint"), fingerprint)
-    if not changed:
-        return None
-    why = "; ".join(changed[:3]) + (f"; and {len(changed) - 3} more" if len(changed) > 3 else "")
-    if on_mismatch == "refuse":
-        raise ValueError(f"{path} was made by something else ({why}); use another output folder, "
-                         "or --mismatch rerun to redo it")
-    return f"the record no longer matches: {why}"
+        return Verdict("redo", "--force")
+    old = record.get("fingerprint")
+    if not isinstance(old, dict) or differences(without_tasks(old), without_tasks(fingerprint)):
+        return Verdict("redo", f"the record no longer matches: {_changes(old, fingerprint)}", mismatch=True)
+    old_tasks, new_tasks = old.get("tasks") or {}, fingerprint["tasks"]
+    changed = {t: v for t, v in new_tasks.items() if t in old_tasks and old_tasks[t] != v}
+    added = tuple(t for t in new_tasks if t not in old_tasks)
+    if changed:
+        why = _changes({"tasks": {t: old_tasks[t] for t in changed}}, {"tasks": changed})
+        return Verdict("redo", f"the record no longer matches: {why}", tasks=(*changed, *added), mismatch=True)
+    if added:
+        return Verdict("add", f"{len(added)} new task{'s' * (len(added) > 1)}: {', '.join(added[:3])}"
+                              f"{' ...' if len(added) > 3 else ''}", tasks=added)
+    return Verdict("finished")
+
+
+def refuse_mismatch(path, found: Verdict) -> None:
+    raise ValueError(f"{path} was made by something else ({found.why.split(': ', 1)[-1]}); use another output "
+                     "folder, or --mismatch rerun to redo it")
+
+
+PER_TASK_PARTS = ("results", "configs", "versions", "n-shot", "higher_is_better", "n-samples", "group_subtasks")
+
+
+def merge_records(old: dict, new: dict) -> dict:
+    """`new`, a record of some of a cell's tasks, with the other tasks of `old` kept as they were."""
+    lm_eval = dict(new["lm_eval"])
+    for part in PER_TASK_PARTS:
+        lm_eval[part] = {**(old["lm_eval"].get(part) or {}), **(new["lm_eval"].get(part) or {})}
+    merged = dict(new, lm_eval=lm_eval, fingerprint=dict(
+        new["fingerprint"], tasks={**old["fingerprint"]["tasks"], **new["fingerprint"]["tasks"]}))
+    merged["nonfinite_loglikelihoods"] = {**(old.get("nonfinite_loglikelihoods") or {}),
+                                          **new["nonfinite_loglikelihoods"]}
+    for key in ("seconds", "seconds_forward"):
+        merged[key] = old.get(key, 0.0) + new[key]
+    return merged
 
 
 class _Models:
@@ -222,14 +234,92 @@ class _Models:
         return self.lm, self.failure
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped the run: the claim in flight was released and its cell
+    dropped; `summary` says what was finished before, `signum` which signal it was."""
+
+    def __init__(self, summary: RunSummary, signum: int):
+        super().__init__(f"interrupted: {len(summary.done)} cells finished; rerun to resume")
+        self.summary, self.signum = summary, signum
+
+
+class _Signals(contextlib.AbstractContextManager):
+    """While a run walks, SIGTERM (SLURM's time limit, pre-emption) stops it as Ctrl-C does, by
+    KeyboardInterrupt; inside `hold()` both wait for its end, so a record is written and counted,
+    or neither. Outside the main thread (where Python delivers no signals) it does nothing."""
+
+    def __init__(self):
+        self.received: list[int] = []
+        self._holding = self._pending = False
+        self._previous: dict = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *exc):
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum, frame):
+        self.received.append(signum)
+        if self._holding:
+            self._pending = True
+        else:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def hold(self):
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+        if self._pending:
+            raise KeyboardInterrupt
+
+
+def _prepare(config: SweepConfig, cells: list[Cell]):
+    """The tasks built, every cell's fingerprint."""
+    manager = task_manager(config)
+    tasks = manager.load(list(config.tasks))["tasks"]
+    task_fp = task_fingerprint(tasks)
+    model_fp = {spec.path: model_fingerprint(spec.path) for spec in {c.model for c in cells}}
+    return manager, tasks, {c.id: cell_fingerprint(c, config, task_fp, model_fp[c.model.path]) for c in cells}
+
+
+def plan(config: SweepConfig, shard: tuple[int, int] = (0, 1), placement: Placement | None = None,
+         force: bool = False, on_mismatch: str | None = None) -> list[tuple[str, str, str]]:
+    """What `run` would do with each cell of this process's walk, changing nothing:
+    (state, cell id, why) with state new, finished, redo or add (see Verdict)."""
+    placement = placement or Placement.from_env()
+    cells = select(build_grid(config), shard, placement.rank, placement.world)
+    check_manifest(config.output, grid_manifest(config, build_grid(config)), on_mismatch == "rerun", write=False)
+    with lm_eval_for_sweep():
+        _, _, fingerprints = _prepare(config, cells)
+    now = datetime.now(timezone.utc).isoformat() if force else None
+    found = []
+    for cell in cells:
+        one = verdict(cell_path(config.output, cell.id), fingerprints[cell.id], now)
+        if one.mismatch and on_mismatch == "refuse":
+            refuse_mismatch(cell_path(config.output, cell.id), one)
+        found.append((one.state, cell.id, one.why if one.state != "new" else ""))
+    return found
+
+
 def run(config: SweepConfig, shard: tuple[int, int] = (0, 1), force: bool = False,
-        placement: Placement | None = None, on_mismatch: str = "rerun",
+        placement: Placement | None = None, on_mismatch: str | None = None,
         stale_after: float | None = None) -> RunSummary:
     """Walk this process's share of the grid (grid.select) into config.output, computing the
-    cells that have no reusable record and no live claim by another process."""
+    cells that have no reusable record and no live claim by another process. on_mismatch:
+    None redoes records whose model or task content changed but refuses a folder whose
+    manifest holds other settings; "rerun" also redoes those; "refuse" refuses every change.
+    Ctrl-C or SIGTERM (as KeyboardInterrupt) ends it with `Interrupted`."""
     if on_mismatch not in MISMATCH:
-        raise ValueError(f"on_mismatch={on_mismatch!r}; choose one of {', '.join(MISMATCH)}")
+        raise ValueError(f"on_mismatch={on_mismatch!r}; choose one of {', '.join(map(str, MISMATCH))}")
     check_device(config.device)
+    check_manifest(config.output, grid_manifest(config, build_grid(config)), on_mismatch == "rerun")
     placement = replace(placement or Placement.from_env(), processes_per_gpu=config.processes_per_gpu)
     stale_after = stale_after_default() if stale_after is None else check_timeout(stale_after, "--claim-timeout")
     forced_since = datetime.now(timezone.utc).isoformat() if force else None
@@ -242,26 +332,30 @@ def run(config: SweepConfig, shard: tuple[int, int] = (0, 1), force: bool = Fals
     bar = tqdm(total=len(cells), unit="cell", desc=f"kbit-sweep [{placement.rank}/{placement.world}]",
                position=placement.local_rank, disable=False)
     with lm_eval_for_sweep(), logging_redirect_tqdm(), bar:
-        manager = task_manager(config)
-        tasks = manager.load(list(config.tasks))["tasks"]
-        task_fp = task_fingerprint(tasks)
-        model_fp = {spec.path: model_fingerprint(spec.path) for spec in config.models}
-        fingerprints = {c.id: cell_fingerprint(c, config, task_fp, model_fp[c.model.path]) for c in cells}
-        verdicts = {c.id: reuse_verdict(cell_path(config.output, c.id), fingerprints[c.id], forced_since, on_mismatch)
-                    for c in cells}  # all read first: "refuse" stops before any work
-        walk = _Walk(config, summary, _Models(config, placement, device), fingerprints, forced_since, on_mismatch,
-                     stale_after, record=lambda cell, outcome: _record(cell, config, outcome, where,
-                                                                        fingerprints[cell.id]),
-                     evaluate=lambda lm, cell: _evaluate_or_fail(lm, cell, config, manager, list(tasks.values())))
-        for cell in cells:
-            walk.visit(cell, verdicts[cell.id])
-            bar.update()
-        # once more over the cells others held: a holder that died meanwhile left a stale claim
-        retry, summary.taken = [c for c in cells if c.id in summary.taken], []
-        for cell in retry:
-            walk.visit(cell, reuse_verdict(cell_path(config.output, cell.id), fingerprints[cell.id], forced_since,
-                                           on_mismatch))
-        walk.models.close()
+        manager, tasks, fingerprints = _prepare(config, cells)
+        verdicts = {c.id: verdict(cell_path(config.output, c.id), fingerprints[c.id], forced_since) for c in cells}
+        for cell in cells:  # all read first: "refuse" stops before any work
+            if verdicts[cell.id].mismatch and on_mismatch == "refuse":
+                refuse_mismatch(cell_path(config.output, cell.id), verdicts[cell.id])
+        walk = _Walk(config, summary, _Models(config, placement, device), fingerprints, forced_since, stale_after,
+                     record=lambda cell, outcome: _record(cell, config, outcome, where, fingerprints[cell.id]),
+                     evaluate=lambda lm, cell, names: _evaluate_or_fail(
+                         lm, cell, config, manager, [tasks[t] for t in names or config.tasks]),
+                     signals=_Signals())
+        try:
+            with walk.signals:
+                for cell in cells:
+                    walk.visit(cell, verdicts[cell.id])
+                    bar.update()
+                # once more over the cells others held: a holder that died meanwhile left a stale claim
+                retry, summary.taken = [c for c in cells if c.id in summary.taken], []
+                for cell in retry:
+                    walk.visit(cell, verdict(cell_path(config.output, cell.id), fingerprints[cell.id], forced_since))
+        except KeyboardInterrupt:
+            raise Interrupted(summary, (walk.signals.received or [signal.SIGINT])[0]) from None
+        finally:
+            walk.models.close()
+    summary.holders = [describe(config.output, cell_id, stale_after) for cell_id in summary.taken]
     return summary
 
 
@@ -274,15 +368,15 @@ class _Walk:
     models: _Models
     fingerprints: dict
     force: str | None  # when the --force run started
-    on_mismatch: str
     stale_after: float
     record: object  # (cell, outcome) -> the record to write
-    evaluate: object  # (lm, cell) -> outcome
+    evaluate: object  # (lm, cell, task names or ()) -> outcome
+    signals: _Signals
 
-    def visit(self, cell: Cell, why: str | None) -> None:
-        """Reuse the cell's record (why is None), or claim and compute it unless another process
-        holds its claim or finished it meanwhile."""
-        if why is None:
+    def visit(self, cell: Cell, found: Verdict) -> None:
+        """Reuse the cell's record, or claim and compute it (or its new tasks) unless another
+        process holds its claim or finished it meanwhile."""
+        if found.state == "finished":
             self.summary.skipped.append(cell.id)
             return
         path = cell_path(self.config.output, cell.id)
@@ -291,20 +385,33 @@ class _Walk:
             self.summary.taken.append(cell.id)
             return
         with claim.start_heartbeat():
-            now = reuse_verdict(path, self.fingerprints[cell.id], self.force, self.on_mismatch)  # re-check
-            if now is None:
+            now = verdict(path, self.fingerprints[cell.id], self.force)  # re-check under the claim
+            if now.state == "finished":
                 self.summary.skipped.append(cell.id)
                 return
-            why = why if now == "no record" else now  # e.g. moved aside as corrupt in the first pass
-            if why != "no record":
-                log.warning("%s: running again: %s", cell.id, why)
-                self.summary.rerun[cell.id] = why
+            if now.corrupt is not None:
+                quarantine(now.corrupt)
+            if now.state != "new":
+                log.warning("%s: %s: %s", cell.id, "adding" if now.state == "add" else "running again", now.why)
+                self.summary.rerun[cell.id] = now.why
+            old = read_record(path)  # None, failed or done (a corrupt one was moved aside)
             lm, failure = self.models.get(cell.model)
-            outcome = failure or self.evaluate(lm, cell)
-            atomic_write_json(path, self.record(cell, outcome))
-        (self.summary.done if outcome["status"] == "done" else self.summary.failed).append(cell.id)
-        log.info("%s %s: %s in %.1f s, mean acc %s", cell.model.name, cell.quant.label, outcome["status"],
-                 outcome.get("seconds", 0.0), _mean_acc(outcome))
+            outcome = failure or self.evaluate(lm, cell, now.tasks)
+            record = self.record(cell, outcome)
+            if old is not None and old["status"] == "done" and now.tasks and outcome["status"] == "done":
+                record = merge_records(old, record)
+            with self.signals.hold():
+                if old is not None and old["status"] == "done" and (now.state == "redo" or outcome["status"] != "done"):
+                    keep_replaced(path)  # something of it is lost
+                atomic_write_json(path, record)
+                (self.summary.done if outcome["status"] == "done" else self.summary.failed).append(cell.id)
+        log.info("%s %s: %s in %.1f s, %s", cell.model.name, cell.quant.label, outcome["status"],
+                 outcome.get("seconds", 0.0), f"mean acc {_mean_acc(outcome)}" if outcome["status"] == "done"
+                 else _last_line(outcome["traceback"]))
+
+
+def _last_line(text: str) -> str:
+    return (text.strip().splitlines() or ["?"])[-1]
 
 
 def _evaluate_or_fail(lm, cell: Cell, config: SweepConfig, manager, tasks: list) -> dict:
