@@ -84,7 +84,7 @@ def test_train_split_shares_no_word_or_question_with_eval():
     [
         ({"family": "deductive"}, r"family='deductive'.*logical"),
         ({"subtask": "nope"}, r"subtask='nope'.*syllogism"),
-        ({"level": 9}, r"level=9.*from 1 to 3"),
+        ({"level": 13}, r"level=13.*from 1 to 12"),
         ({"distractors": -1}, r"distractors=-1.*0 to 64"),
         ({"n": 0}, r"n=0.*1 to 10000"),
         ({"n": "50"}, r"n='50'"),

@@ -181,7 +181,7 @@ class _Theory:
     a subset test."""
 
     def __init__(self, facts, rules, literal=None):
-        atoms = sorted({literal[0] for literal in [literal] if literal} | {a for a, _ in facts}
+        atoms = sorted(({literal[0]} if literal else set()) | {a for a, _ in facts}
                        | {a for body, head in rules for a, _ in body + (head,)})
         self._index = {a: k for k, a in enumerate(atoms)}
         self._masks = _bit_masks(len(atoms))
@@ -235,8 +235,7 @@ def _parts(rules):
     checked exhaustively per part, over 2**(its attributes) assignments instead of all."""
     parts, left = [], list(rules)
     while left:
-        part, attrs, grew = [], set(), True
-        attrs |= _attrs(left[0])
+        part, attrs, grew = [], _attrs(left[0]), True
         while grew:
             linked = [r for r in left if _attrs(r) & attrs]
             grew = len(linked) > len(part)
