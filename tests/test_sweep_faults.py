@@ -15,7 +15,8 @@ import time
 import pytest
 import yaml
 
-from kbit_tasks.sweep import collect, main, parse_config, run
+from kbit_tasks.cli.sweep import main
+from kbit_tasks.sweep import collect, parse_config, run
 from kbit_tasks.sweep.store import cell_records
 from test_sweep_errors import _fails  # one line `kbit-sweep: error: ...`, exit 2, no traceback
 
