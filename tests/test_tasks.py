@@ -35,12 +35,13 @@ def _generator_script():
     return gen
 
 
-VERSION = 2.2  # the suite's. 2.0: tasks v2 (issue 10); 2.1: sequence and intervention items; 2.2: correlation
+VERSION = 3.0  # the suite's. 3.0: every subtask a ladder of rungs from one inference step
 
 
 def task_version(name):
-    """The version in which a task's items last changed."""
-    return 2.2 if "_correlation_" in name else 2.1
+    """The version in which a task's items last changed: 3.0 for every task (ladders, a
+    distractor knob, and a `distractors` field on every item)."""
+    return 3.0
 
 
 def test_every_task_and_group_is_its_version():
@@ -70,7 +71,7 @@ def test_metadata_sets_n_and_seed_and_the_hash_is_recorded():
     expected = generate("causal", "dsep", 2, 12, seed=5)
     assert docs == expected
     assert task.dump_config()["metadata"]["content_hash"] == content_hash(expected)
-    assert task.dump_config()["metadata"]["version"] == task_version("kbit_causal_dsep_l2") == 2.1
+    assert task.dump_config()["metadata"]["version"] == task_version("kbit_causal_dsep_l2") == 3.0
 
 
 def test_lm_evals_metadata_hint_is_dropped_and_nothing_else(caplog):
