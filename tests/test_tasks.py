@@ -40,6 +40,8 @@ VERSION = 2.2  # the suite's. 2.0: tasks v2 (issue 10); 2.1: sequence and interv
 
 def task_version(name):
     """The version in which a task's items last changed."""
+    if "_intervention_" in name or "_dsep_" in name:
+        return 3.0  # ladders from one inference step
     return 2.2 if "_correlation_" in name else 2.1
 
 
@@ -70,7 +72,7 @@ def test_metadata_sets_n_and_seed_and_the_hash_is_recorded():
     expected = generate("causal", "dsep", 2, 12, seed=5)
     assert docs == expected
     assert task.dump_config()["metadata"]["content_hash"] == content_hash(expected)
-    assert task.dump_config()["metadata"]["version"] == task_version("kbit_causal_dsep_l2") == 2.1
+    assert task.dump_config()["metadata"]["version"] == task_version("kbit_causal_dsep_l2") == 3.0
 
 
 def test_lm_evals_metadata_hint_is_dropped_and_nothing_else(caplog):

@@ -3,23 +3,22 @@ explaining away, and Corr2Cause-style correlation-to-causation inference (Jin et
 
 Every label is computed from the whole graph (reachability; d-separation on the moralized
 ancestral graph; for `correlation`, every DAG on the variables), never read off the
-construction. Levels add inference depth, not distractors: intervention and dsep items rest
-on a chain of 2 / 3 / 4 links between the asked pair; correlation items on 3 / 4 / 5 variables.
+construction; the graph algebra lives in `dags`. A level is a rung of inference depth (the
+4th element each maker returns, equal to the level for intervention): intervention, the links
+on the directed chain from the set variable to the asked one (a No item: as many links between
+them, in other directions); dsep, the links on the shortest x-y chain (2 / 3 / 4); correlation,
+the stated facts that must be combined (_facts_needed; 3 / 4 / 5 variables). The distractor
+knob (`Stream.distractors`) adds irrelevant variables and links, in intervention.
 
 Shortcuts are removed at the root: the asked x and y always have exactly one cause and one
-effect and every graph of a level has the same number of links; an intervention No item is a
+effect and every graph of a rung has the same number of links; an intervention No item is a
 rewired twin of a Yes item (`_rewired`: same causes and effects counts for every variable, same
 view from each end), and a dsep chain always holds a common effect, observed or not. What
 construction cannot fix is balanced by matched sampling (`_matched`): items are handed out in
 pairs of one Yes and one No with the same cheap signature (shared neighbours, observed-set
 size, an observed common effect, which fact types appear, ...), so each signature is exactly
-as frequent under both labels.
-tests/test_labels_causal.py measures the cues; at level 1 (two links, three variables) a few
-cues are the level's whole inference and stay informative (listed there).
-
-depth (the 4th element each maker returns): intervention and dsep, the links on the shortest
-x-y chain, which for a Yes is the directed / d-connecting path the answer rests on;
-correlation, the stated facts that must be combined (_facts_needed).
+as frequent under both labels. tests/test_labels_causal.py measures the cues; a cue that
+performs as many steps as a rung's depth is that rung's inference and is not scored there.
 """
 from __future__ import annotations
 
@@ -52,13 +51,13 @@ def _linear_extension(rng, orient):
     return order
 
 
-def _planted_graph(rng, level, orient):
+def _planted_graph(rng, n, n_edges, orient):
     """A random DAG with a chain of len(orient) links from x to y, link i pointing towards y iff
     orient[i]; then one more link at each end so that x and y have exactly one cause and one
     effect in every item (their degrees tell nothing); then distractor links among the other
     variables that keep x and y len(orient) links apart. Returns (n, edges, parents, path),
     path from x to y, or None when no such graph was found."""
-    n, d = N_VARS[level], len(orient)
+    d = len(orient)
     path = rng.sample(range(n), d + 1)
     rest = [v for v in range(n) if v not in path]
     rng.shuffle(rest)
@@ -87,7 +86,7 @@ def _planted_graph(rng, level, orient):
     rng.shuffle(others)
     from_x, from_y = dags.distances(parents, x), dags.distances(parents, y)
     for a, b in others:
-        if len(edges) == N_EDGES[level]:
+        if len(edges) == n_edges:
             break
         if min(from_x[a] + from_y[b], from_x[b] + from_y[a]) + 1 >= d:
             edges.append((a, b))
@@ -161,7 +160,8 @@ def _describe(rng, edges, labels) -> str:
     shown = list(labels)
     rng.shuffle(shown)
     return (
-        f"A system has the variables {', '.join(shown)}. These are all of its direct causal links:\n"
+        f"A system has the variables {', '.join(shown)}. These are all of its direct causal links "
+        "(they form no cycle):\n"
         + "\n".join(lines)
         + "\nAssume every causal link produces a real statistical dependence.\n"
     )
@@ -212,34 +212,93 @@ def _rewired(rng, edges, parents, x, y):
     return None
 
 
+def _topological_ranks(rng, parents):
+    """Each variable's place in a random topological order of the DAG."""
+    n, placed, rank = len(parents), 0, [0] * len(parents)
+    for r in range(n):
+        v = rng.choice([v for v in range(n) if not placed >> v & 1 and not parents[v] & ~placed])
+        rank[v] = r
+        placed |= 1 << v
+    return rank
+
+
+def _ladder(rng, depth, extra):
+    """A Yes graph of rung `depth`: a directed chain x -> ... -> y of `depth` links, x's one cause
+    and y's one effect, and (depth >= 2) a parallel chain of depth - 1 links from x's cause to
+    y's effect, whose links `_rewired` can cross with the x-y chain's (the two chains are what a
+    No twin needs: crossing them breaks the path and keeps every count). Then `extra` distractor
+    variables, each linked to one variable, and `extra` more links, none touching x or y nor
+    bringing them closer. Returns (n, edges, parents, path) or None."""
+    n = (2 * depth + 1 if depth > 1 else 4) + extra
+    order = list(range(n))
+    rng.shuffle(order)
+    path, strand = order[:depth + 1], order[depth + 1:depth + 1 + max(depth, 2)]
+    x, y = path[0], path[-1]
+    edges = [*zip(path, path[1:]), (strand[0], x), (y, strand[-1])]
+    if depth > 1:
+        edges += zip(strand, strand[1:])
+    parents = [0] * n
+    for a, b in edges:
+        parents[b] |= 1 << a
+    rank = _topological_ranks(rng, parents)
+    inner = [v for v in range(n) if v not in (x, y)]
+
+    def link(a, b) -> bool:
+        a, b = (a, b) if rank[a] < rank[b] else (b, a)
+        from_x, from_y = dags.distances(parents, x), dags.distances(parents, y)
+        if (a, b) in edges or min(from_x[a] + from_y[b], from_x[b] + from_y[a]) + 1 < depth:
+            return False
+        edges.append((a, b))
+        parents[b] |= 1 << a
+        return True
+
+    for w in order[len(order) - extra:]:  # every distractor variable linked to something
+        if not any(link(w, rng.choice([v for v in inner if v != w])) for _ in range(MATCH_TRIES)):
+            return None
+    wanted = len(edges) + extra
+    for _ in range(MATCH_TRIES):
+        if len(edges) == wanted:
+            return n, sorted(edges), parents, path
+        link(*rng.sample(inner, 2))
+    return None
+
+
 def _intervention(s, target):
-    rng, level, split = s.rng, s.level, s.split
     """Will y change if x is set by intervention: Yes iff a directed path x -> ... -> y exists.
-    Items come in twins: a graph with a directed chain of 2 / 3 / 4 links (the depth) from x to
-    y, and its `_rewired` No twin, in which no directed path is left but x and y stay that many
-    links apart; one twin is this item, the other the next item of its label. A rule that looks
-    fewer than depth links out from x and from y separately, or counts anyone's causes and
-    effects, sees the same in both twins (a Yes item's x no longer sits higher in causal order)."""
+    depth = the links on the shortest x-y chain (in either direction), which for a Yes is the
+    directed path. Items come in twins, one Yes and one No with the same graph statistics; one
+    twin is this item, the other the next item of its label. At depth 1 the No twin asks the same
+    graph the other way round (y directly causes x: no cycle lets x reach y); deeper, it is the
+    `_rewired` graph, in which no directed path is left but x and y stay `depth` links apart. A
+    rule that looks fewer than depth links out from x and from y separately, or counts anyone's
+    causes and effects, sees the same in both twins. Distractors: extra variables, each with two
+    links (see `_ladder`)."""
+    rng, depth = s.rng, s.level
+
     def twins():
         for _ in range(MATCH_TRIES):
-            graph = _planted_graph(rng, level, [True] * CHAIN[level])
-            if graph is not None:
-                n, edges, parents, path = graph
-                twin = _rewired(rng, edges, parents, path[0], path[-1])
-                if twin is not None:
-                    return (n, edges, path[0], path[-1]), (n, twin, path[0], path[-1])
+            graph = _ladder(rng, depth, s.distractors)
+            if graph is None:
+                continue
+            n, edges, _, path = graph
+            x, y = path[0], path[-1]
+            if depth == 1:
+                return (n, edges, x, y), (n, edges, y, x)
+            twin = _rewired(rng, edges, graph[2], x, y)
+            if twin is not None:
+                return (n, edges, x, y), (n, twin, x, y)
         return None
 
-    made = _from_pairs(s, ("intervention", level), target, twins)
+    made = _from_pairs(s, "intervention", target, twins)
     if made is None:
         return None
     n, edges, x, y = made
-    labels = names(rng, split, n)
+    labels = names(rng, s.split, n)
     question = (
         _describe(rng, edges, labels)
         + f"If someone intervenes and sets {labels[x]} to a new value, will {labels[y]} change?\nAnswer:"
     )
-    return question, YES_NO, target, CHAIN[level]
+    return question, YES_NO, target, depth
 
 
 # --- d-separation ----------------------------------------------------------------------------
@@ -269,7 +328,7 @@ def _dsep_draw(level):
         while not colliders:  # a chain with a common effect on it
             orient = [rng.random() < 0.5 for _ in range(d)]
             colliders = [i + 1 for i in range(d - 1) if orient[i] and not orient[i + 1]]
-        graph = _planted_graph(rng, level, orient)
+        graph = _planted_graph(rng, N_VARS[level], N_EDGES[level], orient)
         if graph is None:
             return None
         n, edges, parents, path = graph
@@ -525,7 +584,8 @@ def _correlation(s, target):
 
 
 SUBTASKS = (
-    Subtask("causal", "intervention", (1, 2, 3), 2, _intervention, version=2.1),
-    Subtask("causal", "dsep", (1, 2, 3), 2, _dsep, version=2.1),
+    Subtask("causal", "intervention", tuple(range(1, 7)), 2, _intervention, distractors=2, max_level=8,
+            version=3.0),
+    Subtask("causal", "dsep", (1, 2, 3), 2, _dsep, version=3.0),
     Subtask("causal", "correlation", (1, 2, 3), 2, _correlation, version=2.2),
 )

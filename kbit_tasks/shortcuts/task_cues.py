@@ -412,7 +412,9 @@ TASK_CUES = (
     Cue("causes and effects three links out", _reach_out(3), ("intervention", "dsep"), steps=3),
     Cue("path ignoring colliders", _open_without_colliders, ("dsep",)),
     Cue("lines naming the choice", _lines_naming),
-    Cue("lines naming the asked words", _lines_naming_asked),
+    # Those lines are the stated relations between the asked words: one step (a one-link intervention
+    # item's answer is its one line).
+    Cue("lines naming the asked words", _lines_naming_asked, steps=1),
     Cue("gcd, not shown", _gcd_not_shown, ("sequence",)),
     Cue("step divisibility", _step_divisibility, ("sequence",)),
     Cue("step mod 8", _step_residue(8), ("sequence",)),
