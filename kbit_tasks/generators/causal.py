@@ -30,9 +30,6 @@ from .base import Subtask
 from .lexicon import names
 
 YES_NO = ["Yes", "No"]
-CHAIN = {1: 2, 2: 3, 3: 4}  # links between the asked pair (intervention, dsep)
-N_VARS = {1: 6, 2: 8, 3: 10}
-N_EDGES = {1: 7, 2: 10, 3: 13}
 MATCH_TRIES = 60
 
 
@@ -302,7 +299,7 @@ def _intervention(s, target):
 
 
 # --- d-separation ----------------------------------------------------------------------------
-OBSERVED = {1: (1, 2), 2: (1, 2, 3), 3: (1, 2, 3)}
+OBSERVED = {1: (1, 2)}  # how many variables an item observes, by rung (deeper: 1-3)
 
 
 def _open_trek(parents, x, y, given) -> bool:
@@ -319,23 +316,27 @@ def _open_trek(parents, x, y, given) -> bool:
     return bool(up_closure(x) & up_closure(y))
 
 
-@lru_cache(maxsize=None)  # one draw per level: _matched keeps its waiting items under it
-def _dsep_draw(level):
-    d = CHAIN[level]
+@lru_cache(maxsize=None)  # one draw per rung and load: _matched keeps its waiting items under it
+def _dsep_draw(level, distractors):
+    """Draws for rung `level`: a chain of level + 1 links between x and y with a common effect on
+    it, on level + 3 + distractors variables, with 1 + 2 * distractors links besides the chain
+    and x's and y's other links."""
+    d = level + 1
+    n_vars = d + 3 + distractors
 
     def draw(rng):
         colliders = []
         while not colliders:  # a chain with a common effect on it
             orient = [rng.random() < 0.5 for _ in range(d)]
             colliders = [i + 1 for i in range(d - 1) if orient[i] and not orient[i + 1]]
-        graph = _planted_graph(rng, N_VARS[level], N_EDGES[level], orient)
+        graph = _planted_graph(rng, n_vars, n_vars + distractors, orient)
         if graph is None:
             return None
         n, edges, parents, path = graph
         x, y = path[0], path[-1]
         anc = dags.ancestors(parents)
         rest = [v for v in range(n) if v not in (x, y)]
-        size = rng.choice(OBSERVED[level])
+        size = rng.choice(OBSERVED.get(level, (1, 2, 3)))
         pool = set()
         common = [v for v in rest if anc[v] >> x & 1 and anc[v] >> y & 1]
         plan = rng.random()
@@ -394,14 +395,18 @@ def _ancestors_meet(anc, x, y) -> bool:
 
 
 def _dsep(s, target):
-    rng, level, split = s.rng, s.level, s.split
     """Are x and y dependent given the observed variables (d-separation)? Every item observes
-    1-3 variables and no directed path or common cause links x and y while avoiding them, so
-    every dependence is explaining away (an observed common effect, or an effect of it): a
-    reader who ignores colliders answers No to every item and is right only on the No half.
-    depth = links on the shortest x-y chain (2 / 3 / 4 by level); for Yes items the shortest
-    d-connecting path has that length, for No items every chain is blocked."""
-    made = _matched(s, _dsep_draw(level), target)
+    1-3 variables (1-2 at rung 1) and no directed path or common cause links x and y while
+    avoiding them, so every dependence is explaining away (an observed common effect, or an
+    effect of it): a reader who ignores colliders answers No to every item and is right only on
+    the No half. depth = the level = the variables strictly inside the shortest x-y chain
+    (its links less one), each of which the answer must judge (a common effect on it, observed or
+    with an observed effect, or not; a link through it, observed or not): rung 1 is a single
+    common effect between x and y. For a Yes item the shortest d-connecting path is that chain's
+    length; for a No item every chain is blocked (the longer ones too, which the depth does not
+    count). Distractors: extra variables, two links each (`_dsep_draw`)."""
+    rng, level, split = s.rng, s.level, s.split
+    made = _matched(s, _dsep_draw(level, s.distractors), target)
     if made is None:
         return None
     n, edges, x, y, given = made
@@ -413,7 +418,7 @@ def _dsep(s, target):
         + f"Suppose we observe only the units with the same value of {' and of '.join(observed)}. "
         + f"Are {labels[x]} and {labels[y]} statistically dependent?\nAnswer:"
     )
-    return question, YES_NO, target, CHAIN[level]
+    return question, YES_NO, target, level
 
 
 # --- correlation: Corr2Cause -----------------------------------------------------------------
@@ -539,18 +544,23 @@ _HYPOTHESES = {
     "child": "{a} is directly caused by {b}.",
     "ancestor": "{a} causes {b}, directly or through other variables.",
     "descendant": "{a} is caused by {b}, directly or through other variables.",
-    "confounder": "{a} and {b} have a common cause: another of the variables causes both of them.",
+    # The literal reading, said in words: a variable that reaches one of the pair only through the
+    # other counts (a confounder reading, paths avoiding each other, would flip a few labels).
+    "confounder": "{a} and {b} have a common cause: another of the variables causes both of them, directly or "
+                  "through other variables (also when it causes one of them only through the other).",
     "collider": "{c} is a common effect of {a} and {b}: both directly cause it.",
 }
 
 
 def _correlation(s, target):
-    rng, level, split = s.rng, s.level, s.split
     """Corr2Cause-style (Jin et al., ICLR 2024): from which pairs are correlated or independent,
     marginally and given some single third variables, must a causal hypothesis hold? Labels by
     enumerating every DAG on the 3 / 4 / 5 variables and keeping those whose d-separations
     match the stated facts (faithfulness, no hidden common causes): Yes iff the hypothesis
-    holds in all of them. depth = stated facts that must be combined (_facts_needed)."""
+    holds in all of them. depth = stated facts that must be combined (_facts_needed). Not yet a
+    ladder (the level sets the variables; depths spread): drawing matched items of one depth
+    cost 1-2 s an item on four variables."""
+    rng, level, split = s.rng, s.level, s.split
     # Not carried over: the signatures that carrying favours hold more refuted No items, and the
     # label test's "hypothesis possible, hence must" cue rose to 0.60 at four variables.
     made = _matched(s, _correlation_draw(level), target, tries=4 * MATCH_TRIES, carry=False)
@@ -586,6 +596,6 @@ def _correlation(s, target):
 SUBTASKS = (
     Subtask("causal", "intervention", tuple(range(1, 7)), 2, _intervention, distractors=2, max_level=8,
             version=3.0),
-    Subtask("causal", "dsep", (1, 2, 3), 2, _dsep, version=3.0),
-    Subtask("causal", "correlation", (1, 2, 3), 2, _correlation, version=2.2),
+    Subtask("causal", "dsep", tuple(range(1, 7)), 2, _dsep, distractors=1, max_level=8, version=3.0),
+    Subtask("causal", "correlation", (1, 2, 3), 2, _correlation, version=3.0),
 )
