@@ -3,12 +3,13 @@ explaining away, and Corr2Cause-style correlation-to-causation inference (Jin et
 
 Every label is computed from the whole graph (reachability; d-separation on the moralized
 ancestral graph; for `correlation`, every DAG on the variables), never read off the
-construction; the graph algebra lives in `dags`. A level is a rung of inference depth (the
-4th element each maker returns, equal to the level for intervention): intervention, the links
-on the directed chain from the set variable to the asked one (a No item: as many links between
-them, in other directions); dsep, the links on the shortest x-y chain (2 / 3 / 4); correlation,
-the stated facts that must be combined (_facts_needed; 3 / 4 / 5 variables). The distractor
-knob (`Stream.distractors`) adds irrelevant variables and links, in intervention.
+construction; the graph algebra lives in `dags`. depth is the 4th element each maker returns.
+intervention and dsep are ladders whose level is the depth: intervention, the links on the
+directed chain from the set variable to the asked one (a No item: as many links between them,
+not all pointing on); dsep, the variables inside the shortest x-y chain. Their distractor knob
+(`Stream.distractors`) adds variables off the chain, two links each. correlation's level sets
+the variables (3 / 4 / 5) and its depth is the stated facts that must be combined
+(_facts_needed).
 
 Shortcuts are removed at the root: the asked x and y always have exactly one cause and one
 effect and every graph of a rung has the same number of links; an intervention No item is a
