@@ -522,3 +522,15 @@ def test_a_cue_counts_its_steps_per_subtask():
             it["subtask"], it["depth"] = "syllogism", depth
         accuracy = cue_accuracy(mood, train, test)
         assert (accuracy is not None and accuracy >= 0.8) if scored else accuracy is None, depth
+
+
+def test_the_asked_pairs_own_lines_are_one_step_and_gated_so():
+    """On a one-link intervention item the line naming both asked variables ("X directly causes
+    Y" or the reverse) is the whole inference: the cue reads it perfectly, so it counts as one
+    step and is scored only on deeper items (ungated it had flagged the rung at 1.00)."""
+    cue = CUES["lines naming the asked words"]
+    train = generate("causal", "intervention", 1, 60, split="train")
+    test = generate("causal", "intervention", 1, 60)
+    assert cue.steps_for("intervention") == 1 and cue_accuracy(cue, train, test) is None
+    deeper_looking = [[dict(it, depth=2) for it in batch] for batch in (train, test)]
+    assert cue_accuracy(cue, *deeper_looking) >= 0.95

@@ -3,92 +3,35 @@ explaining away, and Corr2Cause-style correlation-to-causation inference (Jin et
 
 Every label is computed from the whole graph (reachability; d-separation on the moralized
 ancestral graph; for `correlation`, every DAG on the variables), never read off the
-construction. Levels add inference depth, not distractors: intervention and dsep items rest
-on a chain of 2 / 3 / 4 links between the asked pair; correlation items on 3 / 4 / 5 variables.
+construction; the graph algebra lives in `dags`. depth is the 4th element each maker returns.
+intervention and dsep are ladders whose level is the depth: intervention, the links on the
+directed chain from the set variable to the asked one (a No item: as many links between them,
+not all pointing on); dsep, the variables inside the shortest x-y chain. Their distractor knob
+(`Stream.distractors`) adds variables off the chain, two links each. correlation's level sets
+the variables (3 / 4 / 5) and its depth is the stated facts that must be combined
+(_facts_needed).
 
 Shortcuts are removed at the root: the asked x and y always have exactly one cause and one
-effect and every graph of a level has the same number of links; an intervention No item is a
+effect and every graph of a rung has the same number of links; an intervention No item is a
 rewired twin of a Yes item (`_rewired`: same causes and effects counts for every variable, same
 view from each end), and a dsep chain always holds a common effect, observed or not. What
 construction cannot fix is balanced by matched sampling (`_matched`): items are handed out in
 pairs of one Yes and one No with the same cheap signature (shared neighbours, observed-set
 size, an observed common effect, which fact types appear, ...), so each signature is exactly
-as frequent under both labels.
-tests/test_labels_causal.py measures the cues; at level 1 (two links, three variables) a few
-cues are the level's whole inference and stay informative (listed there).
-
-depth (the 4th element each maker returns): intervention and dsep, the links on the shortest
-x-y chain, which for a Yes is the directed / d-connecting path the answer rests on;
-correlation, the stated facts that must be combined (_facts_needed).
+as frequent under both labels. tests/test_labels_causal.py measures the cues; a cue that
+performs as many steps as a rung's depth is that rung's inference and is not scored there.
 """
 from __future__ import annotations
 
 import itertools
 from functools import lru_cache
 
+from . import dags
 from .base import Subtask
 from .lexicon import names
 
 YES_NO = ["Yes", "No"]
-CHAIN = {1: 2, 2: 3, 3: 4}  # links between the asked pair (intervention, dsep)
-N_VARS = {1: 6, 2: 8, 3: 10}
-N_EDGES = {1: 7, 2: 10, 3: 13}
 MATCH_TRIES = 60
-
-
-def _bits(mask):
-    while mask:
-        low = mask & -mask
-        yield low.bit_length() - 1
-        mask ^= low
-
-
-def _union(masks) -> int:
-    out = 0
-    for m in masks:
-        out |= m
-    return out
-
-
-def _ancestors(parents):
-    """Strict ancestors of every node, as bitmasks (parents[v] is the bitmask of v's parents)."""
-    anc = [None] * len(parents)
-
-    def of(v):
-        if anc[v] is None:
-            anc[v] = 0  # a DAG never revisits v while computing it
-            found = parents[v]
-            for p in _bits(parents[v]):
-                found |= of(p)
-            anc[v] = found
-        return anc[v]
-
-    return [of(v) for v in range(len(parents))]
-
-
-def d_separated(parents, anc, x, y, given) -> bool:
-    """x and y d-separated by the node set `given` (a bitmask): Lauritzen's criterion, x and y
-    disconnected in the moral graph of the ancestral set of {x, y} and `given`, once the
-    observed nodes are removed. Hand-written on bitmasks because it runs millions of times
-    when all DAGs on five variables are tabulated (networkx's takes ~45 us a call)."""
-    keep = (1 << x) | (1 << y) | anc[x] | anc[y]
-    for g in _bits(given):
-        keep |= anc[g]
-    keep |= given
-    links = [0] * len(parents)
-    for v in _bits(keep):
-        ps = parents[v]
-        links[v] |= ps
-        for p in _bits(ps):
-            links[p] |= (1 << v) | (ps & ~(1 << p))
-    reached = frontier = 1 << x
-    while frontier:
-        new = 0
-        for v in _bits(frontier):
-            new |= links[v]
-        frontier = new & keep & ~given & ~reached
-        reached |= frontier
-    return not reached >> y & 1
 
 
 # --- graphs with a planted chain: intervention and dsep --------------------------------------
@@ -106,13 +49,13 @@ def _linear_extension(rng, orient):
     return order
 
 
-def _planted_graph(rng, level, orient):
+def _planted_graph(rng, n, n_edges, orient):
     """A random DAG with a chain of len(orient) links from x to y, link i pointing towards y iff
     orient[i]; then one more link at each end so that x and y have exactly one cause and one
     effect in every item (their degrees tell nothing); then distractor links among the other
     variables that keep x and y len(orient) links apart. Returns (n, edges, parents, path),
     path from x to y, or None when no such graph was found."""
-    n, d = N_VARS[level], len(orient)
+    d = len(orient)
     path = rng.sample(range(n), d + 1)
     rest = [v for v in range(n) if v not in path]
     rng.shuffle(rest)
@@ -134,14 +77,14 @@ def _planted_graph(rng, level, orient):
     parents = [0] * n
     for a, b in edges:
         parents[b] |= 1 << a
-    if _distances(parents, x)[y] != d:
+    if dags.distances(parents, x)[y] != d:
         return None
     others = [(a, b) for a in range(n) for b in range(n)
               if rank[a] < rank[b] and (a, b) not in edges and not {a, b} & {x, y}]
     rng.shuffle(others)
-    from_x, from_y = _distances(parents, x), _distances(parents, y)
+    from_x, from_y = dags.distances(parents, x), dags.distances(parents, y)
     for a, b in others:
-        if len(edges) == N_EDGES[level]:
+        if len(edges) == n_edges:
             break
         if min(from_x[a] + from_y[b], from_x[b] + from_y[a]) + 1 >= d:
             edges.append((a, b))
@@ -149,39 +92,10 @@ def _planted_graph(rng, level, orient):
             # A link between two nodes whose distances from x differ by at most one shortens
             # no path from x (likewise y), so only a shortcut needs the search again.
             if abs(from_x[a] - from_x[b]) > 1:
-                from_x = _distances(parents, x)
+                from_x = dags.distances(parents, x)
             if abs(from_y[a] - from_y[b]) > 1:
-                from_y = _distances(parents, y)
+                from_y = dags.distances(parents, y)
     return n, sorted(edges), parents, path
-
-
-def _distances(parents, source):
-    """Links on the shortest path from source to every node, ignoring directions (n if none)."""
-    n = len(parents)
-    adj = _adjacency(parents)
-    dist = [n] * n
-    dist[source] = 0
-    reached = frontier = 1 << source
-    for steps in range(1, n):
-        frontier = _union(adj[v] for v in _bits(frontier)) & ~reached
-        if not frontier:
-            break
-        for v in _bits(frontier):
-            dist[v] = steps
-        reached |= frontier
-    return dist
-
-
-def _children(parents):
-    kids = [0] * len(parents)
-    for v, ps in enumerate(parents):
-        for p in _bits(ps):
-            kids[p] |= 1 << v
-    return kids
-
-
-def _adjacency(parents, kids=None):
-    return [ps | ks for ps, ks in zip(parents, _children(parents) if kids is None else kids)]
 
 
 def _kept(stream, maker):
@@ -244,20 +158,11 @@ def _describe(rng, edges, labels) -> str:
     shown = list(labels)
     rng.shuffle(shown)
     return (
-        f"A system has the variables {', '.join(shown)}. These are all of its direct causal links:\n"
+        f"A system has the variables {', '.join(shown)}. These are all of its direct causal links "
+        "(they form no cycle):\n"
         + "\n".join(lines)
         + "\nAssume every causal link produces a real statistical dependence.\n"
     )
-
-
-def _acyclic(parents) -> bool:
-    placed = 0
-    while placed != (1 << len(parents)) - 1:
-        ready = [v for v in range(len(parents)) if not placed >> v & 1 and not parents[v] & ~placed]
-        if not ready:
-            return False
-        placed |= _union(1 << v for v in ready)
-    return True
 
 
 def _rings(links, v, k):
@@ -265,7 +170,7 @@ def _rings(links, v, k):
     seen = ring = 1 << v
     sizes = []
     for _ in range(k):
-        ring = _union(links[u] for u in _bits(ring)) & ~seen
+        ring = dags.union(links[u] for u in dags.bits(ring)) & ~seen
         seen |= ring
         sizes.append(min(bin(ring).count("1"), 3))
     return tuple(sizes)
@@ -274,8 +179,8 @@ def _rings(links, v, k):
 def _outlook(parents, x, y, k):
     """What a search of fewer than k + 1 links sees from each end without joining the two: the
     rings of causes above x and y and of effects below them, and their shared neighbours."""
-    kids = _children(parents)
-    adj = _adjacency(parents, kids)
+    kids = dags.children(parents)
+    adj = dags.adjacency(parents, kids)
     rings = tuple(_rings(links, v, k) for v in (x, y) for links in (parents, kids))
     return rings, min(bin(adj[x] & adj[y]).count("1"), 2)
 
@@ -286,9 +191,9 @@ def _rewired(rng, edges, parents, x, y):
     c -> b) that breaks every directed path from x to y, keeps the two len(path) links apart,
     and leaves `_outlook` unchanged. Every variable keeps its causes and effects counts, so the
     twins differ only where the chains join, which is what the question asks about."""
-    depth = _distances(parents, x)[y]
+    depth = dags.distances(parents, x)[y]
     wanted = _outlook(parents, x, y, depth - 1)
-    anc = _ancestors(parents)
+    anc = dags.ancestors(parents)
     on_path = [(a == x or anc[a] >> x & 1) and (b == y or anc[y] >> b & 1) for a, b in edges]
     pairs = [(i, j) for i, j in itertools.combinations(range(len(edges)), 2) if on_path[i] or on_path[j]]
     rng.shuffle(pairs)
@@ -299,71 +204,103 @@ def _rewired(rng, edges, parents, x, y):
         swapped = list(parents)
         swapped[b] += (1 << c) - (1 << a)
         swapped[e] += (1 << a) - (1 << c)
-        if (_acyclic(swapped) and not _ancestors(swapped)[y] >> x & 1
-                and _distances(swapped, x)[y] == depth and _outlook(swapped, x, y, depth - 1) == wanted):
+        if (dags.acyclic(swapped) and not dags.ancestors(swapped)[y] >> x & 1
+                and dags.distances(swapped, x)[y] == depth and _outlook(swapped, x, y, depth - 1) == wanted):
             return sorted({*edges} - {(a, b), (c, e)} | {(a, e), (c, b)})
     return None
 
 
+def _topological_ranks(rng, parents):
+    """Each variable's place in a random topological order of the DAG."""
+    n, placed, rank = len(parents), 0, [0] * len(parents)
+    for r in range(n):
+        v = rng.choice([v for v in range(n) if not placed >> v & 1 and not parents[v] & ~placed])
+        rank[v] = r
+        placed |= 1 << v
+    return rank
+
+
+def _ladder(rng, depth, extra):
+    """A Yes graph of rung `depth`: a directed chain x -> ... -> y of `depth` links, x's one cause
+    and y's one effect, and (depth >= 2) a parallel chain of depth - 1 links from x's cause to
+    y's effect, whose links `_rewired` can cross with the x-y chain's (the two chains are what a
+    No twin needs: crossing them breaks the path and keeps every count). Then `extra` distractor
+    variables, each linked to one variable, and `extra` more links, none touching x or y nor
+    bringing them closer. Returns (n, edges, parents, path) or None."""
+    n = (2 * depth + 1 if depth > 1 else 4) + extra
+    order = list(range(n))
+    rng.shuffle(order)
+    path, strand = order[:depth + 1], order[depth + 1:depth + 1 + max(depth, 2)]
+    x, y = path[0], path[-1]
+    edges = [*zip(path, path[1:]), (strand[0], x), (y, strand[-1])]
+    if depth > 1:
+        edges += zip(strand, strand[1:])
+    parents = [0] * n
+    for a, b in edges:
+        parents[b] |= 1 << a
+    rank = _topological_ranks(rng, parents)
+    inner = [v for v in range(n) if v not in (x, y)]
+
+    def link(a, b) -> bool:
+        a, b = (a, b) if rank[a] < rank[b] else (b, a)
+        from_x, from_y = dags.distances(parents, x), dags.distances(parents, y)
+        if (a, b) in edges or min(from_x[a] + from_y[b], from_x[b] + from_y[a]) + 1 < depth:
+            return False
+        edges.append((a, b))
+        parents[b] |= 1 << a
+        return True
+
+    for w in order[len(order) - extra:]:  # every distractor variable linked to something
+        if not any(link(w, rng.choice([v for v in inner if v != w])) for _ in range(MATCH_TRIES)):
+            return None
+    wanted = len(edges) + extra
+    for _ in range(MATCH_TRIES):
+        if len(edges) == wanted:
+            return n, sorted(edges), parents, path
+        link(*rng.sample(inner, 2))
+    return None
+
+
 def _intervention(s, target):
-    rng, level, split = s.rng, s.level, s.split
     """Will y change if x is set by intervention: Yes iff a directed path x -> ... -> y exists.
-    Items come in twins: a graph with a directed chain of 2 / 3 / 4 links (the depth) from x to
-    y, and its `_rewired` No twin, in which no directed path is left but x and y stay that many
-    links apart; one twin is this item, the other the next item of its label. A rule that looks
-    fewer than depth links out from x and from y separately, or counts anyone's causes and
-    effects, sees the same in both twins (a Yes item's x no longer sits higher in causal order)."""
+    depth = the links on the shortest x-y chain (in either direction), which for a Yes is the
+    directed path. Items come in twins, one Yes and one No with the same graph statistics; one
+    twin is this item, the other the next item of its label. At depth 1 the No twin asks the same
+    graph the other way round (y directly causes x: no cycle lets x reach y); deeper, it is the
+    `_rewired` graph, in which no directed path is left but x and y stay `depth` links apart. A
+    rule that looks fewer than depth links out from x and from y separately, or counts anyone's
+    causes and effects, sees the same in both twins. Distractors: extra variables, each with two
+    links (see `_ladder`)."""
+    rng, depth = s.rng, s.level
+
     def twins():
         for _ in range(MATCH_TRIES):
-            graph = _planted_graph(rng, level, [True] * CHAIN[level])
-            if graph is not None:
-                n, edges, parents, path = graph
-                twin = _rewired(rng, edges, parents, path[0], path[-1])
-                if twin is not None:
-                    return (n, edges, path[0], path[-1]), (n, twin, path[0], path[-1])
+            graph = _ladder(rng, depth, s.distractors)
+            if graph is None:
+                continue
+            n, edges, _, path = graph
+            x, y = path[0], path[-1]
+            if depth == 1:
+                return (n, edges, x, y), (n, edges, y, x)
+            twin = _rewired(rng, edges, graph[2], x, y)
+            if twin is not None:
+                return (n, edges, x, y), (n, twin, x, y)
         return None
 
-    made = _from_pairs(s, ("intervention", level), target, twins)
+    made = _from_pairs(s, "intervention", target, twins)
     if made is None:
         return None
     n, edges, x, y = made
-    labels = names(rng, split, n)
+    labels = names(rng, s.split, n)
     question = (
         _describe(rng, edges, labels)
         + f"If someone intervenes and sets {labels[x]} to a new value, will {labels[y]} change?\nAnswer:"
     )
-    return question, YES_NO, target, CHAIN[level]
+    return question, YES_NO, target, depth
 
 
 # --- d-separation ----------------------------------------------------------------------------
-OBSERVED = {1: (1, 2), 2: (1, 2, 3), 3: (1, 2, 3)}
-
-
-def _shortest_active_path(parents, anc, x, y, given) -> int:
-    """Links on the shortest d-connecting path from x to y (Bayes ball, breadth first), or -1:
-    the inference depth of a dependence. A non-collider passes the ball if unobserved; a
-    collider passes it if it or one of its descendants is observed."""
-    opens = given | _union(anc[g] for g in _bits(given))  # observed or ancestor of the observed
-    children = [sum(1 << v for v, ps in enumerate(parents) if ps >> u & 1) for u in range(len(parents))]
-    up, down = parents[x], children[x]  # nodes entered from a child / from a parent
-    seen_up, seen_down = up, down
-    for steps in itertools.count(1):
-        if (up | down) >> y & 1:
-            return steps
-        nxt_up = nxt_down = 0
-        for v in _bits(up & ~given):
-            nxt_up |= parents[v]
-            nxt_down |= children[v]
-        for v in _bits(down):
-            if not given >> v & 1:
-                nxt_down |= children[v]
-            if opens >> v & 1:
-                nxt_up |= parents[v]
-        up, down = nxt_up & ~seen_up, nxt_down & ~seen_down
-        if not up | down:
-            return -1
-        seen_up |= up
-        seen_down |= down
+OBSERVED = {1: (1, 2)}  # how many variables an item observes, by rung (deeper: 1-3)
 
 
 def _open_trek(parents, x, y, given) -> bool:
@@ -373,30 +310,34 @@ def _open_trek(parents, x, y, given) -> bool:
     def up_closure(v):
         reached = frontier = 1 << v
         while frontier:
-            frontier = _union(parents[u] for u in _bits(frontier)) & ~given & ~reached
+            frontier = dags.union(parents[u] for u in dags.bits(frontier)) & ~given & ~reached
             reached |= frontier
         return reached
 
     return bool(up_closure(x) & up_closure(y))
 
 
-@lru_cache(maxsize=None)  # one draw per level: _matched keeps its waiting items under it
-def _dsep_draw(level):
-    d = CHAIN[level]
+@lru_cache(maxsize=None)  # one draw per rung and load: _matched keeps its waiting items under it
+def _dsep_draw(level, distractors):
+    """Draws for rung `level`: a chain of level + 1 links between x and y with a common effect on
+    it, on level + 3 + distractors variables, with 1 + 2 * distractors links besides the chain
+    and x's and y's other links."""
+    d = level + 1
+    n_vars = d + 3 + distractors
 
     def draw(rng):
         colliders = []
         while not colliders:  # a chain with a common effect on it
             orient = [rng.random() < 0.5 for _ in range(d)]
             colliders = [i + 1 for i in range(d - 1) if orient[i] and not orient[i + 1]]
-        graph = _planted_graph(rng, level, orient)
+        graph = _planted_graph(rng, n_vars, n_vars + distractors, orient)
         if graph is None:
             return None
         n, edges, parents, path = graph
         x, y = path[0], path[-1]
-        anc = _ancestors(parents)
+        anc = dags.ancestors(parents)
         rest = [v for v in range(n) if v not in (x, y)]
-        size = rng.choice(OBSERVED[level])
+        size = rng.choice(OBSERVED.get(level, (1, 2, 3)))
         pool = set()
         common = [v for v in rest if anc[v] >> x & 1 and anc[v] >> y & 1]
         plan = rng.random()
@@ -416,12 +357,12 @@ def _dsep_draw(level):
         given = sum(1 << v for v in pool)
         if _open_trek(parents, x, y, given):
             return None  # dependence would not need explaining away: see _dsep
-        dependent = not d_separated(parents, anc, x, y, given)
-        length = _shortest_active_path(parents, anc, x, y, given)
+        dependent = not dags.d_separated(parents, anc, x, y, given)
+        length = dags.shortest_active_path(parents, anc, x, y, given)
         assert dependent == (length > 0)
         if dependent and length != d:
             return None
-        adj = _adjacency(parents)
+        adj = dags.adjacency(parents)
         signature = (
             size,
             # A common effect of x and y observed; at two links it decides (almost) every item.
@@ -433,7 +374,7 @@ def _dsep_draw(level):
             # effect or an effect of one): a probe over per-name n-grams reads what they change,
             # how many variables are named as a cause ("W3 directly") and which observed ones
             # never as an effect (0.63 at two links before they were matched).
-            level == 1 and any(_union(parents) >> path[c] & 1 for c in colliders),
+            level == 1 and any(dags.union(parents) >> path[c] & 1 for c in colliders),
             level == 1 and _observed_roots(parents, given),
             # How many causes and effects lie one and two links from x and y (at n = 1000 the
             # battery's two-link search and the probe read 0.56 before this was matched).
@@ -446,7 +387,7 @@ def _dsep_draw(level):
 
 def _observed_roots(parents, given) -> int:
     """How many observed variables have no cause."""
-    return sum(not parents[g] for g in _bits(given))
+    return sum(not parents[g] for g in dags.bits(given))
 
 
 def _ancestors_meet(anc, x, y) -> bool:
@@ -455,14 +396,18 @@ def _ancestors_meet(anc, x, y) -> bool:
 
 
 def _dsep(s, target):
-    rng, level, split = s.rng, s.level, s.split
     """Are x and y dependent given the observed variables (d-separation)? Every item observes
-    1-3 variables and no directed path or common cause links x and y while avoiding them, so
-    every dependence is explaining away (an observed common effect, or an effect of it): a
-    reader who ignores colliders answers No to every item and is right only on the No half.
-    depth = links on the shortest x-y chain (2 / 3 / 4 by level); for Yes items the shortest
-    d-connecting path has that length, for No items every chain is blocked."""
-    made = _matched(s, _dsep_draw(level), target)
+    1-3 variables (1-2 at rung 1) and no directed path or common cause links x and y while
+    avoiding them, so every dependence is explaining away (an observed common effect, or an
+    effect of it): a reader who ignores colliders answers No to every item and is right only on
+    the No half. depth = the level = the variables strictly inside the shortest x-y chain
+    (its links less one), each of which the answer must judge (a common effect on it, observed or
+    with an observed effect, or not; a link through it, observed or not): rung 1 is a single
+    common effect between x and y. For a Yes item the shortest d-connecting path is that chain's
+    length; for a No item every chain is blocked (the longer ones too, which the depth does not
+    count). Distractors: extra variables, two links each (`_dsep_draw`)."""
+    rng, level, split = s.rng, s.level, s.split
+    made = _matched(s, _dsep_draw(level, s.distractors), target)
     if made is None:
         return None
     n, edges, x, y, given = made
@@ -474,7 +419,7 @@ def _dsep(s, target):
         + f"Suppose we observe only the units with the same value of {' and of '.join(observed)}. "
         + f"Are {labels[x]} and {labels[y]} statistically dependent?\nAnswer:"
     )
-    return question, YES_NO, target, CHAIN[level]
+    return question, YES_NO, target, level
 
 
 # --- correlation: Corr2Cause -----------------------------------------------------------------
@@ -483,90 +428,10 @@ KINDS = ("parent", "child", "ancestor", "descendant", "confounder", "collider")
 
 
 @lru_cache(maxsize=None)
-def _facts(n):
-    """The facts an item states: (x, y, z) for every pair x < y, marginally (z None) and given
-    each single third variable z."""
-    return tuple(
-        (x, y, z) for x, y in itertools.combinations(range(n), 2)
-        for z in (None, *(v for v in range(n) if v not in (x, y)))
-    )
-
-
-@lru_cache(maxsize=None)
-def all_dags(n):
-    """Every DAG on n labelled variables, as (parents, ancestors) bitmask tuples, and for each
-    a bitmask over _facts(n) of the independences it implies (n = 5: 29,281 DAGs).
-    d-separation is computed once per shape in causal order (2**(n(n-1)/2) of them) and
-    relabelled: every DAG is such a shape under a permutation."""
-    facts = _facts(n)
-    index = {f: i for i, f in enumerate(facts)}
-    pairs = list(itertools.combinations(range(n), 2))
-    shapes = {}
-    for present in itertools.product((0, 1), repeat=len(pairs)):
-        parents = [0] * n
-        for (a, b), on in zip(pairs, present):
-            if on:
-                parents[b] |= 1 << a
-        anc = _ancestors(parents)
-        vec = 0
-        for i, (x, y, z) in enumerate(facts):
-            if d_separated(parents, anc, x, y, 0 if z is None else 1 << z):
-                vec |= 1 << i
-        shapes[tuple(parents)] = vec
-    dags = {}
-    for perm in itertools.permutations(range(n)):  # shape node i is variable perm[i]
-        moved = [index[(min(perm[x], perm[y]), max(perm[x], perm[y]), None if z is None else perm[z])]
-                 for x, y, z in facts]
-        for shape, vec in shapes.items():
-            parents = [0] * n
-            for i, ps in enumerate(shape):
-                parents[perm[i]] = sum(1 << perm[p] for p in _bits(ps))
-            key = tuple(parents)
-            if key not in dags:
-                dags[key] = sum(1 << moved[i] for i in _bits(vec))
-    return tuple((parents, tuple(_ancestors(list(parents))), vec) for parents, vec in sorted(dags.items()))
-
-
-def _mask(indices) -> int:
-    """A bitmask with the given bits set, built as bytes (OR-ing tens of thousands of bits one
-    by one into a Python int is quadratic)."""
-    indices = list(indices)
-    buf = bytearray(max(indices, default=0) // 8 + 1)
-    for i in indices:
-        buf[i >> 3] |= 1 << (i & 7)
-    return int.from_bytes(buf, "little")
-
-
-@lru_cache(maxsize=None)
-def _fact_masks(n):
-    """For each fact, the bitmask over all_dags(n) of the DAGs in which it is an independence."""
-    hits = [[] for _ in _facts(n)]
-    for j, (_, _, vec) in enumerate(all_dags(n)):
-        for i in _bits(vec):
-            hits[i].append(j)
-    return tuple(_mask(h) for h in hits)
-
-
-@lru_cache(maxsize=None)
-def _relation_masks(n):
-    """edge[a][b] and ancestor[a][b]: bitmasks over all_dags(n) of the DAGs in which a directly
-    causes b, and in which a causes b directly or through other variables."""
-    edge = [[[] for _ in range(n)] for _ in range(n)]
-    ancestor = [[[] for _ in range(n)] for _ in range(n)]
-    for j, (parents, anc, _) in enumerate(all_dags(n)):
-        for b in range(n):
-            for a in _bits(parents[b]):
-                edge[a][b].append(j)
-            for a in _bits(anc[b]):
-                ancestor[a][b].append(j)
-    return [[_mask(e) for e in row] for row in edge], [[_mask(e) for e in row] for row in ancestor]
-
-
-@lru_cache(maxsize=None)
 def _hypothesis_mask(n, kind, a, b, c):
     """The DAGs in which a hypothesis of Corr2Cause's kinds about a, b (c: the common effect)
     holds."""
-    edge, ancestor = _relation_masks(n)
+    edge, ancestor = dags.relation_masks(n)
     if kind == "parent":
         return edge[a][b]
     if kind == "child":
@@ -576,7 +441,7 @@ def _hypothesis_mask(n, kind, a, b, c):
     if kind == "descendant":
         return ancestor[b][a]
     if kind == "confounder":
-        return _union(ancestor[w][a] & ancestor[w][b] for w in range(n) if w not in (a, b))
+        return dags.union(ancestor[w][a] & ancestor[w][b] for w in range(n) if w not in (a, b))
     return edge[a][c] & edge[b][c]  # collider
 
 
@@ -587,9 +452,9 @@ def _status(n, consistent, hyp) -> str:
 
 def _consistent(n, stated, subset) -> int:
     """DAGs whose independences agree with the stated ones on the facts in `subset` (a bitmask)."""
-    masks = _fact_masks(n)
-    found = (1 << len(all_dags(n))) - 1
-    for i in _bits(subset):
+    masks = dags.fact_masks(n)
+    found = (1 << len(dags.all_dags(n))) - 1
+    for i in dags.bits(subset):
         found &= masks[i] if stated >> i & 1 else ~masks[i]
     return found
 
@@ -609,43 +474,33 @@ def _facts_needed(n, stated, shown, a, b) -> int:
     smallest, set)."""
     target = _profile(n, stated, shown, a, b)
     needed = shown
-    for i in _bits(shown):
+    for i in dags.bits(shown):
         if _profile(n, stated, needed & ~(1 << i), a, b) == target:
             needed &= ~(1 << i)
     return bin(needed).count("1")
 
 
 @lru_cache(maxsize=None)
-def _patterns(n):
-    """The distinct sets of stated facts that some DAG on n variables implies, each with the
-    indices of its DAGs (n = 5: the DAGs fall into far fewer patterns, most of them sparse)."""
-    groups = {}
-    for j, (_, _, vec) in enumerate(all_dags(n)):
-        groups.setdefault(vec, []).append(j)
-    return tuple(sorted(groups.items()))
-
-
-@lru_cache(maxsize=None)
 def _correlation_draw(level):
     n = CORR_VARS[level]
-    facts = _facts(n)
+    facts = dags.facts(n)
     pair_fact = {(x, y): i for i, (x, y, z) in enumerate(facts) if z is None}
-    marginal = _union(1 << i for i, f in enumerate(facts) if f[2] is None)
+    marginal = dags.union(1 << i for i, f in enumerate(facts) if f[2] is None)
     conditional = [i for i, f in enumerate(facts) if f[2] is not None]
     # Per pair: its facts given a third variable, and the other conditional facts; per (v, z):
     # the facts about v and another variable given z. Bitmasks, so a signature is a few popcounts.
     pair_masks, others = {}, {}
     for a, b in itertools.permutations(range(n), 2):
         about = [i for i in conditional if {facts[i][0], facts[i][1]} == {a, b}]
-        pair_masks[a, b] = _union(1 << i for i in about)
+        pair_masks[a, b] = dags.union(1 << i for i in about)
         others[a, b] = [i for i in conditional if i not in about]
-    given = {(v, z): _union(1 << i for i in conditional if facts[i][2] == z and v in facts[i][:2])
+    given = {(v, z): dags.union(1 << i for i in conditional if facts[i][2] == z and v in facts[i][:2])
              for v, z in itertools.permutations(range(n), 2)}
-    conditional_mask = _union(1 << i for i in conditional)
+    conditional_mask = dags.union(1 << i for i in conditional)
 
     def draw(rng):
         # A pattern drawn uniformly, not a DAG: dense DAGs share one uninformative pattern.
-        stated, members = rng.choice(_patterns(n))
+        stated, members = rng.choice(dags.patterns(n))
         j = rng.choice(members)
         for _ in range(20):  # half the time, a hypothesis true of one consistent graph
             kind = rng.choice(KINDS)
@@ -657,7 +512,7 @@ def _correlation_draw(level):
         # and all (three variables) or half of the other conditional facts.
         rest = others[a, b]
         pair_mask = pair_masks[a, b]
-        shown = marginal | pair_mask | _union(1 << i for i in rng.sample(rest, len(rest) // (1 + (n > 3))))
+        shown = marginal | pair_mask | dags.union(1 << i for i in rng.sample(rest, len(rest) // (1 + (n > 3))))
         independent = stated & shown
         signature = (
             kind,
@@ -690,18 +545,23 @@ _HYPOTHESES = {
     "child": "{a} is directly caused by {b}.",
     "ancestor": "{a} causes {b}, directly or through other variables.",
     "descendant": "{a} is caused by {b}, directly or through other variables.",
-    "confounder": "{a} and {b} have a common cause: another of the variables causes both of them.",
+    # The literal reading, said in words: a variable that reaches one of the pair only through the
+    # other counts (a confounder reading, paths avoiding each other, would flip a few labels).
+    "confounder": "{a} and {b} have a common cause: another of the variables causes both of them, directly or "
+                  "through other variables (also when it causes one of them only through the other).",
     "collider": "{c} is a common effect of {a} and {b}: both directly cause it.",
 }
 
 
 def _correlation(s, target):
-    rng, level, split = s.rng, s.level, s.split
     """Corr2Cause-style (Jin et al., ICLR 2024): from which pairs are correlated or independent,
     marginally and given some single third variables, must a causal hypothesis hold? Labels by
     enumerating every DAG on the 3 / 4 / 5 variables and keeping those whose d-separations
     match the stated facts (faithfulness, no hidden common causes): Yes iff the hypothesis
-    holds in all of them. depth = stated facts that must be combined (_facts_needed)."""
+    holds in all of them. depth = stated facts that must be combined (_facts_needed). Not yet a
+    ladder (the level sets the variables; depths spread): drawing matched items of one depth
+    cost 1-2 s an item on four variables."""
+    rng, level, split = s.rng, s.level, s.split
     # Not carried over: the signatures that carrying favours hold more refuted No items, and the
     # label test's "hypothesis possible, hence must" cue rose to 0.60 at four variables.
     made = _matched(s, _correlation_draw(level), target, tries=4 * MATCH_TRIES, carry=False)
@@ -712,11 +572,11 @@ def _correlation(s, target):
     labels = names(rng, split, n)
 
     def line(x, y, z):
-        word = "independent" if stated >> _facts(n).index((x, y, z)) & 1 else "correlated"
+        word = "independent" if stated >> dags.facts(n).index((x, y, z)) & 1 else "correlated"
         first, second = sorted((labels[x], labels[y]))
         return f"{first} and {second} are {word}" + (f" given {labels[z]}." if z is not None else ".")
 
-    listed = [f for i, f in enumerate(_facts(n)) if shown >> i & 1]
+    listed = [f for i, f in enumerate(dags.facts(n)) if shown >> i & 1]
     marginal = [line(*f) for f in listed if f[2] is None]
     conditional = [line(*f) for f in listed if f[2] is not None]
     rng.shuffle(marginal)
@@ -735,7 +595,8 @@ def _correlation(s, target):
 
 
 SUBTASKS = (
-    Subtask("causal", "intervention", (1, 2, 3), 2, _intervention, version=2.1),
-    Subtask("causal", "dsep", (1, 2, 3), 2, _dsep, version=2.1),
-    Subtask("causal", "correlation", (1, 2, 3), 2, _correlation, version=2.2),
+    Subtask("causal", "intervention", tuple(range(1, 7)), 2, _intervention, distractors=2, max_level=8,
+            version=3.0),
+    Subtask("causal", "dsep", tuple(range(1, 7)), 2, _dsep, distractors=1, max_level=8, version=3.0),
+    Subtask("causal", "correlation", (1, 2, 3), 2, _correlation, version=3.0),
 )

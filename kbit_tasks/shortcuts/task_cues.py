@@ -452,8 +452,11 @@ TASK_CUES = (
     Cue("causes and effects three links out", _reach_out(3), ("intervention", "dsep"), steps=3),
     Cue("path ignoring colliders", _open_without_colliders, ("dsep",)),
     Cue("lines naming the choice", _lines_naming),
-    # In ordering and syllogism those lines are the stated relations between the asked two: one step.
-    Cue("lines naming the asked words", _lines_naming_asked, steps_on=(("ordering", 1), ("syllogism", 1))),
+    # In ordering, syllogism, intervention and dsep those lines are the stated relations between
+    # the asked two (a one-link intervention item's answer is its one line): one step. In
+    # correlation they are a finding.
+    Cue("lines naming the asked words", _lines_naming_asked,
+        steps_on=(("ordering", 1), ("syllogism", 1), ("intervention", 1), ("dsep", 1))),
     Cue("gcd, not shown", _gcd_not_shown, ("sequence",)),
     Cue("step divisibility", _step_divisibility, ("sequence",)),
     Cue("step mod 8", _step_residue(8), ("sequence",)),

@@ -30,7 +30,8 @@ COLUMNS = ["model", "params", "bits", "quant_type", "blocksize", "bits_per_param
            "task", "group", "level", "metric", "value", "stderr", "n", "successes", "chance",
            # beyond the contract: what tells two precisions with equal (bits, quant_type, blocksize) apart
            "precision", "outliers"]
-COUNT_METRICS = ("acc", "acc_norm", "acc_calibrated")  # proportions of n items; the others are means of continuous scores
+# proportions of n items; the others are means of continuous scores
+COUNT_METRICS = ("acc", "acc_norm", "acc_calibrated")
 FORMATS = (".csv", ".parquet")
 TASK_METADATA_SINCE = (0, 2, 0)  # the first kbit whose task configs carry family, level and chance
 # Only for records of kbit < 0.2.0 (see legacy_task_info): the task name pattern of that time.
