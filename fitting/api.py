@@ -182,7 +182,9 @@ def fit_cells(c: Cells, x_name: str, n_breakpoints=1, alpha=0.05, n_boot=199, bo
     identified, cov, notes = _identified(model, psis, coef, bse, final.cov)
     fields["notes"] += notes
     main = int(np.argmax(final.params[changes].to_numpy()))  # the break where the slope rises most
-    z = float(final.params[changes[main]] / bse[changes[main]]) if identified else np.nan
+    # the Wald z of the named break's slope change, its standard error scaled by the dispersion
+    # (quasi-likelihood): binomial standard errors alone understate it for over-dispersed cells
+    z = float(final.params[changes[main]] / (bse[changes[main]] * np.sqrt(max(1.0, disp)))) if identified else np.nan
     prec = (_precision_tests(c, method, model, grid, ll)
             if c.precision is not None and len(pd.unique(c.precision)) > 1 else {})
     why_not = _why_not(method, test, alpha, final.params[changes].to_numpy(), z, ci_open, disp, models, closest,
