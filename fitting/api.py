@@ -298,13 +298,13 @@ def _existence_test(model, grid, closest, n_boot, rng, n_breakpoints, alpha) -> 
         out = existence_test(model, singles, family(closest), n_boot, rng)
         out["name"] = f"quasi-LR vs {closest}, parametric bootstrap (B={n_boot})"
         return out
-    smooth = existence_test(model, pairs, family(closest), n_boot, rng)
+    smooth = existence_test(model, pairs, family(closest), n_boot, rng, null_phi=True)
     out = {"stat": smooth["stat"], "p_value": smooth["p_value"], "null": f"{closest}; one break",
            "dispersion": smooth["dispersion"], "n_boot": n_boot, "p_smooth": smooth["p_value"], "p_one_break": None,
            "name": f"quasi-LR of two breaks vs {closest} (p = {smooth['p_value']:.3g}), parametric bootstrap "
                    f"(B={n_boot}); vs one break not run: the smooth curve is not rejected"}
     if smooth["p_value"] <= alpha:  # else two breaks are refused whatever the second test says: not run
-        one = existence_test(model, pairs, singles, n_boot, rng)
+        one = existence_test(model, pairs, singles, n_boot, rng, null_phi=True)
         out.update(p_value=max(smooth["p_value"], one["p_value"]), p_one_break=one["p_value"],
                    name=f"quasi-LR of two breaks vs {closest} (p = {smooth['p_value']:.3g}) and vs one break "
                         f"(p = {one['p_value']:.3g}), parametric bootstrap (B={n_boot})")
