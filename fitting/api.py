@@ -182,7 +182,9 @@ def fit_cells(c: Cells, x_name: str, n_breakpoints=1, alpha=0.05, n_boot=199, bo
     identified, cov, notes = _identified(model, psis, coef, bse, final.cov)
     fields["notes"] += notes
     main = int(np.argmax(final.params[changes].to_numpy()))  # the break where the slope rises most
-    z = float(final.params[changes[main]] / bse[changes[main]]) if identified else np.nan
+    # the Wald z of the named break's slope change, its standard error scaled by the dispersion
+    # (quasi-likelihood): binomial standard errors alone understate it for over-dispersed cells
+    z = float(final.params[changes[main]] / (bse[changes[main]] * np.sqrt(max(1.0, disp)))) if identified else np.nan
     prec = (_precision_tests(c, method, model, grid, ll)
             if c.precision is not None and len(pd.unique(c.precision)) > 1 else {})
     why_not = _why_not(method, test, alpha, final.params[changes].to_numpy(), z, ci_open, disp, models, closest,
@@ -296,13 +298,13 @@ def _existence_test(model, grid, closest, n_boot, rng, n_breakpoints, alpha) -> 
         out = existence_test(model, singles, family(closest), n_boot, rng)
         out["name"] = f"quasi-LR vs {closest}, parametric bootstrap (B={n_boot})"
         return out
-    smooth = existence_test(model, pairs, family(closest), n_boot, rng)
+    smooth = existence_test(model, pairs, family(closest), n_boot, rng, null_phi=True)
     out = {"stat": smooth["stat"], "p_value": smooth["p_value"], "null": f"{closest}; one break",
            "dispersion": smooth["dispersion"], "n_boot": n_boot, "p_smooth": smooth["p_value"], "p_one_break": None,
            "name": f"quasi-LR of two breaks vs {closest} (p = {smooth['p_value']:.3g}), parametric bootstrap "
                    f"(B={n_boot}); vs one break not run: the smooth curve is not rejected"}
     if smooth["p_value"] <= alpha:  # else two breaks are refused whatever the second test says: not run
-        one = existence_test(model, pairs, singles, n_boot, rng)
+        one = existence_test(model, pairs, singles, n_boot, rng, null_phi=True)
         out.update(p_value=max(smooth["p_value"], one["p_value"]), p_one_break=one["p_value"],
                    name=f"quasi-LR of two breaks vs {closest} (p = {smooth['p_value']:.3g}) and vs one break "
                         f"(p = {one['p_value']:.3g}), parametric bootstrap (B={n_boot})")
