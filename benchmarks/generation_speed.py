@@ -1,7 +1,7 @@
 """Seconds to generate each task's evaluation items, in a fresh process per run.
 
 Generation is what lm-eval pays before the first request of a task and what the shortcut
-battery and the tests pay per split. kbit_tasks/tasks/README.md quotes the causal rows of:
+battery and the tests pay per split. CHANGELOG.md quotes the causal rows of:
 
     python benchmarks/generation_speed.py --n 200 --tasks causal
 """

@@ -432,7 +432,7 @@ def test_battery_rows_cover_every_cue_and_the_probe():
     assert longest.flagged and longest.z > 5
 
 
-# Leaks measured and not yet removed, each documented in kbit_tasks/tasks/README.md ("Open leak").
+# Leaks measured and not yet removed, each to be documented in docs/validity.md.
 # They are asserted to be still there, so that fixing one fails this test until it is taken off
 # the list; every other (task, cue) must stay within the bound. None is left at this bound: the
 # sequence l1 step cues of v2.0 (order 1) are gone, see test_sequence_tasks_have_no_shortcut_at_n_300,

@@ -24,7 +24,7 @@ class Subtask:
     answer choices, and the distractor load its tasks use unless asked for another (in the unit
     its module documents). `max_level` is the deepest level the maker can build; None: no
     deeper than the shipped ones. `version` is the task version in which its items last
-    changed (the tasks README's changelog says what changed): a sweep re-runs a subtask's cells
+    changed (CHANGELOG.md's tasks versions say what changed): a sweep re-runs a subtask's cells
     when it moves."""
 
     family: str

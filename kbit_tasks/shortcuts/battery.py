@@ -17,11 +17,11 @@ from .task_cues import TASK_CUES
 
 MARGIN = 0.05  # the bar: no shortcut more than 0.05 above chance
 PROBE = "learned probe"
-CONFIRM_N = 1000
+CONFIRM_N = 1000  # items per split when a flagged score is measured again (`confirm`)
 # The probe scores each choice by n-grams crossed with how the choice stands in the text, so it
 # can read one stated relation: on a rung of depth 1 that is the inference itself. Like a cue
 # of one step, it is scored on deeper items only.
-PROBE_STEPS = 1  # items per split when a flagged score is measured again (`confirm`)
+PROBE_STEPS = 1
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ beside kbit's own folder). The tasks are named and labelled like the shipped one
 (`kbit_logical_rules_l7`, level 7 in their results), so a sweep, `collect` and the report read
 them unchanged.
 
-    python -m kbit_tasks.tasks.rungs --out my_rungs rules:7-9 causal/dsep:7
+    python -m kbit_tasks.tasks.rungs --out my_rungs rules:7-8 causal/dsep:7
 
 A level is not a `--metadata` key on purpose: lm-eval calls the loader with the metadata and the
 YAML's dataset_kwargs side by side, so a "level" there would either collide with the task's own
@@ -22,13 +22,13 @@ HEADER = "# Written by python -m kbit_tasks.tasks.rungs: a rung deeper than the 
 
 
 def parse_rung(spec: str) -> list[tuple[str, str, int]]:
-    """'rules:7-9', 'logical/rules:7,9' -> [(family, subtask, level), ...]; ValueError naming the
+    """'rules:7-8', 'logical/rules:7,9' -> [(family, subtask, level), ...]; ValueError naming the
     valid choices for anything else."""
     name, _, levels = spec.partition(":")
     known = [f"{f}/{s}" for f, s, _ in SUBTASKS]
     matches = [k for k in known if name in (k, k.split("/")[1])]
     if len(matches) != 1 or not levels:
-        raise ValueError(f"{spec!r} is not a rung; write SUBTASK:LEVELS (e.g. rules:7-9), SUBTASK one of "
+        raise ValueError(f"{spec!r} is not a rung; write SUBTASK:LEVELS (e.g. rules:7-8), SUBTASK one of "
                          f"{', '.join(known)}")
     family, subtask = matches[0].split("/")
     sub = get_subtask(family, subtask)
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True, help="folder to write the task YAMLs into")
     parser.add_argument("rungs", nargs="+", metavar="SUBTASK:LEVELS",
-                        help="e.g. rules:7-9 or causal/dsep:7,8 (levels beyond the shipped ones)")
+                        help="e.g. rules:7-8 or causal/dsep:7,8 (levels beyond the shipped ones)")
     args = parser.parse_args(argv)
     try:
         rungs = [r for spec in args.rungs for r in parse_rung(spec)]
