@@ -14,10 +14,11 @@ import pytest
 from sympy import Not, Symbol, satisfiable
 from sympy.logic.boolalg import And, Implies, Or
 
-from kbit_tasks.generators import generate
+from kbit_tasks.generators import SUBTASKS, generate
 
 N = 300  # items per task for the cue checks and the label checks
-LEVELS = (1, 2, 3)
+DEEP_N = 150  # label checks on rungs deeper than 3, where the SAT calls cost more
+LEVELS = {name: levels for family, name, levels in SUBTASKS if family == "logical"}  # the shipped rungs
 SLACK = 0.05  # a cue may beat chance by at most this much
 
 
@@ -163,10 +164,9 @@ SOLVE = {
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("subtask", sorted(SOLVE))
-@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize(("subtask", "level"), [(s, lv) for s in sorted(SOLVE) for lv in LEVELS[s]])
 def test_independent_solver_agrees_with_every_gold_label(subtask, level):
-    items = eval_items(subtask, level)
+    items = eval_items(subtask, level, n=N if level <= 3 else DEEP_N)
     wrong = [it["question"] for it in items if SOLVE[subtask](it["question"]) != gold_text(it)]
     assert not wrong, wrong[:1]
 
@@ -192,38 +192,78 @@ def test_rules_solver_reads_the_facts():
 # --- no repeated lines, depth grows with the level ---------------------------------------------
 @pytest.mark.parametrize("subtask", sorted(SOLVE))
 def test_no_premise_line_repeats(subtask):
-    for level in LEVELS:
+    for level in LEVELS[subtask]:
         for item in eval_items(subtask, level, n=100):
             lines = item["question"].splitlines()
             assert len(set(lines)) == len(lines)
 
 
-@pytest.mark.parametrize("subtask", sorted(SOLVE))
-def test_depth_grows_with_level(subtask):
-    means = [np.mean([it["depth"] for it in eval_items(subtask, level, n=100)]) for level in LEVELS]
-    assert means[0] < means[1] < means[2], means
+@pytest.mark.parametrize("subtask", ["ordering", "rules"])
+def test_every_item_of_a_rung_has_its_depth(subtask):
+    """Level = depth: every item of rung d rests on exactly d inference steps."""
+    for level in LEVELS[subtask]:
+        assert {it["depth"] for it in eval_items(subtask, level, n=100)} == {level}
 
 
 def test_depth_is_what_the_text_needs():
     """Syllogisms chain the premises on the path between the conclusion's terms (two dead-end
     arms as long branch off it); orderings need as many comparisons as the shortest path."""
-    for level in LEVELS:
+    for level in LEVELS["syllogism"]:
         for item in eval_items("syllogism", level, n=50):
             premises, (_, s, _, p) = parse_syllogism(item["question"])
             terms = nx.Graph([(a, b) for _, a, _, b in premises])
             assert nx.is_tree(terms) and len(premises) == 3 * (level + 1)
             assert item["depth"] == nx.shortest_path_length(terms, s, p) == level + 1
+    for level in LEVELS["ordering"]:
         for item in eval_items("ordering", level, n=50):
             graph, _, x, y = parse_ordering(item["question"])
             ends = (x, y) if nx.has_path(graph, x, y) else (y, x)
-            assert item["depth"] == nx.shortest_path_length(graph, *ends) >= 2
+            assert item["depth"] == nx.shortest_path_length(graph, *ends) == level
+
+
+def test_ordering_wording_is_balanced_per_answer():
+    """At distance 1 the one comparison between the asked two is the whole inference, so which
+    of them it names first and the question's polarity must say nothing about the answer's
+    position: for each gold position every (polarity, wording) pair occurs equally often, to
+    within one block (of eight: the wording above the taller one is balanced too)."""
+    for level in (1, 2):
+        counts = Counter()
+        for item in eval_items("ordering", level):
+            graph, rel, x, y = parse_ordering(item["question"])
+            taller = ordering_answer(item["question"]) if rel == "taller" else ({x, y} - {gold_text(item)}).pop()
+            below = next(graph.successors(taller))
+            line = next(x for x in item["question"].splitlines() if {taller, below} <= set(x[:-1].split()))
+            counts[item["gold"], rel, line.startswith(taller)] += 1
+        for gold in (0, 1):
+            cells = [counts[gold, rel, first] for rel in ("taller", "shorter") for first in (False, True)]
+            assert max(cells) - min(cells) <= 2, (level, counts)
+
+
+def test_ordering_distractors_add_people_not_depth():
+    """`distractors` puts that many more people at the ends of the chain; depth and the asked
+    pair's own comparisons stay."""
+    for k in (0, 3):
+        for item in generate("logical", "ordering", 2, 40, distractors=k):
+            graph, _, x, y = parse_ordering(item["question"])
+            assert len(graph) == 2 + 1 + 2 * 2 + k and item["depth"] == 2 and item["distractors"] == k
+            assert all(graph.degree(v) == 2 for v in (x, y))
+
+
+def test_rules_distractors_add_chains_not_depth():
+    """`distractors` adds that many chains as long as the proof, concluding other attributes;
+    the depth stays and the independent solver still agrees."""
+    for k in (0, 2):
+        for item in generate("logical", "rules", 3, 30, distractors=k):
+            _, rules, _ = parse_rules(item["question"])
+            assert len(rules) == (3 + k) * 3 and item["depth"] == 3
+            assert rules_label(item["question"]) == gold_text(item)
 
 
 def test_rules_depth_is_the_shortest_implication_path():
     """True/False items: depth is the fewest rules linking a fact of the person to what follows,
     in the implication graph (each one-literal rule gives body -> head and, by contraposition,
     not head -> not body), found by networkx, not by the generator's rule deletion."""
-    for level in LEVELS:
+    for level in LEVELS["rules"]:
         for item in eval_items("rules", level, n=60):
             facts, rules, (who, (attr, positive)) = parse_rules(item["question"])
             if gold_text(item) == "Unknown":
@@ -347,7 +387,7 @@ def cue_table(n=N):
     items of seed 0."""
     rows = []
     for subtask, cues in CUES.items():
-        for level in LEVELS:
+        for level in LEVELS[subtask]:
             fit, test = eval_items(subtask, level, n, seed=1), eval_items(subtask, level, n, seed=0)
             for name, cue in cues.items():
                 rows.append((f"kbit_logical_{subtask}_l{level}", name, lookup_accuracy(cue, fit, test),
@@ -411,13 +451,13 @@ def test_ordering_cues_find_the_v1_leak():
 
 def test_v1_rule_cue_is_constant_by_construction():
     """Every statement's attribute is concluded by rules of both polarities."""
-    for level in LEVELS:
+    for level in LEVELS["rules"]:
         assert {rules_concluded(it["question"]) for it in eval_items("rules", level, n=100)} == {(True, True)}
 
 
 def depth_table(n=N):
     return {f"kbit_logical_{s}_l{lv}": dict(sorted(Counter(it["depth"] for it in eval_items(s, lv, n)).items()))
-            for s in CUES for lv in LEVELS}
+            for s in CUES for lv in LEVELS[s]}
 
 
 if __name__ == "__main__":  # the figures for the tasks README
@@ -426,7 +466,7 @@ if __name__ == "__main__":  # the figures for the tasks README
     for (task, name, acc, chance), (_, _, acc_1000, _) in zip(cue_table(), cue_table(n=1000)):
         print(f"{task} | {name} | {acc:.3f} (n=300) | {acc_1000:.3f} (n=1000) | chance {chance:.2f}")
     for subtask in SOLVE:
-        for level in LEVELS:
+        for level in LEVELS[subtask]:
             items = eval_items(subtask, level)
             agree = sum(SOLVE[subtask](it["question"]) == gold_text(it) for it in items)
             print(f"kbit_logical_{subtask}_l{level}: solver agrees on {agree}/{len(items)}")

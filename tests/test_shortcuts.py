@@ -164,6 +164,19 @@ def leak_ordering(rng, split, target):
     return "\n".join(rows + [f"Who is {word}: {choices[0]} or {choices[1]}?", "Answer:"]), choices, g
 
 
+def leak_ordering_subject(rng, split, target):
+    """The gold is the subject of its comparison with the other asked name; the other asked
+    name is never a subject."""
+    target %= 2
+    top, a, b, bottom = names(rng, split, 4)
+    word = rng.choice(["taller", "shorter"])
+    link, gold, other = (f"{a} is taller than {b}.", a, b) if word == "taller" else (f"{b} is shorter than {a}.", b, a)
+    rows = [f"{top} is taller than {a}.", link, f"{bottom} is shorter than {b}."]
+    rng.shuffle(rows)
+    choices, g = _place(gold, [other], target)
+    return "\n".join(rows + [f"Who is {word}: {choices[0]} or {choices[1]}?", "Answer:"]), choices, g
+
+
 def _graph_question(rows, query):
     return "\n".join(["These are all of its direct causal links:"] + rows + [query, "Answer:"])
 
@@ -325,6 +338,7 @@ LEAKS = {
     "mood": leak_syllogism,
     "mood + positions": leak_syllogism,
     "net side count": leak_ordering,
+    "said first, per comparison word": leak_ordering_subject,
     "edge or 2-hop path": leak_two_hop,
     "in/out edges": leak_degrees,
     "causes and effects two links out": leak_two_levels,
@@ -471,3 +485,18 @@ def test_a_cue_that_performs_no_step_is_scored_on_every_item():
             it["depth"] = 0
     assert deeper(cue, test) == test
     assert abs(cue_accuracy(cue, train, test) - test[0]["chance"]) < 0.02
+
+
+def test_a_cue_counts_its_steps_per_subtask():
+    """The lines naming both asked words are a finding in correlation but, in ordering and
+    syllogism, the stated relation between the asked two: on depth-1 items there the cue is the
+    inference and is not scored; elsewhere, and on deeper items, it is."""
+    cue = CUES["lines naming the asked words"]
+    build = LEAKS["lines naming the asked words"]
+    train, test = toy(build, "train"), toy(build, "eval")
+    for subtask, depth, scored in [("correlation", 1, True), ("ordering", 1, False), ("syllogism", 1, False),
+                                   ("ordering", 2, True)]:
+        for it in train + test:
+            it["subtask"], it["depth"] = subtask, depth
+        accuracy = cue_accuracy(cue, train, test)
+        assert (accuracy is not None and accuracy >= 0.8) if scored else accuracy is None, (subtask, depth)

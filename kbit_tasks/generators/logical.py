@@ -3,7 +3,11 @@
 Syllogism and rule labels are computed by exhaustive model checking (all Venn regions, all truth
 assignments), never read off the construction; an ordering states one chain of adjacent
 comparisons, whose order is its only model. Every maker also returns the answer's inference
-depth (premises chained, rules in the proof, comparisons chained).
+depth (premises chained, rules in the proof, comparisons chained), and an item of level d has
+depth d exactly. The distractor knob (`distractors`), per subtask: ordering, people beyond the
+two above the taller and two below the shorter asked person that every item has, each at the
+top or the bottom of the chain at random (default 1); rules, chains as long as the proof
+concluding other attributes, beyond the three every item has (default 0).
 The constructions are built so that the surface cues that gave v1 away carry no information
 about the label (tests/test_labels_logical.py measures each of them).
 """
@@ -138,11 +142,13 @@ def _assignment_masks(n_atoms):
 
 class _Theory:
     """One person's facts and the rules as bitmasks over every truth assignment of the
-    attributes involved (at most 17 here, so 2**17-bit integers): a rule's mask holds the
-    assignments it allows, and entailment is a subset test."""
+    attributes involved (one part of the rules, `_parts`: at most 2 d + 1 attributes, so
+    2**(2 d + 1)-bit integers): a rule's mask holds the assignments it allows, and entailment is
+    a subset test."""
 
-    def __init__(self, facts, rules, literal):
-        atoms = sorted({literal[0]} | {a for a, _ in facts} | {a for body, head in rules for a, _ in body + (head,)})
+    def __init__(self, facts, rules, literal=None):
+        atoms = sorted({literal[0] for literal in [literal] if literal} | {a for a, _ in facts}
+                       | {a for body, head in rules for a, _ in body + (head,)})
         self._index = {a: k for k, a in enumerate(atoms)}
         self._masks = _assignment_masks(len(atoms))
         self.full = (1 << (1 << len(atoms))) - 1
@@ -150,7 +156,7 @@ class _Theory:
         for f in facts:
             self.facts &= self._lit(f)
         self.rules = {rule: self._rule(rule) for rule in rules}
-        self.holds = self._lit(literal)
+        self.holds = self._lit(literal) if literal else self.full
 
     def _lit(self, literal):
         a, positive = literal
@@ -184,12 +190,46 @@ class _Theory:
         return len(needed)
 
 
+def _attrs(rule):
+    body, head = rule
+    return {a for a, _ in body + (head,)}
+
+
+def _parts(rules):
+    """The rules split into parts that share no attribute (each with its attributes). A model of
+    each part with the facts on its attributes joins into a model of all, so entailment is
+    checked exhaustively per part, over 2**(its attributes) assignments instead of all."""
+    parts, left = [], list(rules)
+    while left:
+        part, attrs, grew = [], set(), True
+        attrs |= _attrs(left[0])
+        while grew:
+            linked = [r for r in left if _attrs(r) & attrs]
+            grew = len(linked) > len(part)
+            part = linked
+            attrs = attrs.union(*map(_attrs, part))
+        parts.append((part, attrs))
+        left = [r for r in left if r not in part]
+    return parts
+
+
+def _theory(facts, rules, literal):
+    """The theory deciding `literal` (its part of the rules and the facts on that part), or None
+    if some part contradicts the facts."""
+    decides = _Theory([f for f in facts if f[0] == literal[0]], [], literal)
+    for part, attrs in _parts(rules):
+        theory = _Theory([f for f in facts if f[0] in attrs], part, literal if literal[0] in attrs else None)
+        if theory.label() is None:
+            return None
+        if literal[0] in attrs:
+            decides = theory
+    return decides
+
+
 def entailed(facts, rules, literal):
     """Truth label of `literal` for one person under the rules (see _Theory.label)."""
-    return _Theory(facts, rules, literal).label()
-
-
-_RULE_DEPTHS = {1: (1,), 2: (2, 3), 3: (4, 5)}
+    theory = _theory(facts, rules, literal)
+    return None if theory is None else theory.label()
 
 
 def _chain(rng, attrs, head):
@@ -213,16 +253,20 @@ def _rules(s, target):
     # Unknown: the W chain. So every item has rules concluding Z and not-Z, and the number of
     # facts, whether the statement is negated, the head polarities and the number of rules are
     # drawn without looking at the label.
-    d = rng.choice(_RULE_DEPTHS[level])
+    # `s.distractors` more chains as long conclude further attributes; they fire for no one but,
+    # at random, the other person.
+    d, extra = level, s.distractors
     hero, other = names(rng, split, 2)
-    attrs = sample(rng, split, 3 * d + 2)
+    attrs = sample(rng, split, 3 * d + 2 + extra * (d + 1))
     z, w = attrs[0], attrs[1]
     positive = rng.random() < 0.5  # is the statement "hero is Z" (else "hero is not Z")
     heads = [(z, True), (z, False), (w, rng.random() < 0.5)]
-    fires = {hero: 2 if target == 2 else 0 if positive == (target == 0) else 1, other: rng.randrange(3)}
+    heads += [(a, rng.random() < 0.5) for a in attrs[3 * d + 2::d + 1]]
+    fires = {hero: 2 if target == 2 else 0 if positive == (target == 0) else 1, other: rng.randrange(len(heads))}
     facts, rules = [], []
+    body_attrs = attrs[2:3 * d + 2] + [a for k, a in enumerate(attrs[3 * d + 2:]) if k % (d + 1)]
     for k, head in enumerate(heads):
-        start, links = _chain(rng, attrs[2 + k * d: 2 + (k + 1) * d], head)
+        start, links = _chain(rng, body_attrs[k * d: (k + 1) * d], head)
         rules += links
         for person in (hero, other):
             if fires[person] == k:
@@ -246,8 +290,9 @@ def _rules(s, target):
     if question_split(question) != split:
         return None  # the item loop would drop it: skip the model checking
     statement = (z, positive)
-    theory = _Theory([f for e, f in facts if e == hero], rules, statement)
-    if entailed([f for e, f in facts if e == other], rules, statement) is None or theory.label() != target:
+    theory = _theory([f for e, f in facts if e == hero], rules, statement)
+    if theory is None or entailed([f for e, f in facts if e == other], rules, statement) is None \
+            or theory.label() != target:
         return None
     depth = theory.proof_size() if target != 2 else d
     if depth != d:
@@ -256,38 +301,58 @@ def _rules(s, target):
 
 
 # --- transitive ordering ----------------------------------------------------------------
-_RANK_DISTANCES = {1: (2,), 2: (3, 4), 3: (5, 6)}
 _MARGIN = 2  # people beyond each asked name: neither is the tallest, the shortest, or next to them
 
 
+def _block(s, target, options):
+    """One of `options`, drawn in shuffled blocks per gold label, so that across items of each
+    label every option occurs equally often (balanced by construction, not by chance)."""
+    block = s.kept.setdefault(("block", target), [])
+    if not block:
+        block += options
+        s.rng.shuffle(block)
+    return block.pop()
+
+
 def _ordering(s, target):
-    rng, level, split = s.rng, s.level, s.split
+    rng, distance, split = s.rng, s.level, s.split
     # The people form one chain of adjacent comparisons, each said as "taller" or "shorter" at
-    # random; the two asked about are interior and `distance` ranks apart, so each is on the
-    # taller side of exactly one comparison and the shorter side of one: counting mentions
-    # tells nothing, and only following the chain does.
-    distance = rng.choice(_RANK_DISTANCES[level])
-    n = distance + 2 * _MARGIN + 1 + rng.randrange(2)
-    people = names(rng, split, n)  # tallest first
-    facts = [
-        f"{people[i]} is taller than {people[i + 1]}." if rng.random() < 0.5
-        else f"{people[i + 1]} is shorter than {people[i]}."
-        for i in range(n - 1)
-    ]
-    rng.shuffle(facts)
-    i = rng.randrange(_MARGIN, n - _MARGIN - distance)
-    j = i + distance
-    ask_taller = rng.random() < 0.5
-    answer = people[i] if ask_taller else people[j]
-    other = people[j] if ask_taller else people[i]
-    choices = [answer, other] if target == 0 else [other, answer]
-    question = ("\n".join(facts)
-                + f"\nWho is {'taller' if ask_taller else 'shorter'}: {choices[0]} or {choices[1]}?\nAnswer:")
-    return question, choices, target, distance
+    # random; the two asked about are `distance` ranks apart, with _MARGIN people above the
+    # taller and below the shorter, and `s.distractors` more people at either end at random. So
+    # each asked person is on the taller side of exactly one comparison and the shorter side of
+    # one: counting mentions tells nothing, and only following the chain does. The question's
+    # polarity, the wording of the comparison below the taller asked person (at distance 1, the
+    # one between them) and of the one above it come in balanced blocks per gold position. At
+    # distance 1 the comparison between them ties the two asked people's wordings (one of them
+    # is said first in it), so the comparison below the shorter one is worded like the one above
+    # the taller one: then who is said first in how many lines is distributed alike for both.
+    ask_taller, link_taller, above_taller = _block(s, target, list(itertools.product((False, True), repeat=3)))
+    above = _MARGIN + sum(rng.random() < 0.5 for _ in range(s.distractors))
+    n = distance + 1 + 2 * _MARGIN + s.distractors
+    i, j = above, above + distance
+    while True:  # the split filter inside, so that a rejected draw does not unbalance the blocks
+        people = names(rng, split, n)  # tallest first
+        said_taller = [rng.random() < 0.5 for _ in range(n - 1)]  # "k is taller than k + 1", else "k + 1 is shorter"
+        said_taller[i], said_taller[i - 1] = link_taller, above_taller
+        if distance == 1:
+            said_taller[j] = above_taller
+        facts = [
+            f"{people[k]} is taller than {people[k + 1]}." if said_taller[k]
+            else f"{people[k + 1]} is shorter than {people[k]}."
+            for k in range(n - 1)
+        ]
+        rng.shuffle(facts)
+        answer = people[i] if ask_taller else people[j]
+        other = people[j] if ask_taller else people[i]
+        choices = [answer, other] if target == 0 else [other, answer]
+        question = ("\n".join(facts)
+                    + f"\nWho is {'taller' if ask_taller else 'shorter'}: {choices[0]} or {choices[1]}?\nAnswer:")
+        if question_split(question) == split:
+            return question, choices, target, distance
 
 
 SUBTASKS = (
     Subtask("logical", "syllogism", (1, 2, 3), 2, _syllogism, version=2.1),
-    Subtask("logical", "rules", (1, 2, 3), 3, _rules, version=2.1),
-    Subtask("logical", "ordering", (1, 2, 3), 2, _ordering, version=2.1),
+    Subtask("logical", "rules", (1, 2, 3, 4, 5, 6), 3, _rules, max_level=8, version=3.0),
+    Subtask("logical", "ordering", (1, 2, 3, 4, 5, 6), 2, _ordering, distractors=1, max_level=40, version=3.0),
 )

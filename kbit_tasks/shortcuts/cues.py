@@ -27,15 +27,22 @@ class Cue:
     """A named key function; `subtasks` empty means it applies to every task. `steps`: how many
     inference steps the cue itself performs (a two-link path check performs 2); on items whose
     `depth` is no larger it IS the inference, not a shortcut, so it is scored on deeper items only.
-    A cue of no steps is a shortcut wherever it reads the answer, so it is scored on every item."""
+    A cue of no steps is a shortcut wherever it reads the answer, so it is scored on every item.
+    `steps_on` names the subtasks where the same reading performs another number of steps (the
+    lines naming both asked words are a finding in one subtask, the stated relation between them,
+    one step, in another)."""
 
     name: str
     key: Key
     subtasks: tuple[str, ...] = ()
     steps: int = 0
+    steps_on: tuple[tuple[str, int], ...] = ()
 
     def applies(self, subtask: str) -> bool:
         return not self.subtasks or subtask in self.subtasks
+
+    def steps_for(self, subtask: str | None) -> int:
+        return dict(self.steps_on).get(subtask, self.steps)
 
 
 def keys(cue: Cue, items: list[dict]) -> list[list]:
@@ -67,9 +74,12 @@ def accuracy(table: dict, item_keys: list[list], items: list[dict]) -> float:
 def deeper(cue: Cue, items: list[dict]) -> list[dict]:
     """The items that need more inference steps than the cue performs; all of them for a cue that
     performs none (a correlation item can rest on no fact: its answer No needs none)."""
-    if not cue.steps:
-        return items
-    return [it for it in items if it.get("depth", cue.steps + 1) > cue.steps]
+    out = []
+    for it in items:
+        steps = cue.steps_for(it.get("subtask"))
+        if not steps or it.get("depth", steps + 1) > steps:
+            out.append(it)
+    return out
 
 
 def cue_accuracy(cue: Cue, train: list[dict], test: list[dict]) -> float | None:

@@ -148,6 +148,20 @@ def _net_side(it, i):
     return (net[pair[0]] > net[pair[1]], net[pair[0]] == net[pair[1]], choice_identity(it, i))
 
 
+def _subject_side(it, i):
+    """How often the choice is the sentence subject (the name said first) of a comparison, per
+    comparison word, line by line, crossed with the query's word. At distance 1 the comparison
+    between the asked two decides alone, so which of them it names first must not recur as a
+    pattern over the other lines."""
+    _, asked, _ = _side_counts(it)
+    names = _choice_names(it, i)
+    if asked is None or len(names) != 1:
+        return None
+    context, _ = context_and_query(it["question"])
+    said = Counter(word for x in context for a, word, _ in COMPARISON.findall(x) if nonce_stem(a) == names[0])
+    return asked, tuple(sorted(said.items()))
+
+
 # ---- causal --------------------------------------------------------------------------------
 
 EDGE = re.compile(r"^(\w+) (?:directly )?causes (\w+)\b|^(\w+) -> (\w+)|^(\w+) is a direct cause of (\w+)")
@@ -406,13 +420,15 @@ TASK_CUES = (
     Cue("mood", _mood, ("syllogism",)),
     Cue("mood + positions", _mood_positions, ("syllogism",)),
     Cue("net side count", _net_side, ("ordering",)),
+    Cue("said first, per comparison word", _subject_side, ("ordering",)),
     Cue("edge or 2-hop path", _two_hop, ("intervention",), steps=2),
     Cue("in/out edges", _degrees, ("intervention", "dsep")),
     Cue("causes and effects two links out", _reach_out(2), ("intervention", "dsep"), steps=2),
     Cue("causes and effects three links out", _reach_out(3), ("intervention", "dsep"), steps=3),
     Cue("path ignoring colliders", _open_without_colliders, ("dsep",)),
     Cue("lines naming the choice", _lines_naming),
-    Cue("lines naming the asked words", _lines_naming_asked),
+    # In ordering and syllogism those lines are the stated relations between the asked two: one step.
+    Cue("lines naming the asked words", _lines_naming_asked, steps_on=(("ordering", 1), ("syllogism", 1))),
     Cue("gcd, not shown", _gcd_not_shown, ("sequence",)),
     Cue("step divisibility", _step_divisibility, ("sequence",)),
     Cue("step mod 8", _step_residue(8), ("sequence",)),
