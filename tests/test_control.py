@@ -166,3 +166,24 @@ def test_demo_help_names_the_control_stage_and_its_switch():
     demo = Path(__file__).resolve().parents[1] / "scripts" / "demo.sh"
     out = subprocess.run(["bash", str(demo), "--help"], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0 and "--no-control" in out.stdout and "control.md" in out.stdout
+
+
+@pytest.mark.slow  # nine sweep cells through lm-eval on the tiny model (about a minute on 2 idle cores)
+def test_demo_stage_end_to_end_on_the_tiny_model(control, tiny_llama_dir, tmp_path):
+    """build -> sweeps -> kbit-sweep run -> collect -> report, as scripts/demo.sh chains them."""
+    from kbit_tasks.family.control.__main__ import main as control_main
+    from kbit_tasks.sweep import main as sweep_main
+
+    out, record = control
+    control_main(["sweeps", "--control", str(out), "--base", str(tiny_llama_dir), "--out", str(tmp_path),
+                  "--limit", "2"])
+    for name in ("depth", "precision"):
+        sweep_main(["run", str(tmp_path / f"{name}.yaml")])
+    sweep_main(["collect", str(tmp_path / "cells-depth-limit2"), str(tmp_path / "cells-precision-limit2"),
+                "-o", str(tmp_path / "results.csv")])
+    control_main(["report", str(tmp_path / "results.csv"), "--control", str(out), "-o", str(tmp_path / "c.md")])
+    text = (tmp_path / "c.md").read_text()
+    table = pd.read_csv(tmp_path / "results.csv")
+    assert set(table["model"]) == {"control", "pretrained"}
+    assert sorted(table.loc[table["model"] == "control", "bits"].unique()) == [2, 3, 4, 5, 6, 7, 8, 16]
+    assert "## What was found" in text and text.count("Fit: ") == len(record["trained_levels"])
