@@ -41,33 +41,39 @@ def task_keys() -> list[tuple[str, str, int]]:
 
 
 @functools.lru_cache(maxsize=4)
-def eval_questions(heldout_n: int) -> frozenset[str]:
-    """Questions of the evaluation items (seed 0) at up to `heldout_n` items per task."""
+def eval_questions(heldout_n: int, keys: tuple[tuple[str, str, int], ...] | None = None) -> frozenset[str]:
+    """Questions of the evaluation items (seed 0) at up to `heldout_n` items per task (`keys`: all)."""
     from kbit_tasks.generators import generate
 
-    return frozenset({it["question"] for fam, sub, lvl in task_keys()
+    return frozenset({it["question"] for fam, sub, lvl in (keys or task_keys())
             for it in generate(fam, sub, lvl, n=heldout_n, seed=0, split="eval")})
+
+
+def train_items(fam: str, sub: str, lvl: int, n: int, first_seed: int, held_out: frozenset[str]) -> list[dict]:
+    """Up to n train-split items, CHUNK per generator seed from `first_seed` on, minus any held-out question.
+
+    Some subtasks have only a few hundred distinct items per split, so one large call could
+    not be served; repeats across chunks are simply repeated training text.
+    """
+    from kbit_tasks.generators import generate
+
+    items = []
+    for c in range(0, n, CHUNK):
+        items += generate(fam, sub, lvl, n=min(CHUNK, n - c), seed=first_seed + c // CHUNK, split="train")
+    return [it for it in items if it["question"] not in held_out]
 
 
 def build_corpus(preset: Preset) -> list[tuple[str, str]]:
     """Training (prompt, answer) pairs, shuffled once with the preset's seed (the same order for every size).
 
-    Each (family, subtask, level) gives the preset's items for its family (the data mix). Items
-    come in chunks of CHUNK, one generator seed per chunk: some subtasks have only a few
-    hundred distinct items per split, so one large call could not be served; repeats across
-    chunks are simply repeated training text.
+    Each (family, subtask, level) gives the preset's items for its family (the data mix).
     """
-    from kbit_tasks.generators import generate
-
     per_family = dict(preset.items_per_task)
     held_out = eval_questions(preset.heldout_n)
     docs = []
     for i, (fam, sub, lvl) in enumerate(task_keys()):
-        n = per_family.get(fam, 0)
-        for c in range(0, n, CHUNK):
-            seed = preset.corpus_seed + 1000 * i + c // CHUNK
-            items = generate(fam, sub, lvl, n=min(CHUNK, n - c), seed=seed, split="train")
-            docs.extend(prompt_and_answer(it) for it in items if it["question"] not in held_out)
+        items = train_items(fam, sub, lvl, per_family.get(fam, 0), preset.corpus_seed + 1000 * i, held_out)
+        docs.extend(prompt_and_answer(it) for it in items)
     random.Random(preset.seed).shuffle(docs)
     return docs
 

@@ -53,6 +53,38 @@ def batch_order(n_docs: int, preset: Preset) -> torch.Tensor:
     return torch.cat(epochs)[:need].view(preset.steps, preset.batch_size)
 
 
+def answer_loss(model, ids: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy on the answer tokens, the output head applied at those positions only.
+
+    The same number as `model(input_ids=ids, labels=labels).loss`, but the head (a 49k-word
+    vocabulary on a pretrained model) runs on a few answer positions instead of every token.
+    """
+    hidden = model.base_model(input_ids=ids).last_hidden_state[:, :-1]
+    target = labels[:, 1:]
+    keep = target != -100
+    return torch.nn.functional.cross_entropy(model.get_output_embeddings()(hidden[keep]), target[keep])
+
+
+def run_steps(model, data: list[tuple[list[int], list[int]]], order: torch.Tensor, pad_id: int, opt, sched,
+              desc: str, progress: bool = True) -> list[float]:
+    """One optimizer step per row of `order` (item indices), clipped at norm 1; returns the losses."""
+    model.train()
+    losses: list[float] = []
+    bar = tqdm(order, desc=desc, disable=not progress, leave=False)
+    for step_idx in bar:
+        ids, labels = collate([data[i] for i in step_idx.tolist()], pad_id)
+        loss = answer_loss(model, ids, labels)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        losses.append(loss.item())
+        bar.set_postfix(loss=f"{losses[-1]:.3f}")
+    model.eval()
+    return losses
+
+
 def train_model(size: Size, data: list[tuple[list[int], list[int]]], order: torch.Tensor, tokenizer,
                 preset: Preset, progress: bool = True) -> tuple[LlamaForCausalLM, dict]:
     """Train one size from a seeded init; returns the model and its manifest entry."""
@@ -61,21 +93,8 @@ def train_model(size: Size, data: list[tuple[list[int], list[int]]], order: torc
     opt = torch.optim.AdamW(model.parameters(), lr=size.lr, betas=(0.9, 0.95), weight_decay=preset.weight_decay)
     sched = get_cosine_with_min_lr_schedule_with_warmup(opt, preset.warmup_steps, preset.steps,
                                                         min_lr_rate=preset.min_lr_ratio)
-    model.train()
-    losses: list[float] = []
     start = time.perf_counter()
-    bar = tqdm(order, desc=f"train {size.name}", disable=not progress, leave=False)
-    for step_idx in bar:
-        ids, labels = collate([data[i] for i in step_idx.tolist()], tokenizer.pad_token_id)
-        loss = model(input_ids=ids, labels=labels).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        losses.append(loss.item())
-        bar.set_postfix(loss=f"{losses[-1]:.3f}")
-    model.eval()
+    losses = run_steps(model, data, order, tokenizer.pad_token_id, opt, sched, f"train {size.name}", progress)
     tail = losses[-max(1, len(losses) // 20):]  # last 5% of steps: less noisy than the final batch
     params = sum(p.numel() for p in model.parameters())
     embed = model.get_input_embeddings().weight.numel() + model.get_output_embeddings().weight.numel()

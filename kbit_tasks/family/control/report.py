@@ -1,0 +1,150 @@
+"""The positive control's report: accuracy by rung beside the pretrained base, and by precision with a fit.
+
+Reads the tidy table that `kbit-sweep collect` wrote from the control's two sweeps
+(every rung at 16 bits for the control and its base; the control at k = 2..8 on the
+rungs it trained on) and writes one markdown file that says plainly what was found.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+CONTROL, BASE = "control", "pretrained"
+
+
+def interval(successes, n) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson 95 % intervals for binomial accuracies."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    return proportion_confint(successes, n, alpha=0.05, method="wilson")
+
+
+def _acc_text(row) -> str:
+    if row is None:
+        return "-"
+    lo, hi = interval(row["successes"], row["n"])
+    return f"{row['value']:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
+def _above_chance(row) -> bool:
+    return row is not None and interval(row["successes"], row["n"])[0] > row["chance"]
+
+
+def _row(table: pd.DataFrame, model: str, task: str, bits: float):
+    hit = table[(table["model"] == model) & (table["task"] == task) & (table["bits"] == bits)]
+    return None if hit.empty else hit.iloc[0]
+
+
+def mean_depth(task: str, family: str, level: int, n: int) -> float:
+    """Mean `depth` of the task's first n evaluation items (seed 0): what a rung asks, read off its items."""
+    from kbit_tasks.generators import generate
+
+    subtask = task.removeprefix(f"kbit_{family}_").rsplit("_l", 1)[0]
+    return float(np.mean([it["depth"] for it in generate(family, subtask, int(level), n=n, seed=0)]))
+
+
+def depth_section(table: pd.DataFrame, trained: set[str]) -> tuple[list[str], dict]:
+    """The 16-bit table by rung, and per task whether the control and the base beat chance."""
+    lines = ["| task | level | mean depth | trained on | chance | pretrained, zero-shot | control |",
+             "|---|---|---|---|---|---|---|"]
+    above = {}
+    rungs = table[table["bits"] == 16].drop_duplicates("task").sort_values(["group", "level"])
+    for _, r in rungs.iterrows():
+        ctrl, base = _row(table, CONTROL, r["task"], 16), _row(table, BASE, r["task"], 16)
+        depth = mean_depth(r["task"], r["group"], r["level"], int(r["n"]))
+        above[r["task"]] = (_above_chance(ctrl), _above_chance(base))
+        lines.append(f"| {r['task']} | {r['level']} | {depth:.1f} | {'yes' if r['task'] in trained else 'no'} | "
+                     f"{r['chance']:.2f} | {_acc_text(base)} | {_acc_text(ctrl)} |")
+    return lines, above
+
+
+def precision_section(table: pd.DataFrame, trained: list[str], n_boot: int) -> tuple[list[str], dict]:
+    """The control's accuracy by bit width on its trained rungs, and the fit's verdict per rung."""
+    from fitting import fit_threshold
+
+    lines, verdicts = [], {}
+    for task in trained:
+        part = table[(table["model"] == CONTROL) & (table["task"] == task)].sort_values("bits")
+        if part["bits"].nunique() < 3:  # a curve needs points: the precision sweep has not run
+            lines += [f"**{task}**: not swept over precisions ({len(part)} bit width(s) in the table).", ""]
+            continue
+        lines += [f"**{task}**", "", "| bits | bits per parameter | log2 total bits | accuracy [95 % CI] |",
+                  "|---|---|---|---|"]
+        lines += [f"| {int(r['bits'])} | {r['bits_per_param']:.2f} | {r['log2_total_bits']:.2f} | {_acc_text(r)} |"
+                  for _, r in part.iterrows()]
+        fit = fit_threshold(part, n_boot=n_boot)
+        verdicts[task] = fit
+        bits = ""
+        if fit.detected:  # the breakpoint read back as a bit width, along the sweep's own points
+            bits = f" (about {np.interp(fit.breakpoint, part['log2_total_bits'], part['bits']):.1f} bits a weight)"
+        lines += ["", f"Fit: {fit.verdict()}{bits}.", ""]
+    return lines, verdicts
+
+
+def findings(above: dict, trained: list[str], verdicts: dict) -> list[str]:
+    """Plain sentences: did the control learn, does it carry deeper, where does it collapse."""
+    learned = [t for t in trained if above.get(t, (False, False))[0]]
+    deeper = [t for t, (ctrl, _) in above.items() if ctrl and t not in trained]
+    base = [t for t, (_, b) in above.items() if b]
+    out = []
+    if not learned:
+        out.append("- **The control did not learn**: on no rung it trained on is its 95 % interval above chance. "
+                   "The sweep below is then no evidence about precision; a longer recipe is needed.")
+    else:
+        out.append(f"- **Learned**: above chance (95 % interval) on {len(learned)} of {len(trained)} trained "
+                   f"rungs: {', '.join(learned)}.")
+    out.append(f"- **Deeper rungs**: above chance on {', '.join(deeper) if deeper else 'none'} of the "
+               "rungs it never trained on.")
+    out.append(f"- **Pretrained base, zero-shot**: above chance on {', '.join(base) if base else 'no rung'}.")
+    for task, fit in verdicts.items():
+        word = "a threshold located" if fit.detected else "no threshold located"
+        out.append(f"- **Precision, {task}**: {word} (the verdict below).")
+    return out
+
+
+def write_report(results: str | Path, record: dict, out: str | Path, n_boot: int = 199) -> Path:
+    """Write the control's markdown section from the collected table and the control's record."""
+    from kbit_tasks.generators import task_name
+
+    table = pd.read_csv(results)
+    table = table[table["metric"] == "acc"]
+    missing = {CONTROL, BASE} - set(table["model"])
+    if missing:
+        raise ValueError(f"{results}: no rows for model(s) {sorted(missing)}; "
+                         f"the table has {sorted(set(table['model']))}")
+    trained = [task_name(*key) for key in record["trained_levels"]]
+    depth_lines, above = depth_section(table, set(trained))
+    precision_lines, verdicts = precision_section(table, trained, n_boot)
+    recipe = record["recipe"]
+    lines = [
+        "# Positive control: a model that learned the skill here",
+        "",
+        f"The pretrained base fine-tuned on {record['train_items']} train-split items (a lexicon disjoint from "
+        f"the evaluation one; depths {record['depths_seen']}) of {', '.join('/'.join(s) for s in recipe['subtasks'])}"
+        f": {recipe['steps']} steps of {recipe['batch_size']}, the top {recipe['train_layers']} blocks trained "
+        f"({record['params_trained']:,} of {record['params']:,} parameters), loss on the answer tokens "
+        f"{record['first_loss']:.3f} -> {record['final_loss']:.3f}, {record['seconds']:.0f} s "
+        f"({record['seconds_per_step']} s a step, {record['torch_threads']} threads). Built by "
+        "`python -m kbit_tasks.family.control build`; evaluated on the eval split (seed 0) through `kbit-hf`, "
+        "weights stored in bfloat16, fp blocks of 64 below 16 bits.",
+        "",
+        "## What was found",
+        "",
+        *findings(above, trained, verdicts),
+        "",
+        "## Accuracy by rung at 16 bits (95 % Wilson intervals)",
+        "",
+        *depth_lines,
+        "",
+        "## The control's accuracy by precision, with the threshold fit",
+        "",
+        "`fitting.fit_threshold` (binomial, above the chance floor) on accuracy against log2 total model bits.",
+        "",
+        *precision_lines,
+    ]
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
+    return out
