@@ -9,8 +9,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
+from kbit_tasks.cli import DEBUG_HELP
 from kbit_tasks.family.control.build import RECIPES
 
 
@@ -34,17 +34,19 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--control", required=True, help="the built control's folder")
     report.add_argument("-o", "--out", required=True, help="markdown file to write")
     for p in (build, sweeps, report):
-        p.add_argument("--debug", action="store_true", help="show the traceback of an error")
+        p.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
-    from kbit_tasks.cli import cli_errors
+    from kbit_tasks.cli import run_command
 
-    argv = sys.argv[1:] if argv is None else argv
+    run_command("python -m kbit_tasks.family.control", argv, _main)
+
+
+def _main(argv: list[str]) -> None:
     args = _parser().parse_args(argv)
-    with cli_errors("kbit_tasks.family.control", argv):
-        globals()[f"_{args.command}"](args)
+    {"build": _build, "sweeps": _sweeps, "report": _report}[args.command](args)
 
 
 def _build(args) -> None:

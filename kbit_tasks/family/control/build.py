@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from kbit_tasks.atomic import atomic_write_json
-from kbit_tasks.family.build import _publish, _read_json
+from kbit_tasks.atomic import atomic_folder, atomic_write_json
+from kbit_tasks.family.build import _read_json
 
 CONTROL_FILE = "control.json"
 # Bump when the training code's meaning changes, so old caches rebuild.
@@ -168,11 +167,10 @@ def build_control(recipe: str | Recipe, base_dir: str | Path, out_dir: str | Pat
         "torch_threads": torch.get_num_threads(),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    atomic_write_json(tmp / CONTROL_FILE, record, indent=2)
-    _publish(tmp, out)
+    with atomic_folder(out) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        atomic_write_json(tmp / CONTROL_FILE, record, indent=2)
     return _read_json(out / CONTROL_FILE)  # as a cache hit reads it (JSON lists, not tuples)
 
 
