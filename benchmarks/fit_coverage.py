@@ -13,7 +13,7 @@ test is against the closest smooth curve and against one break: goal false-posit
 <= 0.07 on each. docs/fitting.md quotes the tables with their commands:
 
     python benchmarks/fit_coverage.py --reps 100 --n-boot 99 --workers 2 --crash-reps 0
-    python benchmarks/fit_coverage.py --reps 100 --n-boot 99 --workers 2 --crash-reps 0 --breakpoints 2
+    python benchmarks/fit_coverage.py --reps 100 --n-boot 39 --workers 2 --crash-reps 0 --breakpoints 2
     python benchmarks/fit_coverage.py --reps 0 --workers 2 --crash-reps 1000
 """
 from __future__ import annotations

@@ -9,8 +9,7 @@ no crash, no threshold (but the two looked at and named in EXPECTED_THRESHOLDS),
 naming a smooth curve (or refused as at chance), no shape label on a fit that is not
 identified. docs/fitting.md quotes its table:
 
-    python benchmarks/fit_coverage.py ...        # simulations
-    python benchmarks/real_curves.py             # this table (about 2 minutes on 2 cores)
+    python benchmarks/real_curves.py             # this table (about 3.5 minutes on 2 shared cores)
     python benchmarks/real_curves.py build --pythia /path/to/pythia.git   # remake the CSV
 
 Counts: n is the task's size (its evaluation split), checked against the published standard

@@ -51,7 +51,7 @@ def test_a_few_default_fits_meet_the_bar(table, real, shots, variant, task, metr
 
 @pytest.mark.slow
 def test_every_default_fit_meets_the_bar(table, real):
-    results = real.fits(table, n_boot=99)
+    results = real.fits(table)  # the defaults, as benchmarks/real_curves.py fits them
     assert len(results) == 90
     missed = {k: real.failures(k, f) for k, f in results.items() if real.failures(k, f)}
     assert not missed, missed
