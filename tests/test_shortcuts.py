@@ -14,7 +14,7 @@ import pytest
 
 from kbit_tasks.generators import SUBTASKS, generate
 from kbit_tasks.generators.lexicon import names, sample
-from kbit_tasks.shortcuts.battery import run, score_items
+from kbit_tasks.shortcuts.battery import confirm, run, score_items
 from kbit_tasks.shortcuts.cues import GENERIC, cue_accuracy, deeper
 from kbit_tasks.shortcuts.probe import probe_accuracy
 from kbit_tasks.shortcuts.task_cues import TASK_CUES
@@ -465,16 +465,19 @@ def test_real_tasks_have_no_shortcut_at_n_150():
 
 @pytest.mark.slow
 def test_sequence_tasks_have_no_shortcut_at_n_300():
-    """Issue 10's bar on every sequence level: each cue and the probe <= chance + 0.05 with 300
-    train and 300 eval items. v2.0's level 1 (order 1, x -> r x + c) failed it: the gold's step
-    from the last term is always a multiple of the last difference ("step divisibility" 1.00,
-    "step mod 8" 0.39, "step mod 3" 0.42, chance 0.25)."""
+    """The bar on every sequence rung: each cue and the probe <= chance + 0.05 with 300 train and
+    300 eval items, as the battery's two-stage screen reads it (a score over the bar at n = 300 is
+    measured again on 1000 fresh items a split, and only one over it twice is a leak: with ~60
+    scores here, about one crosses at n = 300 by luck). v2.0's order-1 rung failed both stages:
+    the gold's step from the last term is always a multiple of the last difference ("step
+    divisibility" 1.00, "step mod 8" 0.39, "step mod 3" 0.42, chance 0.25)."""
     flagged = []
     for task, scores, _, _, error in run(300, only=["sequence"]):
         assert error is None, f"{task}: {error}"
         assert scores, task
-        flagged += [f"{task} {s.cue}: {s.accuracy:.3f} (chance {s.chance:.2f})" for s in scores if s.flagged]
-    assert not flagged, "\n".join(flagged)
+        flagged += [s for s in scores if s.flagged]
+    leaks = [s for s in confirm(flagged) if s.flagged]
+    assert not leaks, "\n".join(f"{s.task} {s.cue}: {s.accuracy:.3f} (chance {s.chance:.2f})" for s in leaks)
 
 
 def test_a_cue_is_not_scored_where_it_is_the_whole_inference():
