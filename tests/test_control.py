@@ -174,7 +174,7 @@ def test_demo_help_names_the_control_stage_and_its_switch():
 def test_demo_stage_end_to_end_on_the_tiny_model(control, tiny_llama_dir, tmp_path):
     """build -> sweeps -> kbit-sweep run -> collect -> report, as scripts/demo.sh chains them."""
     from kbit_tasks.family.control.__main__ import main as control_main
-    from kbit_tasks.sweep import main as sweep_main
+    from kbit_tasks.cli.sweep import main as sweep_main
 
     out, record = control
     control_main(["sweeps", "--control", str(out), "--base", str(tiny_llama_dir), "--out", str(tmp_path),
