@@ -1,8 +1,10 @@
-"""Locate the reasoning threshold: segmented regressions of accuracy on log2(total model bits).
+"""Locate a threshold: segmented regressions of a metric on x, with an honest test that it exists.
 
-`fit_threshold(table, ...)` returns a `ThresholdFit` (or `ThresholdFits` with `by=`).
+`ThresholdModel.from_table(table, x=..., ...).fit(...)` (or `fit_threshold` in one call)
+returns a `ThresholdFit` (or `ThresholdFits` with `by=`).
 """
-from fitting.api import fit_threshold
+from fitting.hypotheses import ExistenceTest, LRTest
+from fitting.model import ThresholdModel, fit_threshold
 from fitting.results import ThresholdFit, ThresholdFits
 
-__all__ = ["fit_threshold", "ThresholdFit", "ThresholdFits"]
+__all__ = ["ThresholdModel", "fit_threshold", "ThresholdFit", "ThresholdFits", "ExistenceTest", "LRTest"]

@@ -1,4 +1,4 @@
-"""Reading the tidy results table: one clear ValueError per malformed input, before any fitting."""
+"""Reading a table: one clear ValueError per malformed input, before any fitting."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -8,10 +8,6 @@ import pandas as pd
 from scipy import stats
 
 METHODS = ("binomial", "ols", "wls")
-BINOMIAL_METRICS = ("acc", "acc_norm")
-# Columns that identify a cell of the tidy table (docs/sweep.md); two rows agreeing on all of
-# those present are one cell counted twice.
-CELL_KEY = ("model", "precision", "bits", "quant_type", "blocksize", "outliers", "task", "level", "metric")
 # Family-wise level of the below-chance caution of one fit: half for its cells one by one
 # (Bonferroni over them), half for their sum.
 BELOW_CHANCE_LEVEL = 0.05
@@ -19,7 +15,11 @@ BELOW_CHANCE_LEVEL = 0.05
 
 @dataclass
 class Spec:
-    """Which columns mean what; validated once for the whole table."""
+    """Which columns mean what; validated once for the whole table. metric_column: the column
+    naming each row's metric in a long table (rows of one metric are fitted). cell_key: the
+    columns that name a cell, its first one required for the check (two rows agreeing on all of
+    those present are one cell counted twice; without it rows are measurements, and equal ones
+    are legitimate) and for naming cells in notes."""
 
     x: str
     method: str
@@ -29,6 +29,8 @@ class Spec:
     y: str | None = None
     weights: str | None = None
     precision: str | None = None
+    metric_column: str | None = None
+    cell_key: tuple[str, ...] = ()
 
 
 @dataclass
@@ -42,6 +44,7 @@ class Cells:
     y: np.ndarray | None
     w: np.ndarray | None
     precision: np.ndarray | None
+    method: str = "binomial"  # "binomial", or "ols"/"wls" (wls only where the weights vary)
     notes: list[str] = field(default_factory=list)
     caveats: list[str] = field(default_factory=list)  # notes that the verdict itself must carry
 
@@ -56,15 +59,17 @@ def prepare(data, spec: Spec, metric: str | None, by: list[str] | None) -> pd.Da
     if spec.method not in METHODS:
         raise ValueError(f"method={spec.method!r} is not one of: {', '.join(METHODS)}")
     df = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
-    if "metric" in df.columns:
-        metrics = sorted(df["metric"].dropna().astype(str).unique())
+    col = spec.metric_column
+    if col is not None and col in df.columns:
+        metrics = sorted(df[col].dropna().astype(str).unique())
         if metric is None and len(metrics) > 1:
             raise ValueError(f"the table holds several metrics; choose one with metric=: {', '.join(metrics)}")
         if metric is not None and metric not in metrics:
             raise ValueError(f"metric={metric!r} is not in the table; metrics are: {', '.join(metrics)}")
-        df = df[df["metric"].astype(str) == (metric or metrics[0])]
+        df = df[df[col].astype(str) == (metric or metrics[0])]
     elif metric is not None:
-        raise ValueError(f"metric={metric!r} given but the table has no 'metric' column")
+        raise ValueError(f"metric={metric!r} given but the table has no {col!r} column" if col else
+                         f"metric={metric!r} given without metric_column=, the column that names each row's metric")
     _need(df, spec.x, "x")
     for col in by or []:
         _need(df, col, "by")
@@ -78,7 +83,7 @@ def prepare(data, spec: Spec, metric: str | None, by: list[str] | None) -> pd.Da
         if df[spec.successes].isna().all() and len(df):
             name = metric or "this metric"
             raise ValueError(f"{name!r} has no successes (a continuous metric?): use method='ols' for it, "
-                             f"or a binomial metric: {', '.join(BINOMIAL_METRICS)}")
+                             "or a metric counted in successes of trials")
     else:
         _need(df, spec.y, "y")
         if spec.method == "wls":
@@ -101,7 +106,7 @@ def prepare(data, spec: Spec, metric: str | None, by: list[str] | None) -> pd.Da
         rows = df.index[df[spec.precision].isna()]
         raise ValueError(f"column {spec.precision!r} (precision) is missing in {len(rows)} row(s), first at row "
                          f"{rows[0]!r}: every row needs a precision label (e.g. bits), or leave precision= unset")
-    _check_duplicates(df, by)
+    _check_duplicates(df, by, spec.cell_key)
     if len(df) and not _usable(df, spec).any():
         cols = ", ".join(repr(c) for c in _numeric_columns(spec))
         raise ValueError(f"no usable rows: each of the {len(df)} row(s) has a missing (NaN) value in one of {cols}")
@@ -110,11 +115,11 @@ def prepare(data, spec: Spec, metric: str | None, by: list[str] | None) -> pd.Da
     return df
 
 
-def _check_duplicates(df: pd.DataFrame, by: list[str] | None) -> None:
+def _check_duplicates(df: pd.DataFrame, by: list[str] | None, cell_key: tuple[str, ...]) -> None:
     """Refuse a cell counted twice (a table concatenated with itself would narrow every interval)."""
-    if "model" not in df.columns:
+    if not cell_key or cell_key[0] not in df.columns:
         return
-    key = [c for c in CELL_KEY if c in df.columns] + [c for c in by or [] if c not in CELL_KEY]
+    key = [c for c in cell_key if c in df.columns] + [c for c in by or [] if c not in cell_key]
     dup = df.duplicated(key, keep=False)
     if dup.any():
         first = df[dup].iloc[0]
@@ -182,7 +187,8 @@ def cells(df: pd.DataFrame, spec: Spec) -> Cells:
         raise ValueError(f"weights must be positive; got {w[ok & (w <= 0)][0]!r}")
     prec = df[spec.precision].to_numpy()[ok] if spec.precision else None
     pick = lambda a: None if a is None else a[ok]  # noqa: E731
-    out = Cells(x[ok], pick(s), pick(n), pick(c), pick(y), pick(w), prec, notes)
+    method = spec.method if s is not None or len(np.unique(w[ok])) > 1 else "ols"
+    out = Cells(x[ok], pick(s), pick(n), pick(c), pick(y), pick(w), prec, method, notes)
     if s is not None:
         pooled = pooled_below_chance(out, f"the {len(out.s)} cells of this fit")
         for below in (_below_chance(out, df[ok], spec), pooled):
@@ -202,15 +208,25 @@ def _below_chance(c: Cells, rows: pd.DataFrame, spec: Spec) -> str:
     low = np.flatnonzero(p_low < BELOW_CHANCE_LEVEL / 2 / max(m, 1))
     if low.size == 0:
         return ""
-    names = [col for col in ("model", "precision", "bits", "task", spec.precision)
-             if col is not None and col in rows.columns and rows[col].nunique() > 1] or [spec.x]
-    names = list(dict.fromkeys(names))
+    names = _naming(rows, [*spec.cell_key, *([spec.precision] if spec.precision else [])]) or [spec.x]
     shown = [", ".join(f"{k}={rows[k].iloc[i]}" for k in names)
              + f" ({c.s[i]:g}/{c.n[i]:g} = {c.s[i] / c.n[i]:.3f} < {c.c[i]:g})" for i in low[:5]]
     more = f"; and {low.size - 5} more" if low.size > 5 else ""
     return (f"{low.size} of {m} cells are significantly below the stated chance (one-sided binomial test, "
             f"{BELOW_CHANCE_LEVEL / 2:g} with Bonferroni over {m} cells): {'; '.join(shown)}{more}; "
             "check the chance rate (1 / number of choices) and the answer scoring")
+
+
+def _naming(rows: pd.DataFrame, key: list[str]) -> list[str]:
+    """The fewest columns of `key`, in its order, that tell these rows apart: each one named
+    varies where the columns before it agree (a column they determine adds nothing)."""
+    names = []
+    for col in dict.fromkeys(key):
+        if col not in rows.columns or rows[col].nunique() < 2:
+            continue
+        if not names or rows.groupby(names, dropna=False)[col].nunique().max() > 1:
+            names.append(col)
+    return names
 
 
 def pooled_below_chance(c: Cells, what: str) -> str:

@@ -14,7 +14,10 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import optimize, special, stats
 
-from fitting.profile import FinalFit, hinge_design
+from fitting.engine import finite_errors
+from fitting.hypotheses import ExistenceTest
+from fitting.profile import FinalFit, Grid, candidates, hinge_design
+from fitting.smooth import model_table
 
 _RIDGE = 1e-10
 ALTERNATIVES = ("two.sided", "greater", "less")
@@ -24,6 +27,7 @@ class SegmentedLS:
     """Gaussian profile likelihood of the hinge model (sigma profiled out)."""
 
     method = "ols"
+    emergence_only = False  # a continuous metric may rise or fall at the break (Brier falls)
 
     def __init__(self, x, y, w=None, extra=None, extra_names=()):
         self.x, self.y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
@@ -39,8 +43,41 @@ class SegmentedLS:
     def n_obs(self) -> int:
         return len(self.x)
 
+    @classmethod
+    def from_cells(cls, cells, extra=None, extra_names=()) -> SegmentedLS:
+        return cls(cells.x, cells.y, cells.w, extra, extra_names)
+
     def subset(self, mask) -> SegmentedLS:
         return SegmentedLS(self.x[mask], self.y[mask], self.w[mask])
+
+    def smooth_models(self) -> pd.DataFrame:
+        q = 0 if self.extra is None else self.extra.shape[1]
+        return model_table([("linear", 2 + q, self.linear_alternative()), ("sigmoid", 4 + q,
+                                                                           self.sigmoid_alternative())], self.n_obs)
+
+    def existence_test(self, grid: Grid, closest: str, n_boot: int, rng, n_breakpoints: int,
+                       alpha: float) -> ExistenceTest | None:
+        """Davies' test (its null is a straight line), and for two breaks a Gaussian parametric
+        bootstrap against one break (None when n_boot is 0)."""
+        stat, p = self.davies_pvalue()
+        if n_breakpoints == 1:
+            return ExistenceTest(stat, p, "linear", "Davies (k=10)")
+        if n_boot == 0:
+            return None
+        singles, pairs = candidates(grid)
+        p_one = self.versus_fewer_breaks(pairs, singles, n_boot, rng)
+        return ExistenceTest(stat, max(p, p_one), "linear; one break",
+                             f"Davies (k=10) vs linear, p = {p:.3g}; Gaussian parametric bootstrap vs one break "
+                             f"(B={n_boot}), p = {p_one:.3g}", p_smooth=p, p_one_break=p_one)
+
+    def identified(self, psis, coef, bse, cov):
+        return finite_errors(bse, coef), cov, ()
+
+    def bootstrap_psi(self, psi: float, grid: Grid, n_boot: int, rng) -> None:
+        return None  # the profile interval is exact enough here: no bootstrap interval is offered
+
+    def weak_break(self, z: float) -> tuple[str, ...]:
+        return ()  # the coverage of weak breaks was measured for accuracy (binomial) fits only
 
     def _fit(self, X, ridge=_RIDGE):
         """Batched WLS: (beta, loglik, rss, (X'WX)^-1); the tiny ridge keeps a grid point whose

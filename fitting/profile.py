@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize
 
 
 def hinge_design(x: np.ndarray, psis: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
@@ -153,6 +153,12 @@ def locate_two(model, grid: Grid, refine: bool = True) -> Pair:
     return Pair(np.asarray(psis, dtype=float), float(best), reason, inner, pairs, ll)
 
 
+def candidates(grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """The existence tests' candidate breaks, the same on the data and on every replicate:
+    every other interior grid point (G, 1) and pairs of them (`pair_grid`)."""
+    return grid.points[grid.interior][::2, None], pair_grid(grid)
+
+
 def pair_grid(grid: Grid, step: int = 3) -> np.ndarray:
     """Pairs (P, 2) of every `step`-th interior grid point, psi1 < psi2: the candidates of the
     two-break existence test (on data and on every bootstrap table alike)."""
@@ -167,8 +173,3 @@ def _refine_pair(model, start, ll_start):
                             options={"xatol": 1e-5, "fatol": 1e-8, "maxfev": 120})
     return (np.sort(res.x), -res.fun) if -res.fun >= ll_start else (start, ll_start)
 
-
-def lr_test(ll_big: float, ll_small: float, df: int) -> dict:
-    """Likelihood-ratio test with a chi2 reference (valid when every parameter is identified under both)."""
-    lr = max(0.0, 2 * (ll_big - ll_small))
-    return {"lr": lr, "df": int(df), "p_value": float(stats.chi2.sf(lr, df)) if df > 0 else np.nan}

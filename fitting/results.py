@@ -11,6 +11,7 @@ from statsmodels.iolib.summary import Summary
 from statsmodels.iolib.table import SimpleTable
 
 from fitting.data import Cells
+from fitting.hypotheses import ExistenceTest, LRTest
 from fitting.units import ci_label, readable_bits
 
 
@@ -31,7 +32,7 @@ class ThresholdFit:
     breakpoints: np.ndarray
     cis: tuple
     ci_open: bool
-    test: dict | None  # the existence test: stat, p_value, null (the smooth curve), name; None if not run
+    test: ExistenceTest | None  # None when it was not run
     reason: str
     params: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
     bse: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
@@ -41,7 +42,7 @@ class ThresholdFit:
     models: pd.DataFrame = field(default_factory=pd.DataFrame)  # smooth curves and breaks, AIC and BIC
     closest: str = ""  # the smooth curve (no break) with the lowest AIC
     boot_ci: tuple | None = None
-    precision_tests: dict = field(default_factory=dict)
+    precision_tests: dict[str, LRTest] = field(default_factory=dict)  # precision_terms, shared_psi
     notes: tuple = ()
     caveats: tuple = ()  # limits measured in simulation that apply to this fit: the verdict carries them
     label: dict = field(default_factory=dict)
@@ -70,7 +71,7 @@ class ThresholdFit:
     @property
     def p_value(self) -> float | None:
         """The existence test's p-value; None when it was not run (n_boot=0)."""
-        return None if self.test is None else float(self.test["p_value"])
+        return None if self.test is None else float(self.test.p_value)
 
     @property
     def detected(self) -> bool:
@@ -211,7 +212,7 @@ class ThresholdFit:
         """A statsmodels Summary: print it, or let a notebook render its HTML."""
         title = "Threshold fit" + (" (" + ", ".join(f"{k}={v}" for k, v in self.label.items()) + ")"
                                    if self.label else "")
-        test = "not run" if self.test is None else self.test["name"]
+        test = "not run" if self.test is None else self.test.name
         p = "n/a" if self.p_value is None else f"{self.p_value:.4g}"
         top = [["Method:", self.method, "Cells:", str(self.n_obs)],
                ["x:", self.x_name, "Log-Likelihood:", f"{self.llf:.2f}"],
@@ -241,8 +242,8 @@ class ThresholdFit:
         if len(self.models):
             extra.append("model comparison:\n" + self.models.to_string(index=False, float_format="%.2f"))
         for name, t in self.precision_tests.items():
-            extra.append(f"{name}: LR = {t['lr']:.3f}, df = {t['df']}, p = {t['p_value']:.4g}"
-                         + (f" ({t['note']})" if t.get("note") else ""))
+            extra.append(f"{name}: LR = {t.lr:.3f}, df = {t.df}, p = {t.p_value:.4g}"
+                         + (f" ({t.note})" if t.note else ""))
         extra.append(self.verdict())
         extra += [f"note: {n}" for n in self.notes]
         smry.add_extra_txt(extra)
@@ -273,7 +274,7 @@ class ThresholdFit:
         if self.boot_ci is not None:
             row.update(boot_ci_low=self.boot_ci[0], boot_ci_high=self.boot_ci[1])
         for name, t in self.precision_tests.items():
-            row[f"{name}_p"] = t["p_value"]
+            row[f"{name}_p"] = t.p_value
         row["notes"] = "; ".join((*self.notes, *self.caveats))
         return pd.DataFrame([row])
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from fitting import floor
+from fitting.hypotheses import ExistenceTest
 
 # Ceilings of the floor-and-ceiling logistic, as fractions of the way from chance to 1: a grid,
 # then a parabolic step (the log-likelihood is smooth in the ceiling). It ends at 1, so the
@@ -143,7 +144,8 @@ def draw(p, n, phi, size, rng):
     return rng.binomial(n, rng.beta(a, b, size=size + p.shape)).astype(float)
 
 
-def existence_test(hinge, cands, null, n_boot: int, rng, chunk: int = 50, null_phi: bool = False) -> dict:
+def existence_test(hinge, cands, null, n_boot: int, rng, name: str, chunk: int = 50,
+                   null_phi: bool = False) -> ExistenceTest:
     """p-value of the null (a smooth family, or the best fit over fewer breaks' candidates
     (G, nb)) against the best break over cands: T on the cells against T on n_boot tables drawn
     from the fitted null (beta-binomial with the observed dispersion).
@@ -161,6 +163,5 @@ def existence_test(hinge, cands, null, n_boot: int, rng, chunk: int = 50, null_p
     for start in range(0, n_boot, chunk):
         sb = draw(p0, hinge.n, float(phi), (min(chunk, n_boot - start),), rng)
         exceed += int(np.sum(break_statistic(hinge, cands, null, sb)[0] >= t_obs - 1e-9))
-    name = null.name if isinstance(null, Smooth) else f"{null.shape[-1]} break{'s' if null.shape[-1] > 1 else ''}"
-    return {"stat": float(t_obs), "p_value": (1 + exceed) / (1 + n_boot), "null": name,
-            "dispersion": float(phi), "n_boot": n_boot}
+    null_name = null.name if isinstance(null, Smooth) else f"{null.shape[-1]} break{'s' if null.shape[-1] > 1 else ''}"
+    return ExistenceTest(float(t_obs), (1 + exceed) / (1 + n_boot), null_name, name, float(phi), n_boot)

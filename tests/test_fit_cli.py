@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from fitting.simulate import simulate_table
+from kbit_tasks.report.simulate import simulate_table
 
 
 def kbit_fit(capsys, *args):

@@ -5,8 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fitting import ThresholdFits, fit_threshold
-from fitting.simulate import simulate_table
+from fitting import ThresholdFits
+from kbit_tasks.report import fit_table
+from kbit_tasks.report.simulate import simulate_table
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +17,7 @@ def planted():
 
 @pytest.fixture(scope="module")
 def planted_fit(planted):
-    return fit_threshold(planted, metric="acc", n_boot=99, boot_ci=100, precision="bits")
+    return fit_table(planted, metric="acc", n_boot=99, boot_ci=100, precision="bits")
 
 
 def test_planted_threshold_is_found_with_interval_and_test(planted_fit):
@@ -31,8 +32,8 @@ def test_planted_threshold_is_found_with_interval_and_test(planted_fit):
     assert f.models.set_index("model")["bic"].idxmin() == "one break"
     assert f.readable.endswith("MB") and "Gbit" in f.readable
     # precision adds nothing beyond total bits in this simulation, and psi is shared
-    assert f.precision_tests["precision_terms"]["p_value"] > 0.05
-    assert f.precision_tests["shared_psi"]["p_value"] > 0.05
+    assert f.precision_tests["precision_terms"].p_value > 0.05
+    assert f.precision_tests["shared_psi"].p_value > 0.05
 
 
 def test_summary_frame_and_plot(planted_fit):
@@ -51,10 +52,10 @@ def test_summary_frame_and_plot(planted_fit):
 
 def test_three_bit_collapse_is_a_precision_effect():
     table = simulate_table(psi=31.5, seed=5, collapse_3bit=1.5)
-    f = fit_threshold(table, metric="acc", precision="bits", n_boot=19)
-    assert f.precision_tests["precision_terms"]["p_value"] < 0.001
+    f = fit_table(table, metric="acc", precision="bits", n_boot=19)
+    assert f.precision_tests["precision_terms"].p_value < 0.001
     assert f.params["prec[3]"] < -1
-    from fitting.report import precision_frame
+    from kbit_tasks.report.panels import precision_frame
 
     shifts = precision_frame({"all": f})["shifts"].iloc[0]
     se = f.bse["prec[3]"]
@@ -62,14 +63,14 @@ def test_three_bit_collapse_is_a_precision_effect():
 
 
 def test_no_break_is_not_called_a_threshold():
-    f = fit_threshold(simulate_table(psi=None, seed=11), metric="acc", n_boot=99)
+    f = fit_table(simulate_table(psi=None, seed=11), metric="acc", n_boot=99)
     assert not f.detected and f.p_value > 0.05
     assert "existence test" in f.reason and f.closest in f.verdict()
 
 
 def test_two_breakpoints():
     table = simulate_table(psi=30.5, seed=2, b3=-1.4, psi2=33.0)
-    f = fit_threshold(table, metric="acc", n_breakpoints=2, n_boot=19)
+    f = fit_table(table, metric="acc", n_breakpoints=2, n_boot=19)
     assert f.breakpoints[0] < f.breakpoints[1]
     assert abs(f.breakpoint - 30.5) < 0.6  # the main breakpoint is where the slope rises
     assert {"one break", "two breaks"} <= set(f.models["model"])
@@ -86,7 +87,7 @@ def _cells(xs, acc, n=300, chance=0.5):
     (_cells(np.arange(28, 38), [0.6] * 9 + [0.97]), "edge"),
 ])
 def test_honest_refusals(table, why):
-    f = fit_threshold(table, n_boot=19)
+    f = fit_table(table, n_boot=19)
     assert math.isnan(f.breakpoint) and not f.detected
     assert why in f.reason and "no threshold detectable" in f.verdict()
 
@@ -96,7 +97,7 @@ def test_missing_values_and_zero_trials_are_dropped_and_noted(planted):
     t = planted[planted.metric == "acc"].astype({"n": "Int64", "successes": "Int64"})
     t.loc[t.index[0], "successes"] = pd.NA
     t.loc[t.index[1], ["successes", "n"]] = 0
-    f = fit_threshold(t, n_boot=19)
+    f = fit_table(t, n_boot=19)
     assert f.n_obs == len(t) - 2
     assert any("NaN" in n for n in f.notes) and any("zero trials" in n for n in f.notes)
 
@@ -111,7 +112,7 @@ def test_missing_values_and_zero_trials_are_dropped_and_noted(planted):
 ])
 def test_bad_arguments_name_the_value_and_the_choices(planted, kwargs, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
-        fit_threshold(planted, **kwargs)
+        fit_table(planted, **kwargs)
 
 
 @pytest.mark.parametrize("column, value, message", [
@@ -125,13 +126,13 @@ def test_malformed_cells_raise(planted, column, value, message):
     t[column] = t[column].astype(object)
     t.loc[t.index[3], column] = value
     with pytest.raises(ValueError, match=message):
-        fit_threshold(t)
+        fit_table(t)
 
 
 def test_by_gives_a_collection():
     table = pd.concat([simulate_table(seed=1, tasks=("kbit_logical_a_l1",)),
                        simulate_table(psi=None, seed=2, tasks=("kbit_causal_b_l2",))])
-    fits = fit_threshold(table, metric="acc", by=["task", "level"], n_boot=19)
+    fits = fit_table(table, metric="acc", by=["task", "level"], n_boot=19)
     assert isinstance(fits, ThresholdFits) and len(fits) == 2
     frame = fits.to_frame()
     assert list(frame["task"]) == ["kbit_causal_b_l2", "kbit_logical_a_l1"]
@@ -139,10 +140,31 @@ def test_by_gives_a_collection():
     assert "kbit_causal_b_l2" in fits._repr_html_()
 
 
-def test_trials_column_alias_and_number_chance(planted):
-    t = planted[planted.metric == "acc"].drop(columns=["chance"]).rename(columns={"n": "trials"})
-    f = fit_threshold(t, chance=0.5, n_boot=19)
+def test_any_column_names_and_a_number_for_chance(planted):
+    """fitting reads the columns it is told (no names of its own), as a model then a fit."""
+    from fitting import ThresholdModel, fit_threshold
+
+    t = planted[planted.metric == "acc"].drop(columns=["chance"])
+    t = t.rename(columns={"n": "items", "successes": "right", "log2_total_bits": "size"})
+    model = ThresholdModel.from_table(t, x="size", successes="right", trials="items", chance=0.5)
+    assert model.spec.method == "binomial" and len(model.data) == 30
+    f = model.fit(n_boot=19)
     assert abs(f.breakpoint - 31.5) < 0.5
+    again = fit_threshold(t, x="size", successes="right", trials="items", chance=0.5, n_boot=19)
+    assert again.breakpoint == f.breakpoint and again.p_value == f.p_value
+
+
+@pytest.mark.parametrize("columns, message", [
+    (dict(successes="successes", chance=0.5), "trials not given: method='binomial' needs trials="),
+    (dict(successes="successes", trials="n"), "chance not given"),
+    (dict(method="ols"), "y not given: method='ols' needs y="),
+    (dict(y="value", metric="acc"), "metric='acc' given without metric_column="),
+])
+def test_a_role_left_unnamed_is_one_error_before_fitting(planted, columns, message):
+    from fitting import ThresholdModel
+
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        ThresholdModel.from_table(planted, x="log2_total_bits", **columns)
 
 
 def test_kbit_fit_writes_report(tmp_path, capsys):
@@ -171,7 +193,7 @@ def test_kbit_fit_writes_report(tmp_path, capsys):
 
 def _design_cells(p, seed, chance=0.25, n=300):
     """Issue 11's design: 6 sizes x 4 precisions, cells drawn from accuracy p(x)."""
-    from fitting.simulate import BENCH_BITS, BENCH_SIZES, design
+    from kbit_tasks.report.simulate import BENCH_BITS, BENCH_SIZES, design
 
     t = design(BENCH_SIZES, BENCH_BITS)
     x = t["log2_total_bits"].to_numpy()
@@ -190,7 +212,7 @@ def test_profile_is_a_pure_function_of_psi_and_never_below_no_break():
     t = _design_cells(_linear, 3002)
     c = Cells(t["log2_total_bits"].to_numpy(float), t["successes"].to_numpy(float), t["n"].to_numpy(float),
               t["chance"].to_numpy(float), None, None, None)
-    model = _model(c, "binomial", with_precision=False)
+    model = _model(c, with_precision=False)
     psis = np.linspace(c.x.min(), c.x.max(), 25)
     first = [model.loglik_at([p]) for p in psis]
     again = [model.loglik_at([p]) for p in psis[::-1]][::-1]  # another call order, other "previous" fits
@@ -203,7 +225,7 @@ def test_issue_reproducer_linear_tables_do_not_crash():
     # about 10% of these tables crashed in brentq before (warm-started profile); the full
     # 1,000-table pass is in benchmarks/fit_coverage.py
     for seed in range(3002, 3008):
-        f = fit_threshold(_design_cells(_linear, seed), n_boot=0)
+        f = fit_table(_design_cells(_linear, seed), n_boot=0)
         assert not f.detected and "not run" in f.reason or "edge" in f.reason
 
 
@@ -227,14 +249,14 @@ def test_interval_end_without_a_sign_change_is_reported_open():
 
 def test_linear_accuracy_is_not_a_threshold():
     for seed in (1, 2, 3):
-        f = fit_threshold(_design_cells(_linear, seed), n_boot=39)
+        f = fit_table(_design_cells(_linear, seed), n_boot=39)
         assert not f.detected and f.closest == "linear in p", f.verdict()
 
 
 def test_saturating_sigmoid_is_not_a_threshold_and_names_its_closest_curve():
     from scipy.special import expit
 
-    f = fit_threshold(_design_cells(lambda x: 0.25 + 0.65 * expit(x - x.mean()), 4), n_boot=39)
+    f = fit_table(_design_cells(lambda x: 0.25 + 0.65 * expit(x - x.mean()), 4), n_boot=39)
     assert not f.detected
     assert f.closest == "floor-ceiling logistic" and "floor-ceiling logistic" in f.verdict()
 
@@ -244,7 +266,7 @@ def test_falling_slope_is_saturation_not_emergence():
 
     # a steep rise that stops at psi: the slope falls there
     t = _design_cells(lambda x: floor_hinge(x, x.mean(), 0.25, b0=1.0, b1=0.9, b2=-0.9), 5)
-    f = fit_threshold(t, n_boot=39)
+    f = fit_table(t, n_boot=39)
     assert not f.detected
     assert f.direction == "saturation" and np.isfinite(f.breakpoint)
     if f.p_value <= 0.05:
@@ -252,28 +274,28 @@ def test_falling_slope_is_saturation_not_emergence():
 
 
 def test_abs_sine_is_not_detected():
-    f = fit_threshold(_design_cells(lambda x: 0.25 + 0.7 * np.abs(np.sin(x)), 0), n_boot=39)
+    f = fit_table(_design_cells(lambda x: 0.25 + 0.7 * np.abs(np.sin(x)), 0), n_boot=39)
     assert not f.detected and f.dispersion > 10
 
 
 def test_alpha_labels_every_interval():
     t = simulate_table(psi=31.5, chance=0.5, seed=0)
-    f = fit_threshold(t, metric="acc", alpha=0.5, n_boot=19)
+    f = fit_table(t, metric="acc", alpha=0.5, n_boot=19)
     text = str(f.summary())
     assert "50% CI" in f.verdict() and "50% CI" in text and "95%" not in text
-    wide = fit_threshold(t, metric="acc", alpha=0.05, n_boot=19)
+    wide = fit_table(t, metric="acc", alpha=0.05, n_boot=19)
     assert np.ptp(f.ci) < np.ptp(wide.ci)
     assert np.allclose(f.conf_int().loc["psi"], f.ci)
-    from fitting.report import markdown
+    from kbit_tasks.report.markdown import markdown
 
     assert "| 50% CI |" in markdown({(): f}, {(): "x.png"}, "cmd", "acc")
 
 
 def test_n_boot_zero_reports_the_test_as_not_run():
-    f = fit_threshold(simulate_table(psi=31.5, chance=0.5, seed=0), metric="acc", n_boot=0)
+    f = fit_table(simulate_table(psi=31.5, chance=0.5, seed=0), metric="acc", n_boot=0)
     assert f.p_value is None and f.test is None and not f.detected
     assert "not run" in f.reason and "not run" in f.verdict()
-    assert math.isnan(f.to_frame().iloc[0]["p_value"])
+    assert math.isnan(f.to_frame().iloc[0].p_value)
 
 
 def test_results_object_is_immutable_and_statsmodels_like(planted_fit):
@@ -282,6 +304,12 @@ def test_results_object_is_immutable_and_statsmodels_like(planted_fit):
     f = planted_fit
     with pytest.raises(dataclasses.FrozenInstanceError):
         f.breakpoints = np.array([30.0])
+    from fitting import ExistenceTest, LRTest
+
+    assert isinstance(f.test, ExistenceTest) and f.test.null == f.closest and f.test.n_boot == 99
+    assert isinstance(f.precision_tests["shared_psi"], LRTest) and f.precision_tests["shared_psi"].df == 4
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        f.test.p_value = 0.0
     assert list(f.params.index[:3]) == ["const", "slope", "slope_change"]
     assert (f.bse > 0).all() and np.isfinite(f.llf)
     assert f.aic == pytest.approx(2 * len(f.params) - 2 * f.llf)
@@ -352,10 +380,32 @@ def test_beta_binomial_draws_have_the_stated_dispersion():
 
 
 def test_weak_break_verdict_carries_the_measured_under_coverage(planted_fit):
-    from fitting.simulate import truth_cells
+    from kbit_tasks.report.simulate import truth_cells
 
     table, _ = truth_cells("weak break", 10_000)
-    f = fit_threshold(table, n_boot=0)
+    f = fit_table(table, n_boot=0)
     assert "CAUTION" in f.verdict() and "weakly determined" in f.verdict()
     assert "weakly determined" in f.to_frame().iloc[0]["notes"]
     assert not planted_fit.caveats and "CAUTION" not in planted_fit.verdict()
+
+
+def test_both_engines_keep_one_protocol_and_the_fit_never_asks_which():
+    """The fit (fitting/api.py) holds an Engine and compares no method name anywhere."""
+    import ast
+
+    import fitting.api
+    from fitting.binomial import FloorHinge
+    from fitting.engine import Engine
+    from fitting.ols import SegmentedLS
+
+    x = np.arange(8.0)
+    assert isinstance(FloorHinge(x, np.full(8, 50.0), np.full(8, 100.0), np.full(8, 0.25)), Engine)
+    assert isinstance(SegmentedLS(x, x ** 2), Engine)
+    tree = ast.parse(open(fitting.api.__file__).read())
+    def names_a_method(n):
+        return (isinstance(n, ast.Constant) and n.value in ("binomial", "ols", "wls")
+                or isinstance(n, ast.Attribute) and n.attr == "method" or isinstance(n, ast.Name) and n.id == "method")
+
+    asks = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Compare)
+            and any(names_a_method(n) for side in (node.left, *node.comparators) for n in ast.walk(side))]
+    assert asks == []

@@ -32,8 +32,8 @@ def test_davies_psi_and_slopes_equal_r_recorded(x, y, w, p, psi, slopes, slope_s
     model = SegmentedLS(np.array(x, float), np.array(y, float), None if w is None else np.array(w, float))
     for alternative, expected in zip(("two.sided", "greater", "less"), p):
         assert model.davies_pvalue(alternative=alternative)[1] == pytest.approx(expected, rel=1e-8)
-    table = pd.DataFrame({"log2_total_bits": x, "value": y, "w": w or 1.0})
-    fit = fit_threshold(table, method="ols" if w is None else "wls", weights=None if w is None else "w")
+    table = pd.DataFrame({"x": x, "y": y, "w": w or 1.0})
+    fit = fit_threshold(table, x="x", y="y", weights=None if w is None else "w")
     assert fit.p_value == pytest.approx(p[0], rel=1e-8)
     assert fit.breakpoint == pytest.approx(psi[0], rel=1e-5)
     delta = fit.model.statsmodels_fit(fit.breakpoints, list(fit.params.index)).bse["psi"]

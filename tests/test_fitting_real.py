@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fitting import fit_threshold
+from kbit_tasks.report import fit_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,7 +44,7 @@ def test_counts_agree_with_the_published_standard_errors(table, real):
 ])
 def test_a_few_default_fits_meet_the_bar(table, real, shots, variant, task, metric, expect):
     part = table[(table.shots == shots) & (table.variant == variant) & (table.task == task) & (table.metric == metric)]
-    fit = fit_threshold(part, n_boot=39)
+    fit = fit_table(part, n_boot=39)
     assert real.failures((shots, variant, task, metric), fit) == []
     assert expect in real.short(fit)
 

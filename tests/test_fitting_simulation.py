@@ -9,15 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fitting import fit_threshold
-from fitting.simulate import truth_cells
+from kbit_tasks.report import fit_table
+from kbit_tasks.report.simulate import truth_cells
 
 
 def _fits(truth, seeds, n_boot):
     out = []
     for seed in seeds:
         table, psi = truth_cells(truth, seed)
-        out.append((fit_threshold(table, n_boot=n_boot, seed=seed), psi))
+        out.append((fit_table(table, n_boot=n_boot, seed=seed), psi))
     return out
 
 
@@ -55,7 +55,7 @@ def continuous():
 def test_ols_agrees_with_piecewise_regression(continuous):
     import piecewise_regression
 
-    ours = fit_threshold(continuous, method="ols")
+    ours = fit_table(continuous, method="ols")
     theirs = piecewise_regression.Fit(continuous["log2_total_bits"].to_list(), continuous["value"].to_list(),
                                       n_breakpoints=1, start_values=[30.0], n_boot=20)
     est = theirs.get_results()["estimates"]
@@ -74,7 +74,7 @@ def test_ols_no_break_gives_large_davies_p():
     rng = np.random.default_rng(3)
     x = np.linspace(27, 36, 40)
     table = pd.DataFrame({"log2_total_bits": x, "value": 0.1 * x + rng.normal(0, 0.05, x.size)})
-    fit = fit_threshold(table, method="ols")
+    fit = fit_table(table, method="ols")
     assert fit.p_value > 0.05 and not fit.detected
 
 
@@ -84,6 +84,6 @@ def test_two_breaks_do_not_call_a_smooth_curve_with_a_dip_a_threshold(truth):
     fits = []
     for seed in range(700, 712):
         table, _ = truth_cells(truth, seed)
-        fits.append(fit_threshold(table, n_breakpoints=2, n_boot=19, seed=seed))
+        fits.append(fit_table(table, n_breakpoints=2, n_boot=19, seed=seed))
     assert sum(f.detected for f in fits) <= 1, [f.verdict() for f in fits if f.detected]
     assert all(len(f.slopes()) in (0, 3) for f in fits)

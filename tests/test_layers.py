@@ -138,3 +138,48 @@ def test_a_planted_violation_in_a_copy_of_the_tree_is_caught(tmp_path, planted):
     victim.write_text(victim.read_text() + "\nimport kbit_tasks.model  # noqa\n")  # model.py imports quant
     assert any({"kbit_tasks.model", "kbit_tasks.quant.core"} <= set(c) for c in circles(import_graph(tmp_path)))
     assert not any("kbit_tasks.quant.core" in c for c in circles(import_graph()))
+
+
+# The tidy table's columns (ARCHITECTURE.md's contract), which `fitting` must not know: a caller
+# names them (kbit_tasks.report.table.COLUMNS). Four are also fitting's own words: the roles
+# successes and chance, the model-comparison table's "model" column, the plot's "metric" label.
+KBIT_COLUMNS = ("model", "params", "bits", "quant_type", "blocksize", "bits_per_param", "total_bits",
+                "log2_total_bits", "task", "group", "level", "metric", "value", "stderr", "n", "successes", "chance")
+OWN_WORDS = {"model", "successes", "chance", "metric"}
+OWN_ATTRIBUTES = {"n", "params"}  # a count array and a fit's estimates, as statsmodels names them
+
+
+def kbit_knowledge(root: Path = ROOT) -> list[str]:
+    """Every place in fitting/ that names a kbit column (a string, docstrings aside, or an
+    attribute such as `table.log2_total_bits`) or imports kbit_tasks."""
+    found = []
+    for path in sorted((root / "fitting").rglob("*.py")):
+        tree = ast.parse(path.read_text(), str(path))
+        docs = {id(node.body[0].value) for node in ast.walk(tree)
+                if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+        where = path.relative_to(root)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and node.value in set(KBIT_COLUMNS) - OWN_WORDS and id(node) not in docs:
+                found.append(f"{where}:{node.lineno} names column {node.value!r}")
+            elif isinstance(node, ast.Attribute) and node.attr in set(KBIT_COLUMNS) - OWN_WORDS - OWN_ATTRIBUTES:
+                found.append(f"{where}:{node.lineno} reads column .{node.attr}")
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                found += [f"{where}:{node.lineno} imports {n}" for n in names if n.split(".")[0] == "kbit_tasks"]
+    return found
+
+
+def test_fitting_names_no_kbit_column_and_imports_nothing_from_kbit_tasks():
+    assert kbit_knowledge() == []
+
+
+def test_a_planted_kbit_column_or_import_in_fitting_is_caught(tmp_path):
+    shutil.copytree(ROOT / "fitting", tmp_path / "fitting", ignore=shutil.ignore_patterns("__pycache__"))
+    victim = tmp_path / "fitting" / "units.py"
+    victim.write_text(victim.read_text() + '\n\ndef _late(t):\n    """log2_total_bits in a docstring is prose."""\n'
+                      '    from kbit_tasks import atomic  # noqa\n    return t["log2_total_bits"], t.quant_type, t.n\n')
+    lines = len((ROOT / "fitting" / "units.py").read_text().splitlines())
+    assert sorted(kbit_knowledge(tmp_path)) == [f"fitting/units.py:{lines + 5} imports kbit_tasks",
+                                                f"fitting/units.py:{lines + 6} names column 'log2_total_bits'",
+                                                f"fitting/units.py:{lines + 6} reads column .quant_type"]

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fitting.simulate import simulate_table
+from kbit_tasks.report.simulate import simulate_table
 
 PSI = {("logical", 1): 30.5, ("logical", 2): 32.0}  # planted breaks, log2(total bits)
 
@@ -102,7 +102,7 @@ def test_mirage_verdict_words():
     """The verdict from fits alone: stand-ins with only what mirage_verdict reads."""
     from types import SimpleNamespace as Fit
 
-    from fitting.report import mirage_verdict
+    from kbit_tasks.report.panels import mirage_verdict
 
     acc = Fit(detected=True, ci=(30.0, 31.0), breakpoint=30.5)
     near = Fit(detected=True, ci=(30.5, 31.5), breakpoint=31.0)
@@ -117,7 +117,7 @@ def test_mirage_verdict_words():
 
 
 def test_best_k_sentence_says_cannot_tell_when_precisions_tie():
-    from fitting.report import best_k_sentence, budget_frame
+    from kbit_tasks.report.panels import best_k_sentence, budget_frame
 
     points = pd.DataFrame({"group": "g", "bits": [4, 8, 4, 8], "log2_total_bits": [30.0, 30.0, 31.0, 31.0],
                            "successes": [50, 51, 80, 20], "n": [100, 100, 100, 100], "chance": 0.25})
@@ -134,7 +134,7 @@ def test_figures_draw_exactly_their_csv(report):
     import matplotlib
 
     matplotlib.use("Agg")
-    from fitting.figures import phase_figure, precision_figure
+    from kbit_tasks.report.figures import phase_figure, precision_figure
 
     points = pd.read_csv(report / "precision.csv")
     fig = precision_figure(points)
@@ -158,7 +158,7 @@ def test_no_precision_effect_planted_gives_cannot_tell(report):
 def test_a_planted_precision_advantage_is_named():
     """3-bit weights given +1.5 on the logit scale at every size (simulate_table's
     collapse_3bit, negated): at equal total bits 3-bit is the answer, and never the loser."""
-    from fitting.report import best_k_sentence, budget_frame, precision_points
+    from kbit_tasks.report.panels import best_k_sentence, budget_frame, precision_points
 
     table = simulate_table(psi=None, chance=0.25, seed=3, tasks=("kbit_logical_x_l1",), collapse_3bit=-1.5, b2=0.6)
     budget = budget_frame(precision_points(table, "acc"))
@@ -180,7 +180,7 @@ def test_a_table_without_family_and_level_still_reports_and_says_why(tmp_path):
 def test_a_shift_without_a_standard_error_is_said_to_be_not_identified():
     """Near chance the information matrix can be singular: a shift of -104.86 is then no
     estimate at all, and the precision table says so instead of printing it bare."""
-    from fitting.report import precision_frame
+    from kbit_tasks.report.panels import precision_frame
     from fitting.results import ThresholdFit
 
     fit = ThresholdFit(method="binomial", x_name="log2_total_bits", alpha=0.05, n_obs=35,

@@ -1,23 +1,18 @@
 """`kbit-fit results.csv [--by group,level] [--metric acc] -o report/`: fits and a report with
 a phase diagram, a mirage check and a precision panel (each figure a PNG beside its CSV).
-
-It lives in kbit_tasks, not in fitting, so that `fitting` stays a library importing nothing
-from kbit_tasks (the report is written through kbit_tasks' atomic writer)."""
+The options and the checks of the table and folder are here; the report is kbit_tasks.report."""
 from __future__ import annotations
 
 import argparse
-import re
 import shlex
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from fitting.data import BINOMIAL_METRICS, METHODS
-from fitting.report import FAMILY, LEVEL, markdown, panel_markdown, panels
-from kbit_tasks.atomic import atomic_write
+from fitting.data import METHODS
 from kbit_tasks.cli import DEBUG_HELP, run_command
+from kbit_tasks.report.build import Request, write_report
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -30,11 +25,6 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if path.suffix in (".parquet", ".pq"):
         return pd.read_parquet(path)
     raise ValueError(f"results table {str(path)!r}: suffix {path.suffix!r} is not one of .csv, .parquet, .pq")
-
-
-def _slug(label: dict) -> str:
-    text = "_".join(f"{k}-{v}" for k, v in label.items()) or "all"
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,65 +71,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def run(args: argparse.Namespace, command: str) -> None:
-    from fitting import fit_threshold
-
-    method = args.method if args.method != "auto" else ("binomial" if args.metric in BINOMIAL_METRICS else "ols")
-    by = [b for b in args.by.split(",") if b]
+    request = Request(metric=args.metric, method=args.method, by=tuple(b for b in args.by.split(",") if b), x=args.x,
+                      precision=args.precision, n_breakpoints=args.breakpoints, n_boot=args.n_boot,
+                      boot_ci=args.boot_ci, alpha=args.alpha, seed=args.seed)
     table = read_table(args.table)
     out = report_folder(args.out)
-    fits = fit_threshold(table, x=args.x, method=method, metric=args.metric, by=by or None,
-                         precision=args.precision, n_breakpoints=args.breakpoints, n_boot=args.n_boot,
-                         boot_ci=args.boot_ci, alpha=args.alpha, seed=args.seed)
-    fits = fits if by else {(): fits}
-    import matplotlib
-
-    matplotlib.use("Agg")
-    plots = {}
-    for key, fit in fits.items():
-        name = f"plots/{_slug(fit.label)}.png"
-        ax = fit.plot()
-        _save(ax.figure, out / name)
-        plots[key] = name
-    frame = pd.concat([f.to_frame() for f in fits.values()], ignore_index=True)
-    atomic_write(out / "fits.csv", lambda p: frame.to_csv(p, index=False))
-    panel_lines = _panels(table, fits, by, method, args, out)
-    text = markdown(fits, plots, command=command, metric=args.metric, note=args.note, panel_lines=panel_lines)
-    atomic_write(out / "report.md", lambda p: Path(p).write_text(text))
-    found = int(np.sum(frame["detected"]))
-    print(f"{len(frame)} fit(s), {found} threshold(s) detected; report in {out / 'report.md'}")
-
-
-def _save(fig, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    atomic_write(path, lambda p: fig.savefig(p, dpi=120, bbox_inches="tight", format="png"))
-    plt.close(fig)
-
-
-def _panels(table, fits, by, method, args, out: Path) -> list[str]:
-    """The phase diagram, mirage check and precision panel: each figure as PNG beside its CSV."""
-    from fitting import fit_threshold
-    from fitting.figures import mirage_figure, phase_figure, precision_figure
-
-    missing = [c for c in (FAMILY, LEVEL) if c not in table.columns or table[c].isna().all()]
-    if method != "binomial" or missing:
-        why = (f"the table has no {' or '.join(repr(c) for c in missing)} column" if missing
-               else f"--metric {args.metric} is not an accuracy ({', '.join(BINOMIAL_METRICS)})")
-        return panel_markdown(None, {}, args.alpha, why_not=why)
-    acc_fits = fits if by == [FAMILY, LEVEL] and args.precision is None and args.breakpoints == 1 else fit_threshold(
-        table, x=args.x, metric=args.metric, by=[FAMILY, LEVEL], n_boot=args.n_boot, alpha=args.alpha, seed=args.seed)
-    p = panels(table, acc_fits, accuracy=args.metric, bits=args.precision or "bits", alpha=args.alpha, seed=args.seed)
-    rows = table[args.x].dropna()
-    x_range = (float(np.floor(rows.min())), float(np.ceil(rows.max())))
-    figures = {}
-    drawn = [("phase_diagram", p.phase, lambda: phase_figure(p.phase, x_range, args.alpha))]
-    if set(p.mirage["metric"]) != {"accuracy"}:
-        drawn.append(("mirage", p.mirage, lambda: mirage_figure(p.mirage, x_range, args.alpha)))
-    if not p.points.empty:
-        drawn.append(("precision", p.points, lambda: precision_figure(p.points, args.precision or "bits", args.alpha)))
-        atomic_write(out / "precision_budget.csv", lambda f: p.budget.to_csv(f, index=False))
-    for name, data, draw in drawn:
-        atomic_write(out / f"{name}.csv", lambda f, d=data: d.to_csv(f, index=False))
-        _save(draw(), out / f"{name}.png")
-        figures[name] = (f"{name}.png", f"{name}.csv")
-    return panel_markdown(p, figures, args.alpha)
+    print(write_report(table, request, out, command, note=args.note))

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from fitting.report import FAMILY, LEVEL
 from fitting.units import ci_label, si
+from kbit_tasks.report.table import FAMILY, LEVEL
 
 
 def bits_and_bytes(log2_bits: float) -> str:

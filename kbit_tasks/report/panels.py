@@ -1,6 +1,6 @@
-"""The report of `kbit-fit`: the phase diagram (a threshold per family x level), the mirage
-check (the same fit on smooth metrics), the precision panel (does k matter at equal total
-bits?), then every fit. Tables and words here; the figures are drawn by fitting.figures."""
+"""The report's three answers as tables: the phase diagram (a threshold per family x level),
+the mirage check (the same fit on smooth metrics), the precision panel (does k matter at equal
+total bits?). Built from fits made elsewhere (kbit_tasks.report.build decides every fit)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,17 +11,8 @@ from scipy import special, stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
-from fitting.units import ci_label, readable_bits
-
-FAMILY, LEVEL = "group", "level"  # the tidy table's columns for reasoning family and difficulty
-SMOOTH_METRICS = ("brier_score", "gold_logprob")  # the continuous metrics kbit tasks emit
-
-
-def _cell(v, fmt="{:.3f}"):
-    if isinstance(v, (float, np.floating)):
-        return fmt.format(v) if np.isfinite(v) else ""
-    return "" if v is None else str(v)
-
+from fitting.units import readable_bits
+from kbit_tasks.report.table import FAMILY, LEVEL
 
 def threshold_text(fit) -> str:
     """"31.44 [31.00, 31.96] (2.91 Gbit = 364 MB)" for a detected threshold, else "none detectable"."""
@@ -36,7 +27,7 @@ def _fit_row(fit, metric: str) -> dict:
     return {**fit.label, "metric": metric, "method": fit.method, "detected": fit.detected,
             "psi": fit.breakpoint, "ci_low": lo, "ci_high": hi,
             "p_value": np.nan if fit.p_value is None else fit.p_value,
-            "test": "" if fit.test is None else fit.test["name"], "closest_smooth": fit.closest,
+            "test": "" if fit.test is None else fit.test.name, "closest_smooth": fit.closest,
             "threshold": threshold_text(fit), "reason": fit.reason}
 
 
@@ -100,13 +91,14 @@ def precision_frame(fits) -> pd.DataFrame:
     (LR test of the terms), and is psi shared by every precision (LR, chi2 reference)?"""
     rows = []
     for fit in fits.values():
-        terms, shared = fit.precision_tests.get("precision_terms", {}), fit.precision_tests.get("shared_psi", {})
+        terms, shared = fit.precision_tests.get("precision_terms"), fit.precision_tests.get("shared_psi")
         shifts = ", ".join(_shift(k, fit.params[k], fit.bse.get(k, np.nan))
                            for k in fit.params.index if k.startswith("prec["))
-        rows.append({**fit.label, "precision_terms_p": terms.get("p_value", np.nan),
-                     "shared_psi_p": shared.get("p_value", np.nan),
+        rows.append({**fit.label, "precision_terms_p": terms.p_value if terms else np.nan,
+                     "shared_psi_p": shared.p_value if shared else np.nan,
                      "shifts": shifts,
-                     "note": shared.get("note", "") or ("" if terms else fit.reason or "no break located: not tested")})
+                     "note": (shared.note if shared else "") or ("" if terms else fit.reason or
+                                                                   "no break located: not tested")})
     return pd.DataFrame(rows)
 
 
@@ -208,115 +200,12 @@ class Panels:
     answer: str
 
 
-def panels(table: pd.DataFrame, acc_fits, accuracy: str = "acc", bits: str | None = "bits", alpha: float = 0.05,
-           seed: int = 0) -> Panels:
-    """acc_fits: binomial fits keyed by (group, level). Fits the smooth metrics by segmented
-    least squares (Davies' test against a straight line) and the precision terms (n_boot=0:
-    only their LR tests are used) for the same groups."""
-    from fitting import fit_threshold
-
-    metrics = set(table["metric"].astype(str)) if "metric" in table.columns else set()
-    smooth = {m: fit_threshold(table, method="ols", metric=m, by=[FAMILY, LEVEL], alpha=alpha, seed=seed)
-              for m in SMOOTH_METRICS if m in metrics}
-    have_k = bits is not None and bits in table.columns and table[bits].nunique() > 1
-    prec = fit_threshold(table, metric=accuracy, by=[FAMILY, LEVEL], precision=bits, n_boot=0, alpha=alpha,
-                         seed=seed) if have_k else {}
-    points = precision_points(table, accuracy, bits, alpha) if have_k else pd.DataFrame()
-    budget = budget_frame(points, bits, alpha) if have_k else budget_frame(pd.DataFrame(
+def panels(table: pd.DataFrame, fits, accuracy: str = "acc", alpha: float = 0.05) -> Panels:
+    """The tables of the three answers from the report's fits (kbit_tasks.report.build.Fits;
+    its `bits` is None when the table has a single precision)."""
+    bits = fits.bits
+    points = precision_points(table, accuracy, bits, alpha) if bits else pd.DataFrame()
+    budget = budget_frame(points, bits, alpha) if bits else budget_frame(pd.DataFrame(
         columns=[FAMILY, "log2_total_bits", "bits", "successes", "n"]), "bits", alpha)
-    return Panels(phase_frame(acc_fits), mirage_frame(acc_fits, smooth), precision_frame(prec), points, budget,
-                  best_k_sentence(budget, alpha))
-
-
-def _table(frame: pd.DataFrame, columns: dict) -> list[str]:
-    """A markdown table of `frame`'s columns (keys) under headers (values)."""
-    lines = ["| " + " | ".join(columns.values()) + " |", "|" + "---|" * len(columns)]
-    for _, row in frame.iterrows():
-        lines.append("| " + " | ".join(_cell(row[c], "{:.3g}") if c.endswith("_p") or c.startswith("p_")
-                                        else _cell(row[c]) for c in columns) + " |")
-    return lines
-
-
-def panel_markdown(p: Panels | None, figures: dict, alpha: float, why_not: str = "") -> list[str]:
-    """The three sections; figures: name -> (png, csv) relative paths."""
-    if p is None:
-        return ["## Phase diagram, mirage check, precision panel", "", f"Not drawn: {why_not}", ""]
-    label = ci_label(alpha)
-
-    def fig(name):
-        png, csv = figures[name]
-        return [f"![{name}]({png})", "", f"Figure data: [{csv}]({csv})", ""]
-
-    lines = ["## Phase diagram", "",
-             f"The accuracy threshold of every reasoning family x difficulty level: psi in log2(total model bits) "
-             f"with its {label} profile interval, or \"none detectable\" (then the closest smooth curve and why).", "",
-             *_table(p.phase.assign(closest=[": ".join(t for t in (r.closest_smooth, r.reason) if t)
-                                             if not r.detected else "" for r in p.phase.itertuples()]),
-                     {FAMILY: "family", LEVEL: "level", "threshold": f"psi [{label}] (size)", "p_value": "existence p",
-                      "closest": "if none: closest smooth curve, why"}), "", *fig("phase_diagram")]
-    mir = p.mirage
-    lines += ["## Mirage check", "",
-              "Each accuracy fit beside the same segmented fit on the smooth metrics of the same answers "
-              "(Brier score, gold log-probability), by least squares with Davies' test against a straight line. "
-              "A threshold that accuracy shows but no smooth metric does may be made by the all-or-nothing "
-              "scoring (Schaeffer et al. 2023). survives: a smooth metric breaks, "
-              "its interval overlapping the accuracy one; "
-              "mirage?: no smooth metric confirms it (a steep break can look like a sigmoid in a smooth metric, "
-              "so read it as \"not confirmed\").", ""]
-    if set(mir["metric"]) == {"accuracy"}:
-        lines += ["No smooth metric (brier_score, gold_logprob) is in the table: not checked.", ""]
-    else:
-        wide = mir.pivot_table(index=[FAMILY, LEVEL], columns="metric", values="threshold", aggfunc="first")
-        verdicts = mir.groupby([FAMILY, LEVEL])["verdict_text"].first()
-        cols = [c for c in ("accuracy", *SMOOTH_METRICS) if c in wide.columns]
-        lines += ["| family | level | " + " | ".join(cols) + " | verdict |", "|" + "---|" * (len(cols) + 3)]
-        for (fam, lev), row in wide.iterrows():
-            lines.append(f"| {fam} | {lev} | " + " | ".join(str(row[c]) for c in cols) + f" | {verdicts[(fam, lev)]} |")
-        lines += ["", *fig("mirage")]
-    lines += ["## Precision panel", ""]
-    if p.points.empty:
-        lines += ["The table has a single precision: nothing to compare.", ""]
-        return lines
-    lines += [f"**{p.answer}**", "",
-              "Accuracy of each k at equal total bits (whole powers of 2), pooled over each family's tasks and "
-              "levels and interpolated between that k's two nearest model sizes, linearly in log2 bits on the "
-              "logit scale above chance (best k "
-              "first; p: z-test of the best k against the runner-up; Holm: corrected for the many budgets):", "",
-              *(_table(p.budget, {FAMILY: "family", "budget": "total bits", "accuracy_by_k": "accuracy by k",
-                                  "best_k": "best k", "p_value": "p", "p_holm": "Holm p"}) if len(p.budget)
-                else ["(no budget to compare)"]), "",
-              "Does the threshold move with bits per parameter? Per family x level, the accuracy fit with a "
-              "per-precision shift (logit scale, against the highest precision) tested by likelihood ratio, and "
-              "one psi for all precisions against one psi each (chi2 reference, approximate):", "",
-              *_table(p.precision, {FAMILY: "family", LEVEL: "level", "precision_terms_p": "precision terms p",
-                                    "shifts": "shifts at equal total bits", "shared_psi_p": "shared psi p",
-                                    "note": "note"}), "", *fig("precision")]
-    return lines
-
-
-def markdown(fits: dict, plots: dict, command: str, metric: str, note: str = "", panel_lines: list[str] = ()) -> str:
-    """fits: key -> ThresholdFit; plots: key -> relative PNG path; note: the caller's caveat,
-    shown first; panel_lines: the phase diagram, mirage check and precision panel (panel_markdown)."""
-    label = ci_label(next(iter(fits.values())).alpha) if fits else ci_label(0.05)
-    lines = [f"# Threshold fits: {metric}", "", *([note, ""] if note else []), f"Command: `{command}`", "",
-             *panel_lines, "## All fits", "",
-             "psi is the breakpoint in log2(total model bits); "
-             f"the interval is the {label.replace(' CI', '')} profile-likelihood "
-             "interval (dispersion-scaled); p tests \"no break: the closest smooth curve\" against the fitted breaks "
-             "(two breaks: also against one, p the larger); "
-             "detected needs that test passed, the slope rising at psi, a closed interval and moderate dispersion.",
-             "", f"| group | psi | size | {label} | p | detected | direction | closest smooth curve | reason, notes |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for fit in fits.values():
-        row = fit.to_frame().iloc[0]
-        group = ", ".join(f"{k}={v}" for k, v in fit.label.items()) or "all"
-        ci = (f"{_cell(row['ci_low'])}..{_cell(row['ci_high'])}{' (open)' if row['ci_open'] else ''}"
-              if np.isfinite(row["breakpoint"]) else "")
-        lines.append(f"| {group} | {_cell(row['breakpoint'])} | {row['readable']} | {ci} | "
-                     f"{_cell(row['p_value'], '{:.3g}')} | {'yes' if row['detected'] else 'no'} | "
-                     f"{row['direction']} | {row['closest_smooth']} | "
-                     f"{'; '.join(t for t in (row['reason'], row['notes']) if t)} |")
-    for key, fit in fits.items():
-        title = ", ".join(f"{k}={v}" for k, v in fit.label.items()) or "all cells"
-        lines += ["", f"### {title}", "", f"![{title}]({plots[key]})", "", "```", str(fit.summary()), "```"]
-    return "\n".join(lines) + "\n"
+    return Panels(phase_frame(fits.accuracy), mirage_frame(fits.accuracy, fits.smooth), precision_frame(fits.precision),
+                  points, budget, best_k_sentence(budget, alpha))
