@@ -95,14 +95,14 @@ def build(repo: str) -> pd.DataFrame:
 def fits(table: pd.DataFrame, n_boot: int = 199):
     """Every default fit: (shots, variant, task, metric) -> ThresholdFit; variant "pooled" fits
     both training-data variants together (16 cells at 8 sizes)."""
-    from fitting import fit_threshold
+    from kbit_tasks.report import fit_table
 
     out = {}
     for metric in ("acc", "acc_norm"):
         part = table[table["metric"] == metric]
-        for key, fit in fit_threshold(part, by=["shots", "variant", "task"], n_boot=n_boot).items():
+        for key, fit in fit_table(part, by=["shots", "variant", "task"], n_boot=n_boot).items():
             out[(*key, metric)] = fit
-        for (shots, task), fit in fit_threshold(part, by=["shots", "task"], n_boot=n_boot).items():
+        for (shots, task), fit in fit_table(part, by=["shots", "task"], n_boot=n_boot).items():
             out[(shots, "pooled", task, metric)] = fit
     return out
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from fitting.simulate import simulate_table
+from kbit_tasks.report.simulate import simulate_table
 
 
 def main(argv=None) -> None:

@@ -409,3 +409,15 @@ def test_both_engines_keep_one_protocol_and_the_fit_never_asks_which():
     asks = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Compare)
             and any(names_a_method(n) for side in (node.left, *node.comparators) for n in ast.walk(side))]
     assert asks == []
+
+
+def test_the_docs_example_runs_and_prints_what_it_says(capsys):
+    """docs/fitting.md's first Python example, executed as it stands; its last comment is its output."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "fitting.md").read_text()
+    code = re.findall(r"```python\n(.*?)```", doc, re.S)[0]
+    assert "ThresholdModel.from_table" in code
+    exec(compile(code, "docs/fitting.md", "exec"), {})
+    assert capsys.readouterr().out.strip() == code.strip().splitlines()[-1].removeprefix("# ")

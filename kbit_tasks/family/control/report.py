@@ -62,7 +62,7 @@ def depth_section(table: pd.DataFrame, trained: set[str]) -> tuple[list[str], di
 
 def precision_section(table: pd.DataFrame, trained: list[str], n_boot: int) -> tuple[list[str], dict]:
     """The control's accuracy by bit width on its trained rungs, and the fit's verdict per rung."""
-    from fitting import fit_threshold
+    from kbit_tasks.report import fit_table
 
     lines, verdicts = [], {}
     for task in trained:
@@ -74,7 +74,7 @@ def precision_section(table: pd.DataFrame, trained: list[str], n_boot: int) -> t
                   "|---|---|---|---|"]
         lines += [f"| {int(r['bits'])} | {r['bits_per_param']:.2f} | {r['log2_total_bits']:.2f} | {_acc_text(r)} |"
                   for _, r in part.iterrows()]
-        fit = fit_threshold(part, n_boot=n_boot)
+        fit = fit_table(part, n_boot=n_boot)
         verdicts[task] = fit
         bits = ""
         if fit.detected:  # the breakpoint read back as a bit width, along the sweep's own points
