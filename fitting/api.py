@@ -92,7 +92,7 @@ def _locate(model, grid, n_breakpoints, alpha):
 
 def fit_cells(c: Cells, x_name: str, n_breakpoints=1, alpha=0.05, n_boot=199, boot_ci=0, grid_size=40, seed=0,
               label=None) -> ThresholdFit:
-    """Fit one group of cleaned cells (see `fit_threshold` for the options)."""
+    """Fit one group of cleaned cells (see `ThresholdModel.fit` for the options)."""
     why = _refusal(c)
     if why:
         return _no_threshold(c, x_name, alpha, why, label, n_breakpoints)

@@ -74,7 +74,7 @@ class SegmentedLS:
         return finite_errors(bse, coef), cov, ()
 
     def bootstrap_psi(self, psi: float, grid: Grid, n_boot: int, rng) -> None:
-        return None  # the profile interval is exact enough here: no bootstrap interval is offered
+        return None  # offered for binomial fits only; least squares reports the profile interval
 
     def weak_break(self, z: float) -> tuple[str, ...]:
         return ()  # the coverage of weak breaks was measured for accuracy (binomial) fits only

@@ -189,3 +189,15 @@ def test_a_shift_without_a_standard_error_is_said_to_be_not_identified():
                        bse=pd.Series({"prec[2]": np.nan, "prec[3]": 3.3, "prec[4]": 0.0}))
     shifts = precision_frame({"all": fit})["shifts"].iloc[0]
     assert shifts == "prec[2] +47.62 (not identified), prec[3] -0.39 (se 3.3), prec[4] +1.50 (not identified)"
+
+
+def test_what_to_fit_is_decided_in_one_place():
+    """kbit-fit's fits are all made in kbit_tasks/report/build.py (through table.py's fit_table):
+    the command, the panels, the markdown and the figures fit nothing themselves."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    files = [root / "kbit_tasks" / "cli" / "fit.py", *sorted((root / "kbit_tasks" / "report").glob("*.py"))]
+    fitting = [p.name for p in files if re.search(r"\b(fit_table|fit_threshold)\(|ThresholdModel\b", p.read_text())]
+    assert fitting == ["build.py", "table.py"]
