@@ -1,8 +1,7 @@
 """`collect` reads group, level, chance and the precision label from the record (the task
 config's metadata that lm-eval returns, written there by the kbit tasks from the generators'
 items), never from names; a task that is not a kbit task gets empty group, level and chance;
-records of kbit < 0.2.0 are read through the labelled legacy path."""
-import logging
+records of kbit < 0.2.0 are named stale and left out."""
 import math
 from pathlib import Path
 
@@ -76,24 +75,27 @@ def test_the_precision_label_is_the_quantization_reports_not_the_cell_name(tmp_p
     assert set(table.precision) == {"fp4-b32-o0.01"}
 
 
-def test_records_of_kbit_before_0_2_read_through_the_labelled_legacy_path(tmp_path, caplog):
+def test_records_of_kbit_before_0_2_are_named_stale_not_read(tmp_path):
+    """Their task configs carry no group, level or chance, and their fingerprint no longer
+    matches (kbit-sweep run redoes them): collect names them and leaves them out."""
     from kbit_tasks.sweep.collect import TASK_METADATA_SINCE
 
     assert TASK_METADATA_SINCE == (0, 2, 0) and tuple(map(int, kbit_tasks.__version__.split("."))) >= (0, 2, 0)
-    old = _record({"kbit_causal_dsep_l2": {"version": 2.0, "content_hash": "h"}, "local_task": {}},
-                  kbit_version="0.1.0", chance={"kbit_causal_dsep_l2": 0.5})
-    no_fingerprint = _record({"kbit_logical_rules_l3": {}}, cell="b", label="16bit",
-                             chance={"kbit_logical_rules_l3": 1 / 3})
+    new = _record({"kbit_logical_rules_l1": {"family": "logical", "level": 1, "chance": 0.5}}, cell="a")
+    old = _record({"kbit_causal_dsep_l2": {"version": 2.0, "content_hash": "h"}}, cell="b", kbit_version="0.1.0",
+                  chance={"kbit_causal_dsep_l2": 0.5})
+    no_fingerprint = _record({"kbit_logical_rules_l3": {}}, cell="c", label="16bit")
     del no_fingerprint["fingerprint"]
-    with caplog.at_level(logging.WARNING, logger="kbit.sweep"):
-        table = _table(tmp_path, old, no_fingerprint)
-    assert "2 records written by kbit < 0.2.0" in caplog.text
-    row = _row(table, "kbit_causal_dsep_l2")
-    assert (row["group"], row["level"], row["chance"]) == ("causal", 2, 0.5)
-    row = _row(table, "kbit_logical_rules_l3")
-    assert (row["group"], row["level"], row["chance"]) == ("logical", 3, pytest.approx(1 / 3))
-    row = _row(table, "local_task")
-    assert pd.isna(row["group"]) and pd.isna(row["level"]) and math.isnan(row["chance"])
+    for i, rec in enumerate((new, old, no_fingerprint)):
+        atomic_write_json(tmp_path / f"tiny__cell{i}.json", rec)
+    problems: list[str] = []
+    table = collect([tmp_path], problems)
+    assert set(table.task) == {"kbit_logical_rules_l1"}
+    assert [p.split(": ", 1)[1] for p in problems] == [
+        "written by kbit 0.1.0, before task configs carried their metadata; kbit-sweep run redoes it",
+        "written by kbit < 0.2.0 (no fingerprint), before task configs carried their metadata; "
+        "kbit-sweep run redoes it"]
+    assert problems[0].startswith(f"stale record {tmp_path / 'tiny__cell1.json'}")
 
 
 def test_a_new_record_ignores_a_top_level_chance(tmp_path):
