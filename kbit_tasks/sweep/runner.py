@@ -55,26 +55,17 @@ class RunSummary:
 
 
 def load_lm(spec, config: SweepConfig, placement: Placement, device: str):
-    """The model from its folder or the hub, once, as a SweepLM; parallelize spreads it over
-    this process's GPUs. An in-memory model keeps HFLM from starting its own data parallelism."""
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
-
-    from kbit_tasks.model import device_map_in_memory
+    """The model from its folder or the hub, once, as a SweepLM, loaded as kbit-eval loads it
+    (HFLM's loading, kbit-hf's device map); `parallelize` spreads it over this process's GPUs
+    only. Loaded as one process: this process's cells are its own, not a share of lm-eval's."""
+    from kbit_tasks.lm_eval_compat import as_one_process
     from kbit_tasks.sweep.lm import SweepLM
 
-    kwargs = {"dtype": config.dtype if config.dtype == "auto" else getattr(torch, config.dtype)}
-    if spec.parallelize and device.startswith("cuda"):
-        # decided here, so a model too big for this process's GPUs is refused before loading
-        # instead of being offloaded to CPU or disk, where it cannot be quantized
-        max_memory = {g: torch.cuda.mem_get_info(g)[0] for g in placement.gpus()}
-        kwargs["device_map"] = device_map_in_memory(AutoConfig.from_pretrained(spec.path), max_memory, kwargs["dtype"])
-    model = AutoModelForCausalLM.from_pretrained(spec.path, **kwargs)
-    if "device_map" not in kwargs:
-        model.to(device)
-    model.eval()
-    tokenizer = AutoTokenizer.from_pretrained(spec.path)
-    return SweepLM(pretrained=model, tokenizer=tokenizer, **config.model_args())
+    on_gpus = device.startswith("cuda")
+    with as_one_process():
+        return SweepLM(pretrained=spec.path, device=device, dtype=config.dtype,
+                       parallelize=spec.parallelize and on_gpus, gpus=placement.gpus() if on_gpus else None,
+                       **config.model_args())
 
 
 def evaluate_cell(lm, cell: Cell, config: SweepConfig, manager, tasks: list) -> dict:
