@@ -18,13 +18,14 @@ RESULT = {"alias": "x", "acc,none": 0.5, "acc_stderr,none": 0.1, "brier_score,no
           "brier_score_stderr,none": "N/A"}
 
 
-def _record(tasks: dict, *, label="int4-b64", cell="tiny__int4-b64", kbit_version=kbit_tasks.__version__, **extra):
+def _record(tasks: dict, *, label="int4-b64", cell="tiny__int4-b64", kbit_version=kbit_tasks.__version__,
+            params=None, **extra):
     """A finished cell record as the runner writes it; `tasks`: name -> its config metadata."""
     report = {"params_total": 1000, "bits_per_param": 4.25, "total_bits": 4250,
               "config": {"bits": 4, "quant_type": "int", "blocksize": 64, "outliers": 0.0, "label": label}}
     return {"status": "done", "cell": cell, "finished_at": "2026-12-01T00:00:00+00:00",
-            "model": {"name": "tiny", "path": "/m", "params": None},
-            "fingerprint": {"kbit_version": kbit_version},
+            "model": {"name": "tiny", "parallelize": False},
+            "fingerprint": {"kbit_version": kbit_version, "params": params},
             "lm_eval": {"config": {"quant_report": report}, "results": {t: dict(RESULT) for t in tasks},
                         "n-samples": {t: {"original": 10, "effective": 10} for t in tasks},
                         "configs": {t: {"task": t, "metadata": meta} for t, meta in tasks.items()}},
@@ -68,6 +69,14 @@ def test_a_task_that_is_not_a_kbit_task_has_empty_group_level_and_chance(tmp_pat
         assert row["value"] == 0.5 and row["successes"] == 5  # the rest of the row is there
     assert _row(table, "kbit_logical_syllogism_l1")["group"] == "logical"
     assert table.chance.dtype == "float64" and str(table.level.dtype) == "Int64"
+
+
+def test_a_params_override_is_the_fingerprints_and_rescales_total_bits(tmp_path):
+    """The config's `params` is stated once, in the fingerprint (it changes the numbers that
+    make a record reusable); collect reads it there, at the report's bits per parameter."""
+    table = _table(tmp_path, _record({"t": {}}, params=2000))
+    assert set(table.params) == {2000} and set(table.total_bits) == {2000 * 4.25}
+    assert set(_table(tmp_path, _record({"t": {}})).params) == {1000}  # none: the counted parameters
 
 
 def test_the_precision_label_is_the_quantization_reports_not_the_cell_name(tmp_path):

@@ -6,7 +6,8 @@ label from kbit-hf's quantization report in the results' config (`config.quant_r
 a task's group (its family), level and chance from the task config's metadata that lm-eval
 returns (`configs[task].metadata`, written there by the kbit tasks from the generators' own
 item fields; kbit_tasks/tasks/utils.py). A task that is not a kbit task has no such metadata:
-its group, level and chance are empty. The sweep adds only the model's name and `params`."""
+its group, level and chance are empty. The sweep adds only the model's name and its
+fingerprint's `params` override."""
 from __future__ import annotations
 
 import json
@@ -67,9 +68,10 @@ def cell_rows(record: dict) -> list[dict]:
     evaluation = record["lm_eval"]
     report = evaluation["config"]["quant_report"]
     quant = report["config"]
-    params = record["model"].get("params") or report["params_total"]
+    override = (record.get("fingerprint") or {}).get("params")  # the config's `params`, if any
+    params = override or report["params_total"]
     # A parameter-count override rescales total bits at the measured bits per parameter.
-    total_bits = params * report["bits_per_param"] if record["model"].get("params") else report["total_bits"]
+    total_bits = params * report["bits_per_param"] if override else report["total_bits"]
     common = {"model": record["model"]["name"], "params": params, "bits": quant["bits"],
               "quant_type": quant["quant_type"],
               "blocksize": quant["blocksize"] if quant["bits"] < 16 else None,
@@ -143,7 +145,7 @@ def results_file(path: Path) -> dict:
     pretrained = args.get("pretrained") if isinstance(args, dict) else dict(
         part.split("=", 1) for part in str(args).split(",") if "=" in part).get("pretrained")
     when = datetime.fromtimestamp(float(results.get("date") or 0), timezone.utc).isoformat()
-    return {"status": "done", "model": {"name": Path(str(pretrained or config.get("model"))).name, "params": None},
+    return {"status": "done", "model": {"name": Path(str(pretrained or config.get("model"))).name},
             "lm_eval": results, "finished_at": when, "file": str(path)}
 
 

@@ -19,7 +19,7 @@ import socket
 import threading
 import time
 import traceback
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from tqdm.auto import tqdm
@@ -104,8 +104,11 @@ def task_manager(config: SweepConfig):
 
 def _record(cell: Cell, config: SweepConfig, outcome: dict, where: dict, fingerprint: dict) -> dict:
     """Each fact once: the numbers, the quantization report and the task metadata (group, level,
-    chance, content hash) in lm-eval's results (`lm_eval`), what produced them in `fingerprint`."""
-    return {"cell": cell.id, "placement": where, "model": asdict(cell.model), "fingerprint": fingerprint,
+    chance, content hash) in lm-eval's results (`lm_eval`), what produced them (the model's
+    source, its `params` override, kbit's version) in `fingerprint`, the rest of the config's
+    model entry in `model`."""
+    model = {"name": cell.model.name, "parallelize": cell.model.parallelize}
+    return {"cell": cell.id, "placement": where, "model": model, "fingerprint": fingerprint,
             **outcome, **provenance(), "host": socket.gethostname(), "pid": os.getpid(),
             "finished_at": datetime.now(timezone.utc).isoformat()}
 
