@@ -108,3 +108,19 @@ def test_a_parallelized_sweep_model_is_mapped_onto_its_own_gpus_only(tiny_model_
     monkeypatch.setattr(hf, "get_max_memory", lambda: {1: 1000, 2: 10**9})  # too small: refused, not offloaded
     with pytest.raises(ValueError, match="does not fit in max_memory=\\{1: 1000\\}"):
         lm._get_accelerate_args(parallelize=True, device_map=None, gpus=3)
+
+
+def test_a_parallelized_model_measures_only_its_own_gpus(tmp_path, monkeypatch):
+    """The sweep measures the free memory of this process's GPUs alone (HFLM, left to itself,
+    would put a CUDA context on every visible GPU from every process)."""
+    from kbit_tasks.sweep import lm as sweep_lm
+
+    measured, built = [], {}
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda g: measured.append(g) or (10**9 * (g + 1), 0))
+    monkeypatch.setattr(sweep_lm, "SweepLM", lambda **kwargs: built.update(kwargs))
+    config = SweepConfig(models=(), precisions=(), tasks=(), output=tmp_path, dtype="bfloat16", batch_size=1)
+    spec = ModelSpec(path="/m", name="m", parallelize=True)
+    load_lm(spec, config, Placement(local_rank=1, local_world=2), "cuda:2")
+    assert sorted(measured) == [2, 3] and built["gpus"] == [2, 3]
+    assert built["parallelize"] and built["max_memory_per_gpu"] == 3 * 10**9 and built["device"] == "cuda:2"

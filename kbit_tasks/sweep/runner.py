@@ -61,10 +61,15 @@ def load_lm(spec, config: SweepConfig, placement: Placement, device: str):
     from kbit_tasks.lm_eval_compat import as_one_process
     from kbit_tasks.sweep.lm import SweepLM
 
-    on_gpus = device.startswith("cuda")
+    gpus = placement.gpus() if device.startswith("cuda") else None
+    spread = {}
+    if spec.parallelize and gpus:
+        import torch
+
+        # HFLM would measure every visible GPU (a CUDA context on each, from every process)
+        spread = {"parallelize": True, "max_memory_per_gpu": min(torch.cuda.mem_get_info(g)[0] for g in gpus)}
     with as_one_process():
-        return SweepLM(pretrained=spec.path, device=device, dtype=config.dtype,
-                       parallelize=spec.parallelize and on_gpus, gpus=placement.gpus() if on_gpus else None,
+        return SweepLM(pretrained=spec.path, device=device, dtype=config.dtype, gpus=gpus, **spread,
                        **config.model_args())
 
 
