@@ -1,6 +1,6 @@
 """False-positive rate, power, interval coverage and crashes of the binomial threshold fit, by truth.
 
-Each truth (fitting.simulate.TRUTHS) draws cells on one design (kbit_tasks.report.simulate): 6 sizes
+Each truth (fitting.simulate.TRUTHS) draws cells on a typical sweep's design (kbit_tasks.report.simulate): 6 sizes
 (np.geomspace(1e6, 1e10, 6) parameters) x 4 precisions (3, 4, 8, 16 bit), 300 items per
 cell, chance 0.25; x = log2(total bits). Every table is fitted by `fit_table` (fitting's
 `fit_threshold` with the tidy table's columns) exactly as a user calls it (existence test
@@ -8,7 +8,7 @@ with --n-boot bootstrap tables). Goals: false-positive
 rate <= 0.07 for every truth without a break, power >= 0.8 on the planted break, coverage
 of the planted psi >= 0.90 with dispersion up to 3, no crashes. A crash pass then fits
 --crash-reps further tables of every truth without the bootstrap ("linear in p" from seed
-3002 once crashed the interval search). With --breakpoints 2 the same tables of every truth
+3002 once crashed the fit). With --breakpoints 2 the same tables of every truth
 without a planted break are fitted with two breakpoints (n_breakpoints=2), whose existence
 test is against the closest smooth curve and against one break: goal false-positive rate
 <= 0.07 on each. docs/fitting.md quotes the tables with their commands:

@@ -63,6 +63,15 @@ def atomic_write_json(path: str | Path, data, **dump_kwargs) -> Path:
     return atomic_write(path, write)
 
 
+def read_json(path: str | Path) -> dict | None:
+    """The JSON file an atomic write left at `path`, or None if it is missing or not JSON (a
+    cache that is absent or unreadable is rebuilt, not an error)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
+        return None
+
+
 @contextlib.contextmanager
 def atomic_folder(path: str | Path):
     """Yields a temporary folder beside `path` to fill; on success it gets the umask's mode and

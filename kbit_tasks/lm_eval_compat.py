@@ -8,7 +8,8 @@ private modules or attributes used):
 - `lm_eval_for_sweep`: the "building contexts" bar (`lm_eval.api.task.tqdm`), the environment
   report once per process (`lm_eval.evaluator.add_env_info`), `git describe` once and quietly
   (`lm_eval.evaluator.get_git_commit_hash`), lm-eval/transformers/datasets logs kept to errors;
-- `as_local_rank_zero`: `LOCAL_RANK=0` around `simple_evaluate`;
+- `as_local_rank_zero`: `LOCAL_RANK=0` around `simple_evaluate`; `as_one_process`: the
+  launcher's variables hidden while the sweep's HFLM loads its model;
 - `harness_cli`: lm-eval's private CLI (`lm_eval._cli.HarnessCLI`, what `lm_eval.__main__`
   runs) renamed, its help extended and one flag added through its private `_parser` and
   `_subparsers`;
@@ -90,6 +91,22 @@ def git_hash_quietly():
         yield
     finally:
         lm_eval.evaluator.get_git_commit_hash = saved
+
+
+LAUNCHER_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE")
+
+
+@contextlib.contextmanager
+def as_one_process():
+    """HFLM (lm-eval 0.4.13) loading a model by name starts accelerate, which under `accelerate
+    launch` or torchrun (these variables) joins a process group and makes the model one rank
+    of a data-parallel evaluation; a sweep's processes evaluate cells of their own, so each
+    loads its model as a process on its own (the launcher's variables hidden for the call)."""
+    saved = {name: os.environ.pop(name) for name in LAUNCHER_ENV if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
 
 @contextlib.contextmanager

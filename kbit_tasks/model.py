@@ -66,8 +66,14 @@ class KbitHFLM(HFLM):
         CPU or disk (offloaded weights are not in memory, so they cannot be quantized)."""
         placement = super()._get_accelerate_args(*args, **kwargs)
         if placement.get("device_map") == "auto" and placement.get("max_memory"):
+            placement["max_memory"] = self._usable_memory(placement["max_memory"])
             placement["device_map"] = device_map_in_memory(self._config, placement["max_memory"], self._load_dtype)
         return placement
+
+    def _usable_memory(self, max_memory: dict) -> dict:
+        """The memory a `parallelize=True` model may fill: HFLM's choice (every visible GPU, or
+        this `accelerate launch` process's share of them)."""
+        return max_memory
 
     def requantize(self, config: QuantConfig) -> QuantReport:
         """Quantize the pristine weights to `config`; bits=16 restores them bit for bit."""
@@ -107,14 +113,11 @@ class KbitHFLM(HFLM):
         return self.quant_report.config
 
     def get_model_info(self) -> dict:
-        """HFLM's model info plus the quantization, so results["config"] carries the model's bits."""
-        report = self.quant_report
+        """HFLM's model info plus the quantization report (the config and its label, the
+        parameters, bits per parameter and total bits, each stated there once), so
+        results["config"] carries the model's bits."""
         return super().get_model_info() | {
-            "quant": report.config.to_dict(),
-            "params": report.params_total,
-            "bits_per_param": report.bits_per_param,
-            "total_bits": report.total_bits,
-            "quant_report": report.to_dict(),
+            "quant_report": self.quant_report.to_dict(),
             "pristine": self._pristine.describe(),
             "prefix_sharing": self.prefix_sharing,
         }

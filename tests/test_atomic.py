@@ -96,3 +96,17 @@ def test_a_folder_appears_whole_or_not_at_all(tmp_path):
     finally:
         os.umask(old)
     assert os.listdir(final) == ["weights"] and final.stat().st_mode & 0o777 == 0o755  # mkdtemp alone: 0700
+
+
+def test_read_json_gives_none_for_what_a_cache_rebuilds(tmp_path):
+    """The family and control caches read their stamps through it: a missing, torn or misplaced
+    file means "build again", not an error."""
+    from kbit_tasks.atomic import atomic_write_json, read_json
+
+    atomic_write_json(tmp_path / "ok.json", {"fingerprint": "abc"})
+    (tmp_path / "torn.json").write_text('{"fingerprint": ')
+    (tmp_path / "file").write_text("x")
+    assert read_json(tmp_path / "ok.json") == {"fingerprint": "abc"}
+    assert read_json(tmp_path / "torn.json") is None
+    assert read_json(tmp_path / "missing.json") is None
+    assert read_json(tmp_path / "file" / "family.json") is None  # a file where a folder should be

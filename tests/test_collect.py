@@ -1,8 +1,7 @@
 """`collect` reads group, level, chance and the precision label from the record (the task
 config's metadata that lm-eval returns, written there by the kbit tasks from the generators'
 items), never from names; a task that is not a kbit task gets empty group, level and chance;
-records of kbit < 0.2.0 are read through the labelled legacy path."""
-import logging
+records of kbit < 0.2.0 are named stale and left out."""
 import math
 from pathlib import Path
 
@@ -19,13 +18,14 @@ RESULT = {"alias": "x", "acc,none": 0.5, "acc_stderr,none": 0.1, "brier_score,no
           "brier_score_stderr,none": "N/A"}
 
 
-def _record(tasks: dict, *, label="int4-b64", cell="tiny__int4-b64", kbit_version=kbit_tasks.__version__, **extra):
+def _record(tasks: dict, *, label="int4-b64", cell="tiny__int4-b64", kbit_version=kbit_tasks.__version__,
+            params=None, **extra):
     """A finished cell record as the runner writes it; `tasks`: name -> its config metadata."""
     report = {"params_total": 1000, "bits_per_param": 4.25, "total_bits": 4250,
               "config": {"bits": 4, "quant_type": "int", "blocksize": 64, "outliers": 0.0, "label": label}}
     return {"status": "done", "cell": cell, "finished_at": "2026-12-01T00:00:00+00:00",
-            "model": {"name": "tiny", "path": "/m", "params": None},
-            "fingerprint": {"kbit_version": kbit_version},
+            "model": {"name": "tiny", "parallelize": False},
+            "fingerprint": {"kbit_version": kbit_version, "params": params},
             "lm_eval": {"config": {"quant_report": report}, "results": {t: dict(RESULT) for t in tasks},
                         "n-samples": {t: {"original": 10, "effective": 10} for t in tasks},
                         "configs": {t: {"task": t, "metadata": meta} for t, meta in tasks.items()}},
@@ -71,29 +71,40 @@ def test_a_task_that_is_not_a_kbit_task_has_empty_group_level_and_chance(tmp_pat
     assert table.chance.dtype == "float64" and str(table.level.dtype) == "Int64"
 
 
+def test_a_params_override_is_the_fingerprints_and_rescales_total_bits(tmp_path):
+    """The config's `params` is stated once, in the fingerprint (it changes the numbers that
+    make a record reusable); collect reads it there, at the report's bits per parameter."""
+    table = _table(tmp_path, _record({"t": {}}, params=2000))
+    assert set(table.params) == {2000} and set(table.total_bits) == {2000 * 4.25}
+    assert set(_table(tmp_path, _record({"t": {}})).params) == {1000}  # none: the counted parameters
+
+
 def test_the_precision_label_is_the_quantization_reports_not_the_cell_name(tmp_path):
     table = _table(tmp_path, _record({"t": {}}, label="fp4-b32-o0.01", cell="whatever__name"))
     assert set(table.precision) == {"fp4-b32-o0.01"}
 
 
-def test_records_of_kbit_before_0_2_read_through_the_labelled_legacy_path(tmp_path, caplog):
+def test_records_of_kbit_before_0_2_are_named_stale_not_read(tmp_path):
+    """Their task configs carry no group, level or chance, and their fingerprint no longer
+    matches (kbit-sweep run redoes them): collect names them and leaves them out."""
     from kbit_tasks.sweep.collect import TASK_METADATA_SINCE
 
     assert TASK_METADATA_SINCE == (0, 2, 0) and tuple(map(int, kbit_tasks.__version__.split("."))) >= (0, 2, 0)
-    old = _record({"kbit_causal_dsep_l2": {"version": 2.0, "content_hash": "h"}, "local_task": {}},
-                  kbit_version="0.1.0", chance={"kbit_causal_dsep_l2": 0.5})
-    no_fingerprint = _record({"kbit_logical_rules_l3": {}}, cell="b", label="16bit",
-                             chance={"kbit_logical_rules_l3": 1 / 3})
+    new = _record({"kbit_logical_rules_l1": {"family": "logical", "level": 1, "chance": 0.5}}, cell="a")
+    old = _record({"kbit_causal_dsep_l2": {"version": 2.0, "content_hash": "h"}}, cell="b", kbit_version="0.1.0",
+                  chance={"kbit_causal_dsep_l2": 0.5})
+    no_fingerprint = _record({"kbit_logical_rules_l3": {}}, cell="c", label="16bit")
     del no_fingerprint["fingerprint"]
-    with caplog.at_level(logging.WARNING, logger="kbit.sweep"):
-        table = _table(tmp_path, old, no_fingerprint)
-    assert "2 records written by kbit < 0.2.0" in caplog.text
-    row = _row(table, "kbit_causal_dsep_l2")
-    assert (row["group"], row["level"], row["chance"]) == ("causal", 2, 0.5)
-    row = _row(table, "kbit_logical_rules_l3")
-    assert (row["group"], row["level"], row["chance"]) == ("logical", 3, pytest.approx(1 / 3))
-    row = _row(table, "local_task")
-    assert pd.isna(row["group"]) and pd.isna(row["level"]) and math.isnan(row["chance"])
+    for i, rec in enumerate((new, old, no_fingerprint)):
+        atomic_write_json(tmp_path / f"tiny__cell{i}.json", rec)
+    problems: list[str] = []
+    table = collect([tmp_path], problems)
+    assert set(table.task) == {"kbit_logical_rules_l1"}
+    assert [p.split(": ", 1)[1] for p in problems] == [
+        "written by kbit 0.1.0, before task configs carried their metadata; kbit-sweep run redoes it",
+        "written by kbit < 0.2.0 (no fingerprint), before task configs carried their metadata; "
+        "kbit-sweep run redoes it"]
+    assert problems[0].startswith(f"stale record {tmp_path / 'tiny__cell1.json'}")
 
 
 def test_a_new_record_ignores_a_top_level_chance(tmp_path):

@@ -83,7 +83,7 @@ def test_ci_family_member_evaluates_through_kbit_hf(ci_family, member):
         task_manager=TaskManager(include_path=tasks_dir(), include_defaults=False, metadata={"n": 6}),
     )
     assert results["results"]["kbit_logical_ordering_l1"]["sample_len"] == 6
-    assert results["config"]["params"] == m["params"]
+    assert results["config"]["quant_report"]["params_total"] == m["params"]
     assert results["config"]["quant_report"]["params_quantized"] > 0
     assert 0.0 <= results["results"]["kbit_logical_ordering_l1"]["acc,none"] <= 1.0
 

@@ -75,3 +75,52 @@ def test_the_per_cell_counters_are_fields_that_start_cell_zeroes(tiny_model_dir,
     assert lm.seconds_forward > 0 and lm.nonfinite == {"t": 0} and "_model_call" not in vars(lm)
     lm.start_cell()
     assert lm.seconds_forward == 0 and not lm.nonfinite and lm._encoded  # the cache outlives the cell
+
+
+def test_the_sweep_loads_by_name_as_one_process_under_a_launcher(tiny_model_dir, tmp_path, monkeypatch):
+    """kbit-eval's load path (HFLM loads the folder), yet under torchrun/accelerate launch each
+    sweep process stays a whole evaluation: no process group, rank 0 of 1, the launcher's
+    variables back afterwards."""
+    import os
+
+    launcher = {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2",
+                "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29512"}
+    for name, value in launcher.items():
+        monkeypatch.setenv(name, value)
+    # joining the group would wait forever for a rank 0 that never comes: fail at once instead
+    monkeypatch.setattr(torch.distributed, "init_process_group", lambda *a, **k: pytest.fail("joined a process group"))
+    lm = _sweep_lm(tiny_model_dir, tmp_path, "float32")
+    assert lm.pretrained == str(tiny_model_dir) and not hasattr(lm, "accelerator")
+    assert (lm.rank, lm.world_size) == (0, 1) and not torch.distributed.is_initialized()
+    assert {name: os.environ[name] for name in launcher} == launcher
+
+
+def test_a_parallelized_sweep_model_is_mapped_onto_its_own_gpus_only(tiny_model_dir, tmp_path, monkeypatch):
+    """One device-map decision (kbit-hf's, which refuses offloading), fed only the GPUs that
+    grid.Placement gives this process; HFLM alone would offer it every visible GPU."""
+    import lm_eval.models.huggingface as hf
+
+    lm = _sweep_lm(tiny_model_dir, tmp_path, "float32")
+    lm.gpus = [1]
+    monkeypatch.setattr(hf, "get_max_memory", lambda: {0: 10**9, 1: 10**9, 2: 10**9, "cpu": 10**10})
+    placement = lm._get_accelerate_args(parallelize=True, device_map=None, gpus=3)
+    assert placement["max_memory"] == {1: 10**9} and placement["device_map"] == {"": 1}
+    monkeypatch.setattr(hf, "get_max_memory", lambda: {1: 1000, 2: 10**9})  # too small: refused, not offloaded
+    with pytest.raises(ValueError, match="does not fit in max_memory=\\{1: 1000\\}"):
+        lm._get_accelerate_args(parallelize=True, device_map=None, gpus=3)
+
+
+def test_a_parallelized_model_measures_only_its_own_gpus(tmp_path, monkeypatch):
+    """The sweep measures the free memory of this process's GPUs alone (HFLM, left to itself,
+    would put a CUDA context on every visible GPU from every process)."""
+    from kbit_tasks.sweep import lm as sweep_lm
+
+    measured, built = [], {}
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda g: measured.append(g) or (10**9 * (g + 1), 0))
+    monkeypatch.setattr(sweep_lm, "SweepLM", lambda **kwargs: built.update(kwargs))
+    config = SweepConfig(models=(), precisions=(), tasks=(), output=tmp_path, dtype="bfloat16", batch_size=1)
+    spec = ModelSpec(path="/m", name="m", parallelize=True)
+    load_lm(spec, config, Placement(local_rank=1, local_world=2), "cuda:2")
+    assert sorted(measured) == [2, 3] and built["gpus"] == [2, 3]
+    assert built["parallelize"] and built["max_memory_per_gpu"] == 3 * 10**9 and built["device"] == "cuda:2"

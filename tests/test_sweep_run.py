@@ -69,6 +69,8 @@ def test_sweep_writes_one_complete_record_per_cell(swept):
         report = rec["lm_eval"]["config"]["quant_report"]
         assert report["config"]["bits"] == rec["fingerprint"]["quant"]["bits"]
         assert not {"quant", "quant_report", "content_hashes", "spec", "seed"} & set(rec)  # each fact once
+        assert rec["model"] == {"name": "tiny", "parallelize": False} and "kbit" not in rec["versions"]
+        assert rec["fingerprint"]["model"]["source"] == str(config.models[0].path)
         assert 0 < rec["seconds_forward"] < rec["seconds"]
         assert rec["nonfinite_loglikelihoods"] == {t: 0 for t in config.tasks}
         assert rec["fingerprint"]["model"]["files"]["config.json"]

@@ -9,26 +9,18 @@ recipe fingerprint matches is a cache hit and returns at once.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from kbit_tasks.atomic import atomic_folder, atomic_write_json
+from kbit_tasks.atomic import atomic_folder, atomic_write_json, read_json
 from kbit_tasks.family.presets import Preset, get_preset
 
 MANIFEST = "manifest.json"
 MEMBER_FILE = "family.json"
 
 
-def _read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
-        return None
-
-
 def cached_manifest(preset: Preset, out: Path) -> dict | None:
     """The manifest if `out` holds this exact recipe's finished family, else None."""
-    manifest = _read_json(out / MANIFEST)
+    manifest = read_json(out / MANIFEST)
     if not manifest or manifest.get("fingerprint") != preset.fingerprint():
         return None
     if not all((out / m["name"] / MEMBER_FILE).exists() for m in manifest["models"]):
@@ -43,7 +35,7 @@ def _tokenizer(preset: Preset, docs: list[str], out: Path):
     from kbit_tasks.tiny import train_tokenizer
 
     tok_dir = out / "tokenizer"
-    stamp = _read_json(tok_dir / MEMBER_FILE)
+    stamp = read_json(tok_dir / MEMBER_FILE)
     if stamp and stamp.get("fingerprint") == preset.fingerprint():
         return AutoTokenizer.from_pretrained(tok_dir)
     tok = train_tokenizer(docs, vocab_size=preset.vocab_size)
@@ -87,7 +79,7 @@ def build_family(preset: str | Preset, out_dir: str | Path, progress: bool = Tru
         if only and size.name not in only:
             continue
         final = out / size.name
-        done = _read_json(final / MEMBER_FILE)
+        done = read_json(final / MEMBER_FILE)
         if done and done.get("fingerprint") == fingerprint:
             members.append(done["model"])
             continue

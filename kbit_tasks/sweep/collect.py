@@ -6,7 +6,8 @@ label from kbit-hf's quantization report in the results' config (`config.quant_r
 a task's group (its family), level and chance from the task config's metadata that lm-eval
 returns (`configs[task].metadata`, written there by the kbit tasks from the generators' own
 item fields; kbit_tasks/tasks/utils.py). A task that is not a kbit task has no such metadata:
-its group, level and chance are empty. The sweep adds only the model's name and `params`."""
+its group, level and chance are empty. The sweep adds only the model's name and its
+fingerprint's `params` override."""
 from __future__ import annotations
 
 import json
@@ -34,8 +35,6 @@ COLUMNS = ["model", "params", "bits", "quant_type", "blocksize", "bits_per_param
 COUNT_METRICS = ("acc", "acc_norm", "acc_calibrated")
 FORMATS = (".csv", ".parquet")
 TASK_METADATA_SINCE = (0, 2, 0)  # the first kbit whose task configs carry family, level and chance
-# Only for records of kbit < 0.2.0 (see legacy_task_info): the task name pattern of that time.
-LEGACY_TASK_NAME = re.compile(r"kbit_(?P<group>[a-z]+)_.+_l(?P<level>\d+)")
 
 
 def _number(value) -> float:
@@ -46,30 +45,22 @@ def _version(text) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", str(text))[:3])
 
 
-def written_before_task_metadata(record: dict) -> bool:
-    """A sweep record of kbit < 0.2.0 (its fingerprint's kbit_version, or no fingerprint at all)."""
-    if "cell" not in record:  # an lm-eval results file
-        return False
+def too_old(record: dict) -> str | None:
+    """Why a sweep record cannot be read into the table (written by kbit < 0.2.0, whose task
+    configs did not carry family, level and chance; its fingerprint no longer matches, so
+    kbit-sweep run redoes it), or None."""
     fingerprint = record.get("fingerprint")
-    return not isinstance(fingerprint, dict) or _version(fingerprint.get("kbit_version")) < TASK_METADATA_SINCE
+    version = fingerprint.get("kbit_version") if isinstance(fingerprint, dict) else None
+    if _version(version) < TASK_METADATA_SINCE:
+        return f"written by kbit {version or '< 0.2.0 (no fingerprint)'}, before task configs carried their metadata"
+    return None
 
 
 def task_info(record: dict, task: str) -> dict:
     """The task's group, level and chance, from the metadata of its config in the record
     (None where it has none: a task that is not a kbit task)."""
-    if written_before_task_metadata(record):
-        return legacy_task_info(record, task)
     meta = (record["lm_eval"].get("configs", {}).get(task) or {}).get("metadata") or {}
     return {"group": meta.get("family"), "level": meta.get("level"), "chance": meta.get("chance")}
-
-
-def legacy_task_info(record: dict, task: str) -> dict:
-    """Records of kbit < 0.2.0 only: their task configs did not carry family, level and chance,
-    so group and level are read from the task name (kbit_<family>_<subtask>_l<level>) and chance
-    from the record's top-level `chance` (which the runner of that time computed per task)."""
-    name = LEGACY_TASK_NAME.fullmatch(task)
-    return {"group": name["group"] if name else None, "level": int(name["level"]) if name else None,
-            "chance": (record.get("chance") or {}).get(task)}
 
 
 def cell_rows(record: dict) -> list[dict]:
@@ -77,9 +68,10 @@ def cell_rows(record: dict) -> list[dict]:
     evaluation = record["lm_eval"]
     report = evaluation["config"]["quant_report"]
     quant = report["config"]
-    params = record["model"].get("params") or report["params_total"]
+    override = (record.get("fingerprint") or {}).get("params")  # the config's `params`, if any
+    params = override or report["params_total"]
     # A parameter-count override rescales total bits at the measured bits per parameter.
-    total_bits = params * report["bits_per_param"] if record["model"].get("params") else report["total_bits"]
+    total_bits = params * report["bits_per_param"] if override else report["total_bits"]
     common = {"model": record["model"]["name"], "params": params, "bits": quant["bits"],
               "quant_type": quant["quant_type"],
               "blocksize": quant["blocksize"] if quant["bits"] < 16 else None,
@@ -153,7 +145,7 @@ def results_file(path: Path) -> dict:
     pretrained = args.get("pretrained") if isinstance(args, dict) else dict(
         part.split("=", 1) for part in str(args).split(",") if "=" in part).get("pretrained")
     when = datetime.fromtimestamp(float(results.get("date") or 0), timezone.utc).isoformat()
-    return {"status": "done", "model": {"name": Path(str(pretrained or config.get("model"))).name, "params": None},
+    return {"status": "done", "model": {"name": Path(str(pretrained or config.get("model"))).name},
             "lm_eval": results, "finished_at": when, "file": str(path)}
 
 
@@ -194,6 +186,9 @@ def _read_folder(folder: Path, problems: list[str]) -> list[dict]:
     for path, rec in cell_records(folder):
         reported.add(path.stem)
         if isinstance(rec, dict) and rec["status"] == "done":
+            if too_old(rec):
+                problems.append(f"stale record {path}: {too_old(rec)}; kbit-sweep run redoes it")
+                continue
             try:
                 done[path.stem] = check_done(rec, path)
                 continue
@@ -271,10 +266,6 @@ def collect(folders: list[str | Path], problems: list[str] | None = None) -> pd.
                          f"{problems[0] if problems else '-'}")
     check_one_spec(done)
     done.sort(key=lambda r: r["finished_at"])
-    legacy = sum(map(written_before_task_metadata, done))
-    if legacy:
-        log.warning("%d records written by kbit < 0.2.0: their group and level are read from the task names and "
-                    "chance from the record (kbit-sweep run redoes them)", legacy)
     table = pd.DataFrame([row for rec in done for row in cell_rows(rec)], columns=COLUMNS)
     key = ["model", "precision", "task", "metric"]
     duplicated = table.duplicated(key, keep="last")

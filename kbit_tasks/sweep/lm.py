@@ -11,7 +11,9 @@ does, the hooks where that costs or hides something, and keeps what it counts as
 - `_encode_pair`: each (context, continuation) tokenized once per model, not once per cell
   (the tokenizer does not change with the weights);
 - `_detect_batch_size`: `batch_size: auto` probed once per model and request length, not on
-  every cell (HFLM resets and probes again on every loglikelihood call).
+  every cell (HFLM resets and probes again on every loglikelihood call);
+- `_usable_memory`: a `parallelize` model's device map fills only the GPUs this sweep process
+  owns (`gpus`, from grid.Placement), not every visible one.
 """
 from __future__ import annotations
 
@@ -25,7 +27,8 @@ from kbit_tasks.model import KbitHFLM
 
 
 class SweepLM(KbitHFLM):
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, gpus: list[int] | None = None, **kwargs):
+        self.gpus = gpus
         self.seconds_forward = 0.0
         self.nonfinite: collections.Counter = collections.Counter()
         self._encoded: dict = {}
@@ -36,6 +39,9 @@ class SweepLM(KbitHFLM):
         """Zero the per-cell counters (the caches stay: they belong to the model)."""
         self.seconds_forward = 0.0
         self.nonfinite.clear()
+
+    def _usable_memory(self, max_memory: dict) -> dict:
+        return {gpu: free for gpu, free in max_memory.items() if self.gpus is None or gpu in self.gpus}
 
     def _model_call(self, inps, attn_mask=None, labels=None, **model_kwargs):
         start = time.perf_counter()

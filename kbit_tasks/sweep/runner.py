@@ -19,7 +19,7 @@ import socket
 import threading
 import time
 import traceback
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from tqdm.auto import tqdm
@@ -55,26 +55,22 @@ class RunSummary:
 
 
 def load_lm(spec, config: SweepConfig, placement: Placement, device: str):
-    """The model from its folder or the hub, once, as a SweepLM; parallelize spreads it over
-    this process's GPUs. An in-memory model keeps HFLM from starting its own data parallelism."""
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
-
-    from kbit_tasks.model import device_map_in_memory
+    """The model from its folder or the hub, once, as a SweepLM, loaded as kbit-eval loads it
+    (HFLM's loading, kbit-hf's device map); `parallelize` spreads it over this process's GPUs
+    only. Loaded as one process: this process's cells are its own, not a share of lm-eval's."""
+    from kbit_tasks.lm_eval_compat import as_one_process
     from kbit_tasks.sweep.lm import SweepLM
 
-    kwargs = {"dtype": config.dtype if config.dtype == "auto" else getattr(torch, config.dtype)}
-    if spec.parallelize and device.startswith("cuda"):
-        # decided here, so a model too big for this process's GPUs is refused before loading
-        # instead of being offloaded to CPU or disk, where it cannot be quantized
-        max_memory = {g: torch.cuda.mem_get_info(g)[0] for g in placement.gpus()}
-        kwargs["device_map"] = device_map_in_memory(AutoConfig.from_pretrained(spec.path), max_memory, kwargs["dtype"])
-    model = AutoModelForCausalLM.from_pretrained(spec.path, **kwargs)
-    if "device_map" not in kwargs:
-        model.to(device)
-    model.eval()
-    tokenizer = AutoTokenizer.from_pretrained(spec.path)
-    return SweepLM(pretrained=model, tokenizer=tokenizer, **config.model_args())
+    gpus = placement.gpus() if device.startswith("cuda") else None
+    spread = {}
+    if spec.parallelize and gpus:
+        import torch
+
+        # HFLM would measure every visible GPU (a CUDA context on each, from every process)
+        spread = {"parallelize": True, "max_memory_per_gpu": min(torch.cuda.mem_get_info(g)[0] for g in gpus)}
+    with as_one_process():
+        return SweepLM(pretrained=spec.path, device=device, dtype=config.dtype, gpus=gpus, **spread,
+                       **config.model_args())
 
 
 def evaluate_cell(lm, cell: Cell, config: SweepConfig, manager, tasks: list) -> dict:
@@ -113,8 +109,11 @@ def task_manager(config: SweepConfig):
 
 def _record(cell: Cell, config: SweepConfig, outcome: dict, where: dict, fingerprint: dict) -> dict:
     """Each fact once: the numbers, the quantization report and the task metadata (group, level,
-    chance, content hash) in lm-eval's results (`lm_eval`), what produced them in `fingerprint`."""
-    return {"cell": cell.id, "placement": where, "model": asdict(cell.model), "fingerprint": fingerprint,
+    chance, content hash) in lm-eval's results (`lm_eval`), what produced them (the model's
+    source, its `params` override, kbit's version) in `fingerprint`, the rest of the config's
+    model entry in `model`."""
+    model = {"name": cell.model.name, "parallelize": cell.model.parallelize}
+    return {"cell": cell.id, "placement": where, "model": model, "fingerprint": fingerprint,
             **outcome, **provenance(), "host": socket.gethostname(), "pid": os.getpid(),
             "finished_at": datetime.now(timezone.utc).isoformat()}
 

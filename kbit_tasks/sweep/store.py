@@ -146,10 +146,10 @@ def cell_records(folder: Path) -> list[tuple[Path, dict | CorruptRecord]]:
 
 @lru_cache(maxsize=1)
 def provenance() -> dict:
-    """Package versions and the git revision of the kbit checkout (None outside a git checkout),
-    found once per process."""
+    """The versions of the packages kbit runs on and the git revision of the kbit checkout (None
+    outside a git checkout), found once per process; kbit's own version is the fingerprint's."""
     versions = {}
-    for dist in ("kbit", "lm_eval", "torch", "transformers"):
+    for dist in ("lm_eval", "torch", "transformers"):
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:

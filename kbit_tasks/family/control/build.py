@@ -20,8 +20,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from kbit_tasks.atomic import atomic_folder, atomic_write_json
-from kbit_tasks.family.build import _read_json
+from kbit_tasks.atomic import atomic_folder, atomic_write_json, read_json
 
 CONTROL_FILE = "control.json"
 # Bump when the training code's meaning changes, so old caches rebuild.
@@ -112,7 +111,7 @@ def training_items(recipe: Recipe) -> list[dict]:
 
 def cached(recipe: Recipe, out: Path, fingerprint: str) -> dict | None:
     """The control's record if `out` holds this recipe's finished model, else None."""
-    record = _read_json(out / CONTROL_FILE)
+    record = read_json(out / CONTROL_FILE)
     return record if record and record.get("fingerprint") == fingerprint else None
 
 
@@ -171,7 +170,7 @@ def build_control(recipe: str | Recipe, base_dir: str | Path, out_dir: str | Pat
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         atomic_write_json(tmp / CONTROL_FILE, record, indent=2)
-    return _read_json(out / CONTROL_FILE)  # as a cache hit reads it (JSON lists, not tuples)
+    return read_json(out / CONTROL_FILE)  # as a cache hit reads it (JSON lists, not tuples)
 
 
 def write_sweeps(record: dict, control_dir: str | Path, base_dir: str | Path, out_dir: str | Path,
@@ -204,7 +203,7 @@ def write_sweeps(record: dict, control_dir: str | Path, base_dir: str | Path, ou
 
 
 def control_folder_record(control_dir: str | Path) -> dict:
-    record = _read_json(Path(control_dir) / CONTROL_FILE)
+    record = read_json(Path(control_dir) / CONTROL_FILE)
     if record is None:
         raise ValueError(f"{str(control_dir)!r} holds no finished control ({CONTROL_FILE}); build it first")
     return record
