@@ -18,7 +18,7 @@ import pytest
 
 from kbit_tasks.generators import generate
 
-LEVELS = {"intervention": (1, 2, 3, 4, 5, 6), "dsep": (1, 2, 3, 4, 5, 6), "correlation": (1, 2, 3)}
+LEVELS = {"intervention": (1, 2, 3, 4, 5, 6), "dsep": (1, 2, 3, 4, 5, 6), "correlation": (2, 3, 4, 5, 6)}
 N_FAST = 100
 N_SLOW = 300
 
@@ -128,11 +128,18 @@ def consistent_dags(variables, facts):
     return found
 
 
-def correlation_answer(question):
+@lru_cache(maxsize=None)
+def hypothesis_holds(question):
+    """Whether the hypothesis holds in each DAG that agrees with the findings (five variables:
+    about a second of networkx an item, so the label and cue checks share it)."""
     variables, facts, kind, (p, q, r), holds = correlation_query(question)
     graphs = consistent_dags(variables, facts)
     assert graphs, "the stated facts must come from some DAG"
-    return "Yes" if all(holds(g, p, q, r) for g in graphs) else "No"
+    return tuple(holds(g, p, q, r) for g in graphs)
+
+
+def correlation_answer(question):
+    return "Yes" if all(hypothesis_holds(question)) else "No"
 
 
 SOLVERS = {"intervention": intervention_answer, "dsep": dsep_answer, "correlation": correlation_answer}
@@ -235,17 +242,19 @@ def _correlation_cues():
         return kind, tuple(sum(indep for x, y, z, indep in facts if z == given and asked in (x, y))
                            for asked, given in ((a, b), (b, a)))
 
-    def possible(q):
-        variables, facts, kind, (p, q_, r), holds = correlation_query(q)
-        return any(holds(g, p, q_, r) for g in consistent_dags(variables, facts))
-
     return {
         "fact types: kind, independences marginal/conditional": lambda q: (
             correlation_query(q)[2], q.count("are independent."), q.count("are independent given")),
         "the hypothesis pair's facts": pair_facts,
         "a third variable independent of one of the pair given the other": given_the_other,
-        "hypothesis possible (holds in some consistent DAG)": possible,
     }
+
+
+def possible(question):
+    """Corr2Cause's classic confusion, "possible, hence must": the hypothesis holds in some DAG
+    that agrees with the findings. It is the whole enumeration, so it is checked apart from the
+    surface cues, on the label checks' items."""
+    return any(hypothesis_holds(question))
 
 
 CUES = {"intervention": _intervention_cues(), "dsep": _dsep_cues(), "correlation": _correlation_cues()}
@@ -260,9 +269,6 @@ STEPS = {
     "shared neighbours of X and Y": 2,
     "X has more descendants, Y more ancestors": 2,
     "observed common effect of X and Y": 1,  # dsep rung 1: the one common effect, opened or not
-}
-INHERENT_AT_LEVEL_1 = {
-    "hypothesis possible (holds in some consistent DAG)",
 }
 
 
@@ -282,16 +288,28 @@ def test_labels_agree_with_networkx(subtask, level):
     assert disagreements(subtask, items(subtask, level, N_FAST)) == []
 
 
+def correlation_n(level):
+    """Items a correlation rung's label check enumerates: five variables (l5 up) cost about a
+    second of networkx an item."""
+    return N_FAST if level <= 4 else 10
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("level", LEVELS["correlation"])
 def test_correlation_labels_agree_with_dag_enumeration(level):
-    assert disagreements("correlation", items("correlation", level, N_FAST)) == []
+    """Labels agree with the enumeration, and "possible, hence must" is no rule: on four or
+    more variables (l3 up) every No item's hypothesis is open (holds in some agreeing DAG), so
+    the rule answers Yes to every item; on three (l2) a forced hypothesis settles every other,
+    so the No items are refuted and the rule is the inference itself."""
+    batch = items("correlation", level, correlation_n(level))
+    assert disagreements("correlation", batch) == []
+    assert all(possible(it["question"]) for it in batch) == (level > 2)
 
 
 @pytest.mark.parametrize("subtask", ["intervention", "dsep", "correlation"])
 def test_flipped_label_is_caught(subtask):
     """The agreement check is not vacuous: every item with its gold flipped disagrees."""
-    batch = [dict(it, gold=1 - it["gold"]) for it in items(subtask, 1, 12)]
+    batch = [dict(it, gold=1 - it["gold"]) for it in items(subtask, LEVELS[subtask][0], 12)]
     assert len(disagreements(subtask, batch)) == len(batch)
 
 
@@ -313,7 +331,7 @@ def test_common_cause_reading_is_stated_and_is_the_one_labelled():
     assert holds(chain, "A", "B", None) and not confounded(chain, "A", "B")
     fork = nx.DiGraph([("W", "A"), ("W", "B")])
     assert holds(fork, "A", "B", None) and confounded(fork, "A", "B")
-    batch = [it for lv in LEVELS["correlation"] for it in items("correlation", lv, 40)]
+    batch = [it for lv in (5, 6) for it in items("correlation", lv, 100)]  # asked on five variables
     asked = [it for it in batch if "have a common cause" in it["question"]]
     assert asked and all(correlation_query(it["question"])[2] == "confounder" for it in asked)
 
@@ -353,11 +371,12 @@ def test_distractors_add_variables_not_depth(subtask, distractors):
     assert {graph_of(it["question"]).number_of_edges() for it in batch} == {7 + 2 * distractors}
 
 
-@pytest.mark.slow
-def test_correlation_depth_grows_with_level():
-    means = [statistics.mean(it["depth"] for it in items("correlation", level, N_FAST))
-             for level in LEVELS["correlation"]]
-    assert means == sorted(set(means)), means
+def test_correlation_rungs_are_depths_with_balanced_labels():
+    """Every item of a rung has the rung's depth, and every even prefix is half Yes."""
+    for level in LEVELS["correlation"][:3]:
+        batch = items("correlation", level, 40)
+        assert {it["depth"] for it in batch} == {level}
+        assert sum(it["gold"] for it in batch) == 20
 
 
 @pytest.mark.parametrize("level", LEVELS["dsep"])
@@ -383,20 +402,48 @@ def slow_n(level):
     return N_SLOW if level <= 3 else 200
 
 
+CORRELATION_CUE_N = (200, 600)  # the two stages: a cue over the bar at 200 is measured again at 600
+
+
+def over_bar(cue, fit, test) -> bool:
+    return lookup_accuracy(cue, fit, test) > 0.55
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("subtask, level", [(s, lv) for s in LEVELS for lv in LEVELS[s]])
 def test_cues_at_chance(subtask, level):
     """Each cue of issue 10 within chance + 0.05 (n = 300, 200 on rungs deeper than 3), fitted on
     seed 1, scored on seed 0, on the items deeper than the steps the cue performs (STEPS).
-    Exceptions, where at level 1 the cue is the whole inference of the level's depth: with three
-    variables, only a collider pattern forces anything and it settles every hypothesis, so the
-    No items are refuted ones (correlation: "possible, hence must")."""
-    n = slow_n(level)
-    fit, test = items(subtask, level, n, seed=1), items(subtask, level, n)
+    Correlation is screened in two stages, as the battery's --confirm does: 200 items a split,
+    and a cue over the bar there is measured again on 600 fresh ones (seeds 3 and 2) and fails
+    only if over it twice (a leak of +0.08 crosses both; a cue at chance crosses both with
+    probability under 0.01)."""
+    first = CORRELATION_CUE_N[0] if subtask == "correlation" else slow_n(level)
+    fit, test = items(subtask, level, first, seed=1), items(subtask, level, first)
     for name, cue in CUES[subtask].items():
-        if level == 1 and name in INHERENT_AT_LEVEL_1 or test[0]["depth"] <= STEPS.get(name, 0):
+        if test[0]["depth"] <= STEPS.get(name, 0) or not over_bar(cue, fit, test):
             continue
-        assert lookup_accuracy(cue, fit, test) <= 0.55, name
+        again = CORRELATION_CUE_N[1]
+        assert subtask == "correlation" and not over_bar(
+            cue, items(subtask, level, again, seed=3), items(subtask, level, again, seed=2)), name
+
+
+def test_correlation_cue_check_catches_a_planted_leak():
+    """The correlation cue check can fail: on the l3 items of its first stage, Yes items that
+    state one of their independences twice read as a leak to the fact-type counts."""
+    n = CORRELATION_CUE_N[0]
+    fit, test = items("correlation", 3, n, seed=1), items("correlation", 3, n)
+    cue = CUES["correlation"]["fact types: kind, independences marginal/conditional"]
+
+    def plant(batch):
+        out = []
+        for it in batch:
+            twice = next((x for x in it["question"].splitlines() if x.endswith("are independent.")), None)
+            out.append(dict(it, question=it["question"].replace(twice, twice + "\n" + twice))
+                       if it["gold"] == 0 and twice else it)
+        return out
+
+    assert not over_bar(cue, fit, test) and over_bar(cue, plant(fit), plant(test))
 
 
 def report(subtasks=("intervention", "dsep", "correlation"), n=N_SLOW):

@@ -7,16 +7,18 @@ construction; the graph algebra lives in `dags`. depth is the 4th element each m
 intervention and dsep are ladders whose level is the depth: intervention, the links on the
 directed chain from the set variable to the asked one (a No item: as many links between them,
 not all pointing on); dsep, the variables inside the shortest x-y chain. Their distractor knob
-(`Stream.distractors`) adds variables off the chain, two links each. correlation's level sets
-the variables (3 / 4 / 5) and its depth is the stated facts that must be combined
-(_facts_needed).
+(`Stream.distractors`) adds variables off the chain, two links each. correlation is a ladder
+from depth 2: its depth is the stated findings that must be combined (_facts_needed); one
+finding never forces a hypothesis of its kinds, so depth-1 items would all be No. It has no
+distractor knob (an extra finding or variable would change the depth).
 
 Shortcuts are removed at the root: the asked x and y always have exactly one cause and one
 effect and every graph of a rung has the same number of links; an intervention No item is a
 rewired twin of a Yes item (`_rewired`: same causes and effects counts for every variable, same
 view from each end), and a dsep chain always holds a common effect, observed or not. What
-construction cannot fix is balanced by matched sampling (`_matched`): items are handed out in
-pairs of one Yes and one No with the same cheap signature (shared neighbours, observed-set
+construction cannot fix is balanced by matched sampling (`_matched`; correlation's No items are
+twins found by construction, `_correlation_twin`): items are handed out in pairs of one Yes
+and one No with the same cheap signature (shared neighbours, observed-set
 size, an observed common effect, which fact types appear, ...), so each signature is exactly
 as frequent under both labels. tests/test_labels_causal.py measures the cues; a cue that
 performs as many steps as a rung's depth is that rung's inference and is not scored there.
@@ -25,6 +27,8 @@ from __future__ import annotations
 
 import itertools
 from functools import lru_cache
+
+import numpy as np
 
 from . import dags
 from .base import Subtask
@@ -119,24 +123,21 @@ def _from_pairs(stream, maker, target, pair):
     return made[target]
 
 
-def _matched(stream, draw, target, tries=MATCH_TRIES, carry=True):
+def _matched(stream, draw, target, tries=MATCH_TRIES):
     """An item of label `target` from draw(rng) -> (signature, resolve) or None, where resolve()
     -> (label, item) or None is called only for draws that can be used (labels can cost more).
     Items are handed out in pairs of one Yes and one No item with the signature of the pair's
-    first draw, so Yes and No items have exactly the same signature counts. With `carry`, every
-    draw waits under its signature for later requests (at most `tries` draws a request);
-    without it, only this request's draws of the first one's signature count, and a signature
-    whose other label is rare is mostly given up. Pairing instead the first two labels of any
-    signature favoured the signatures common under both and let the dsep l2 probe read 0.57."""
+    first draw, so Yes and No items have exactly the same signature counts. Every draw waits
+    under its signature for later requests (at most `tries` draws a request). Pairing instead
+    the first two labels of any signature favoured the signatures common under both and let the
+    dsep l2 probe read 0.57."""
     _, waiting = _kept(stream, draw)
 
     def pair():
-        if not carry:
-            waiting.clear()
         wanted = None
         for _ in range(tries):
             drawn = draw(stream.rng)
-            if drawn is None or not (carry or wanted in (None, drawn[0])):
+            if drawn is None:
                 continue
             signature, resolve = drawn
             if (resolved := resolve()) is None:
@@ -423,7 +424,10 @@ def _dsep(s, target):
 
 
 # --- correlation: Corr2Cause -----------------------------------------------------------------
-CORR_VARS = {1: 3, 2: 4, 3: 5}
+# Variables by rung: the fewest on which the rung's depth comes with both labels often enough
+# (three variables: depths 2-3; four: 3-6; five: 4-8).
+TWIN_DRAWS = 3  # draws of the tested facts a No twin may take
+CORR_VARS = {2: 3, 3: 4, 4: 4, 5: 5, 6: 5, 7: 5}
 KINDS = ("parent", "child", "ancestor", "descendant", "confounder", "collider")
 
 
@@ -445,50 +449,69 @@ def _hypothesis_mask(n, kind, a, b, c):
     return edge[a][c] & edge[b][c]  # collider
 
 
+@lru_cache(maxsize=None)
+def _hypothesis_patterns(n, kind, a, b, c):
+    """The patterns all of whose DAGs satisfy the hypothesis, and those some of whose DAGs do."""
+    return dags.on_patterns(n, _hypothesis_mask(n, kind, a, b, c))
+
+
 def _status(n, consistent, hyp) -> str:
-    mask = _hypothesis_mask(n, *hyp)
-    return "must" if not consistent & ~mask else ("cannot" if not consistent & mask else "open")
+    every, some = _hypothesis_patterns(n, *hyp)
+    return "must" if not consistent & ~every else ("cannot" if not consistent & some else "open")
 
 
 def _consistent(n, stated, subset) -> int:
-    """DAGs whose independences agree with the stated ones on the facts in `subset` (a bitmask)."""
-    masks = dags.fact_masks(n)
-    found = (1 << len(dags.all_dags(n))) - 1
+    """The patterns (and so the DAGs) whose independences agree with the stated ones on the facts
+    in `subset` (a bitmask)."""
+    masks = dags.pattern_fact_masks(n)
+    found = (1 << len(dags.patterns(n))) - 1
     for i in dags.bits(subset):
         found &= masks[i] if stated >> i & 1 else ~masks[i]
     return found
 
 
-def _profile(n, stated, subset, a, b):
-    """What the facts settle about how a and b are causally related: the status (must hold,
-    cannot hold, open) of every hypothesis kind about them."""
-    consistent = _consistent(n, stated, subset)
+@lru_cache(maxsize=None)
+def _pair_hypotheses(n, a, b):
+    """Every hypothesis of the kinds about a and b, as `_hypothesis_patterns` masks."""
     hyps = [(k, a, b, None) for k in KINDS[:5]] + [("collider", a, b, c) for c in range(n) if c not in (a, b)]
-    return tuple(_status(n, consistent, h) for h in hyps)
+    return tuple(_hypothesis_patterns(n, *h) for h in hyps)
+
+
+def _profile(n, consistent, a, b):
+    """What the facts that leave `consistent` settle about how a and b are causally related: the
+    status (must hold, cannot hold, open) of every hypothesis kind about them."""
+    return tuple("must" if not consistent & ~every else ("cannot" if not consistent & some else "open")
+                 for every, some in _pair_hypotheses(n, a, b))
 
 
 def _facts_needed(n, stated, shown, a, b) -> int:
     """Inference depth of a correlation item: how many of the shown facts must be combined to
     settle everything they say about how a and b are related (the hypothesis's status among
-    it), found by greedily dropping facts that are not needed (an irreducible, not always
-    smallest, set)."""
-    target = _profile(n, stated, shown, a, b)
-    needed = shown
-    for i in dags.bits(shown):
-        if _profile(n, stated, needed & ~(1 << i), a, b) == target:
-            needed &= ~(1 << i)
-    return bin(needed).count("1")
+    it), found by greedily dropping facts, in order, that are not needed (an irreducible, not
+    always smallest, set)."""
+    full = (1 << len(dags.patterns(n))) - 1
+    order = list(dags.bits(shown))
+    agree = [m if stated >> i & 1 else full & ~m for i, m in ((i, dags.pattern_fact_masks(n)[i]) for i in order)]
+    after = [full] * (len(order) + 1)  # the facts not yet judged, which are all still needed
+    for k in range(len(order) - 1, -1, -1):
+        after[k] = after[k + 1] & agree[k]
+    target = _profile(n, after[0], a, b)
+    kept, count = full, 0
+    for k in range(len(order)):
+        if _profile(n, kept & after[k + 1], a, b) != target:
+            kept &= agree[k]
+            count += 1
+    return count
 
 
 @lru_cache(maxsize=None)
-def _correlation_draw(level):
-    n = CORR_VARS[level]
+def _fact_groups(n):
+    """Bitmasks over dags.facts(n), so that a signature is a few popcounts: the marginal facts,
+    the conditional ones, per ordered pair its facts given a third variable and the conditional
+    facts not about it, per (v, z) the facts about v and another variable given z, and per pair
+    its marginal fact."""
     facts = dags.facts(n)
-    pair_fact = {(x, y): i for i, (x, y, z) in enumerate(facts) if z is None}
-    marginal = dags.union(1 << i for i, f in enumerate(facts) if f[2] is None)
     conditional = [i for i, f in enumerate(facts) if f[2] is not None]
-    # Per pair: its facts given a third variable, and the other conditional facts; per (v, z):
-    # the facts about v and another variable given z. Bitmasks, so a signature is a few popcounts.
     pair_masks, others = {}, {}
     for a, b in itertools.permutations(range(n), 2):
         about = [i for i in conditional if {facts[i][0], facts[i][1]} == {a, b}]
@@ -496,48 +519,89 @@ def _correlation_draw(level):
         others[a, b] = [i for i in conditional if i not in about]
     given = {(v, z): dags.union(1 << i for i in conditional if facts[i][2] == z and v in facts[i][:2])
              for v, z in itertools.permutations(range(n), 2)}
-    conditional_mask = dags.union(1 << i for i in conditional)
+    pair_fact = {(x, y): 1 << i for i, (x, y, z) in enumerate(facts) if z is None}
+    marginal = dags.union(pair_fact.values())
+    return marginal, dags.union(1 << i for i in conditional), pair_masks, others, given, pair_fact
 
-    def draw(rng):
-        # A pattern drawn uniformly, not a DAG: dense DAGs share one uninformative pattern.
-        stated, members = rng.choice(dags.patterns(n))
-        j = rng.choice(members)
-        for _ in range(20):  # half the time, a hypothesis true of one consistent graph
-            kind = rng.choice(KINDS)
-            a, b, c = rng.sample(range(n), 3)
-            hyp = (kind, a, b, c if kind == "collider" else None)
-            if _hypothesis_mask(n, *hyp) >> j & 1 or rng.random() < 0.5:
-                break
-        # Every marginal fact, every fact about the hypothesis's pair given a third variable,
-        # and all (three variables) or half of the other conditional facts.
-        rest = others[a, b]
-        pair_mask = pair_masks[a, b]
-        shown = marginal | pair_mask | dags.union(1 << i for i in rng.sample(rest, len(rest) // (1 + (n > 3))))
-        independent = stated & shown
-        signature = (
-            kind,
-            independent >> pair_fact[(min(a, b), max(a, b))] & 1,  # a and b marginally independent
-            (independent & pair_mask).bit_count(),  # a and b independent given a third
-            (independent & marginal).bit_count(),
-            (independent & conditional_mask).bit_count() // (1 + (n > 4)),  # (pairs at five: speed)
-            # A third variable and a, independent given b, and the same with a and b swapped:
-            # unmatched, these lines (read without chaining) gave the label at 0.80 at four variables.
-            (independent & given[a, b]).bit_count(),
-            (independent & given[b, a]).bit_count(),
-        )
 
-        def resolve():
+def _signatures(n, shown, hyp):
+    """What a reader sees without combining findings, for every pattern stating the shown facts
+    (one row each): how many stated independences of each cheap kind there are. A Yes item and its
+    No twin share it (and the hypothesis)."""
+    marginal, conditional, pair_masks, _, given, pair_fact = _fact_groups(n)
+    _, a, b, _ = hyp
+    groups = (
+        pair_fact[min(a, b), max(a, b)],  # a and b marginally independent
+        pair_masks[a, b],  # a and b independent given a third
+        marginal,
+        conditional,
+        # A third variable and a, independent given b, and the same with a and b swapped:
+        # unmatched, these lines (read without chaining) gave the label at 0.80 at four variables.
+        given[a, b],
+        given[b, a],
+    )
+    columns = np.array([[(g & shown) >> i & 1 for g in groups] for i in range(len(dags.facts(n)))])
+    return dags.pattern_matrix(n) @ columns
+
+
+def _shown(rng, n, a, b):
+    """The facts an item states: every marginal fact, every fact about the hypothesis's pair
+    given a third variable, and all (three variables) or half of the other conditional facts."""
+    marginal, _, pair_masks, others, _, _ = _fact_groups(n)
+    rest = others[a, b]
+    return marginal | pair_masks[a, b] | dags.union(1 << i for i in rng.sample(rest, len(rest) // (1 + (n > 3))))
+
+
+def _correlation_yes(rng, level):
+    """A Yes item of rung `level` as (pattern index, shown facts, hypothesis): a pattern drawn
+    uniformly (not a DAG: dense DAGs share one uninformative pattern) and a hypothesis true of
+    one of its graphs, kept if the findings (`_shown`) force the hypothesis and `level` of them
+    settle what they say about the pair."""
+    n = CORR_VARS[level]
+    k = rng.randrange(len(dags.patterns(n)))
+    stated, members = dags.patterns(n)[k]
+    kind = rng.choice(KINDS)
+    a, b, c = rng.sample(range(n), 3)
+    hyp = (kind, a, b, c if kind == "collider" else None)
+    if not _hypothesis_mask(n, *hyp) >> rng.choice(members) & 1:
+        return None
+    shown = _shown(rng, n, a, b)
+    if _status(n, _consistent(n, stated, shown), hyp) != "must" or _facts_needed(n, stated, shown, a, b) != level:
+        return None
+    return k, shown, hyp
+
+
+def _correlation_twin(rng, level, yes):
+    """The No twin of a Yes item: the same hypothesis, stated by another pattern on the same
+    tested facts (or, failing that, on another draw of them with as many tests of a third
+    variable and one of the pair given the other) with the same `_signatures` row, under which
+    the hypothesis stays open (holds in some graph that agrees, not in all) and `level`
+    findings settle what they say about the pair. Open, never refuted, so that
+    "possible, hence must" reads chance; at three variables a hypothesis is forced only in a
+    collider pattern, which settles every hypothesis, so there the twin is a refuted one."""
+    k, shown, hyp = yes
+    n = CORR_VARS[level]
+    wanted = _signatures(n, shown, hyp)[k]
+    tested = dags.pattern_matrix(n)[k, list(dags.bits(shown))]
+    _, _, _, _, given, _ = _fact_groups(n)
+    sides = [given[hyp[1], hyp[2]], given[hyp[2], hyp[1]]]
+    tests = [(shown & g).bit_count() for g in sides]  # a third variable and one of the pair, tested given the other
+    for attempt in range(TWIN_DRAWS):
+        if attempt:
+            shown = _shown(rng, n, hyp[1], hyp[2])
+            if [(shown & g).bit_count() for g in sides] != tests:
+                continue  # unmatched, the lines naming the pair read the label at 0.65 (four variables)
+        rows = _signatures(n, shown, hyp)
+        same = (rows == wanted).all(axis=1) & (dags.pattern_matrix(n)[:, list(dags.bits(shown))] != tested).any(axis=1)
+        candidates = [int(i) for i in np.flatnonzero(same)]
+        rng.shuffle(candidates)
+        for other in candidates:
+            stated = dags.patterns(n)[other][0]
             status = _status(n, _consistent(n, stated, shown), hyp)
-            if status == "cannot" and n > 3:
-                # Only open No items, so that "possible, hence must" reads chance. (Three
-                # variables force a hypothesis only in a collider pattern, which settles every
-                # hypothesis, so their No items are refuted ones.)
-                return None
-            return (0 if status == "must" else 1), (stated, shown, hyp)
-
-        return signature, resolve
-
-    return draw
+            refuted_ok = status == "cannot" and n == 3
+            if (status == "open" or refuted_ok) and _facts_needed(n, stated, shown, *hyp[1:3]) == level:
+                return other, shown, hyp
+    return None
 
 
 _HYPOTHESES = {
@@ -558,17 +622,25 @@ def _correlation(s, target):
     marginally and given some single third variables, must a causal hypothesis hold? Labels by
     enumerating every DAG on the 3 / 4 / 5 variables and keeping those whose d-separations
     match the stated facts (faithfulness, no hidden common causes): Yes iff the hypothesis
-    holds in all of them. depth = stated facts that must be combined (_facts_needed). Not yet a
-    ladder (the level sets the variables; depths spread): drawing matched items of one depth
-    cost 1-2 s an item on four variables."""
+    holds in all of them. depth = the level = stated facts that must be combined
+    (_facts_needed), on the fewest variables whose patterns give the rung's depth under both
+    labels (CORR_VARS). Items come in twins, a Yes item and its No twin (`_correlation_twin`)."""
     rng, level, split = s.rng, s.level, s.split
-    # Not carried over: the signatures that carrying favours hold more refuted No items, and the
-    # label test's "hypothesis possible, hence must" cue rose to 0.60 at four variables.
-    made = _matched(s, _correlation_draw(level), target, tries=4 * MATCH_TRIES, carry=False)
+
+    def twins():
+        for _ in range(MATCH_TRIES):
+            yes = _correlation_yes(rng, level)
+            no = yes and _correlation_twin(rng, level, yes)
+            if no:
+                return yes, no
+        return None
+
+    made = _from_pairs(s, "correlation", target, twins)
     if made is None:
         return None
-    stated, shown, (kind, a, b, c) = made
+    k, shown, (kind, a, b, c) = made
     n = CORR_VARS[level]
+    stated = dags.patterns(n)[k][0]
     labels = names(rng, split, n)
 
     def line(x, y, z):
@@ -591,12 +663,12 @@ def _correlation(s, target):
         + f"\nHypothesis: {_HYPOTHESES[kind].format(a=labels[a], b=labels[b], c=labels[c] if c is not None else '')}\n"
         "Must the hypothesis hold in every causal graph that agrees with these findings?\nAnswer:"
     )
-    return question, YES_NO, target, _facts_needed(n, stated, shown, a, b)
+    return question, YES_NO, target, level
 
 
 SUBTASKS = (
     Subtask("causal", "intervention", tuple(range(1, 7)), 2, _intervention, distractors=2, max_level=8,
             version=3.0),
     Subtask("causal", "dsep", tuple(range(1, 7)), 2, _dsep, distractors=1, max_level=8, version=3.0),
-    Subtask("causal", "correlation", (1, 2, 3), 2, _correlation, version=3.0),
+    Subtask("causal", "correlation", (2, 3, 4, 5, 6), 2, _correlation, max_level=7, version=3.1),
 )

@@ -8,6 +8,8 @@ from __future__ import annotations
 import itertools
 from functools import lru_cache
 
+import numpy as np
+
 
 def bits(mask):
     while mask:
@@ -218,3 +220,42 @@ def patterns(n):
     for j, (_, _, vec) in enumerate(all_dags(n)):
         groups.setdefault(vec, []).append(j)
     return tuple(sorted(groups.items()))
+
+
+@lru_cache(maxsize=None)
+def pattern_fact_masks(n):
+    """For each fact, the bitmask over patterns(n) of the patterns that state it as an
+    independence: the DAGs of one pattern agree on every fact, so consistency with stated facts
+    is decided per pattern (n = 5: 2,962 bits instead of 29,281)."""
+    return tuple(mask(k for k, (vec, _) in enumerate(patterns(n)) if vec >> i & 1) for i in range(len(facts(n))))
+
+
+@lru_cache(maxsize=None)
+def pattern_matrix(n):
+    """patterns(n) as a 0/1 matrix, one row per pattern, one column per fact (1: independent)."""
+    vecs = [vec for vec, _ in patterns(n)]
+    return np.array([[vec >> i & 1 for i in range(len(facts(n)))] for vec in vecs], dtype=np.int16)
+
+
+def on_patterns(n, dag_mask):
+    """A set of DAGs (a bitmask over all_dags(n)) seen per pattern: the bitmasks over patterns(n)
+    of the patterns all of whose DAGs are in it, and of those some of whose DAGs are."""
+    size = len(all_dags(n))
+    raw = np.frombuffer(dag_mask.to_bytes(size // 8 + 1, "little"), dtype=np.uint8)
+    inside = np.unpackbits(raw, bitorder="little")[:size]
+    of = _pattern_index(n)
+    counts = np.bincount(of, weights=inside, minlength=len(patterns(n)))
+    sizes = np.bincount(of, minlength=len(patterns(n)))
+
+    def to_mask(flags):
+        return int.from_bytes(np.packbits(flags, bitorder="little").tobytes(), "little")
+
+    return to_mask(counts == sizes), to_mask(counts > 0)
+
+
+@lru_cache(maxsize=None)
+def _pattern_index(n):
+    of = np.zeros(len(all_dags(n)), dtype=np.int64)
+    for k, (_, members) in enumerate(patterns(n)):
+        of[members] = k
+    return of
