@@ -73,7 +73,7 @@ def accuracy(table: dict, item_keys: list[list], items: list[dict]) -> float:
 
 def deeper(cue: Cue, items: list[dict]) -> list[dict]:
     """The items that need more inference steps than the cue performs; all of them for a cue that
-    performs none (a correlation item can rest on no fact: its answer No needs none)."""
+    performs none (a surface feature scores on every item, whatever its depth)."""
     out = []
     for it in items:
         steps = cue.steps_for(it.get("subtask"))
