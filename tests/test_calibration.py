@@ -75,6 +75,7 @@ class LeaningLM(LM):
 @pytest.mark.parametrize("name,lean", [("kbit_logical_syllogism_l1", "No"),
                                        ("kbit_causal_intervention_l1", "Yes"),
                                        ("kbit_logical_ordering_l1", "last named")])
+@pytest.mark.slow
 def test_a_constant_prior_reads_one_and_calibration_recovers_the_signal(name, lean):
     import lm_eval
     from lm_eval.tasks import TaskManager

@@ -115,8 +115,8 @@ def test_kbit_listfn_and_a_local_task_match_hflm_with_fewer_tokens(tiny_lm, loca
 
 @pytest.fixture(scope="module")
 def every_task_requests():
-    """Two items of every kbit task, built once for both tiny models."""
-    return task_requests(tasks_dir(), limit=2)
+    """One item of every kbit task, built once for both tiny models."""
+    return task_requests(tasks_dir(), limit=1)
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ more than 8 binomial standard deviations (sd <= 0.036 at n = 200), so a broken c
 by luck. With the same items and random labels each must stay <= chance + 0.15 (>= 4 sd).
 Train toys use the train lexicon and eval toys the eval lexicon, as the battery does.
 """
+import functools
 import math
 import random
 
@@ -402,6 +403,7 @@ def test_cue_finds_its_planted_leak_and_nothing_in_random_labels(name):
     assert shuffled is None or shuffled <= chance + 0.15
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["length rank", "last mention", "negations x answer", "rule concludes literal"])
 def test_probe_finds_planted_leaks_and_nothing_in_random_labels(name):
     build = LEAKS[name]
@@ -412,6 +414,12 @@ def test_probe_finds_planted_leaks_and_nothing_in_random_labels(name):
                           toy(build, "eval", random_labels=True)) <= chance + 0.15
 
 
+@functools.cache
+def twenty_items(family, subtask, level):
+    """Generated once per process for all the task cues (correlation's cost ~1 s an item)."""
+    return tuple(generate(family, subtask, level, 20))
+
+
 @pytest.mark.parametrize("cue", [c for c in TASK_CUES if c.subtasks], ids=lambda c: c.name)
 def test_task_cues_parse_the_real_prompts(cue):
     """A cue whose patterns no longer match the generators' wording would read None and score
@@ -420,8 +428,7 @@ def test_task_cues_parse_the_real_prompts(cue):
         if not cue.applies(subtask):
             continue
         for level in levels:
-            items = generate(family, subtask, level, 20)
-            parsed = sum(cue.key(it, 0) is not None for it in items)
+            parsed = sum(cue.key(it, 0) is not None for it in twenty_items(family, subtask, level))
             assert parsed >= 18, (cue.name, subtask, level, parsed)
 
 
