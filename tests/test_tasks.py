@@ -112,6 +112,7 @@ def test_bad_metadata_is_one_clear_error(metadata, message):
         task_manager(metadata=metadata).load(["kbit_logical_ordering_l1"])
 
 
+@pytest.mark.slow
 def test_simple_evaluate_runs_every_task_with_all_metrics(tiny_model_dir):
     import lm_eval
 
