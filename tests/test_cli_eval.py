@@ -221,6 +221,7 @@ def test_an_absent_accelerator_is_one_line_not_a_silent_cpu_run(no_indexing, mon
     assert f"kbit-eval: error: --device '{device}' is not available on this machine; choose one of cpu" in err
 
 
+@pytest.mark.slow
 def test_run_prints_the_table(kbit_only, tiny_model_dir, capfd, monkeypatch, tmp_path):
     """Through the kbit-hf model, which `kbit-eval` registers; outside a git checkout, without
     git's "fatal: not a git repository" (lm-eval asks git for the working directory's commit)."""

@@ -11,6 +11,7 @@ from kbit_tasks.family.corpus import build_corpus, prompt_and_answer, render, ta
 
 @pytest.fixture(scope="session")
 def ci_family(tmp_path_factory):
+    """The ci family, trained once per session: every test that uses it is slow."""
     out = tmp_path_factory.mktemp("family-ci")
     return out, build_family("ci", out, progress=False)
 
@@ -29,6 +30,7 @@ def test_corpus_contains_no_evaluation_item_text():
     assert not leaked, f"{len(leaked)} evaluation questions leaked into the corpus, e.g. {leaked[0]!r}"
 
 
+@pytest.mark.slow
 def test_heldout_filter_drops_a_colliding_item(monkeypatch):
     """The explicit filter works even if the generators' lexicon split ever failed."""
     from kbit_tasks.family import corpus
@@ -53,6 +55,7 @@ def test_loss_falls_on_the_answer_tokens_only():
     assert labels.tolist() == [[-100, -100, -100, 8, 9], [-100, 3, -100, -100, -100]]
 
 
+@pytest.mark.slow
 def test_ci_family_builds_five_sizes_spanning_50x(ci_family):
     out, manifest = ci_family
     params = [m["params"] for m in manifest["models"]]
@@ -66,6 +69,7 @@ def test_ci_family_builds_five_sizes_spanning_50x(ci_family):
     assert json.loads((out / "manifest.json").read_text()) == manifest
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("member", [0, -1], ids=["smallest", "largest"])
 def test_ci_family_member_evaluates_through_kbit_hf(ci_family, member):
     """A real lm-eval run of a kbit task on a 4-bit family member, offline."""
@@ -102,12 +106,14 @@ def test_render_matches_the_text_lm_eval_scores():
     assert render(doc) == task.doc_to_text(doc) + task.config.target_delimiter + gold
 
 
+@pytest.mark.slow
 def test_second_build_is_a_cache_hit(ci_family, monkeypatch):
     out, manifest = ci_family
     monkeypatch.setattr("kbit_tasks.family.corpus.build_corpus", _fail)
     assert build_family("ci", out, progress=False) == manifest
 
 
+@pytest.mark.slow
 def test_cli_cache_hit_prints_the_family(ci_family, monkeypatch, capsys):
     from kbit_tasks.cli.family import main
 
@@ -120,6 +126,7 @@ def test_cli_cache_hit_prints_the_family(ci_family, monkeypatch, capsys):
         main(["build", "--preset", "ci", "--out", str(out), "--threads", "0"])
 
 
+@pytest.mark.slow
 def test_killed_build_resumes_without_a_half_model(tmp_path, monkeypatch):
     """A crash while training the third size leaves two finished sizes, no manifest, no third folder."""
     from kbit_tasks.family import train

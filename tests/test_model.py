@@ -72,6 +72,7 @@ def test_stored_in_bf16_computed_in_float32_counts_16_bits(tiny_llama_dir):
         KbitHFLM(pretrained=model, compute_dtype="fp32")
 
 
+@pytest.mark.slow
 def test_simple_evaluate_carries_total_bits(tiny_model_dir):
     from lm_eval import simple_evaluate
     from lm_eval.tasks import TaskManager

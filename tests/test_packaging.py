@@ -3,9 +3,12 @@ and, when its probe runs, names the extra to add."""
 import subprocess
 import sys
 
+import pytest
+
 WITHOUT_SKLEARN = "import sys; sys.modules['sklearn'] = None  # as if not installed\n"
 
 
+@pytest.mark.slow
 def test_the_battery_imports_without_scikit_learn_and_names_the_extra():
     code = WITHOUT_SKLEARN + (
         "import kbit_tasks.shortcuts.battery\n"

@@ -38,6 +38,7 @@ def test_a_written_rung_is_its_own_task_with_its_own_level(ordering_ships_one_ru
     assert task.dump_config()["task_alias"] == "logical ordering l3"
 
 
+@pytest.mark.slow
 def test_a_written_rung_runs_through_kbit_eval(ordering_ships_one_rung, tmp_path, tiny_model_dir, capsys,
                                                monkeypatch):
     import functools

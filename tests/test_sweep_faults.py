@@ -77,6 +77,7 @@ def test_5_names_that_make_hidden_or_escaping_files_are_refused(tiny_model_dir, 
 
 # 2: a folder knows its grid ------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_2_a_second_config_with_other_settings_on_the_folder_is_refused(finished, tiny_model_dir, tmp_path, capsys):
     out = _copy(finished, tmp_path)
     before = {p.name: p.read_bytes() for p in out.glob("*__*.json")}
@@ -223,6 +224,7 @@ def test_4_an_edited_tokenizer_reruns_the_cell_and_keeps_the_old_record(tiny_mod
     (lambda r: r["lm_eval"]["n-samples"][TASK].update({"effective": 0}), "effective=0 is not a positive number"),
     (lambda r: r["lm_eval"]["config"]["quant_report"].update({"total_bits": "many"}), "cannot be read into the table"),
 ])
+@pytest.mark.slow
 def test_6_a_record_collect_cannot_read_is_moved_aside_and_the_rest_written(finished, tiny_model_dir, tmp_path,
                                                                             capsys, caplog, spoil, reason):
     out = _copy(finished, tmp_path)
@@ -301,6 +303,7 @@ def test_8_sigterm_and_ctrl_c_release_the_claim_and_say_how_to_resume(tiny_model
 
 # 9: claims -----------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("content", ["", "{\"host\": ", "\0\0\0"])
 def test_9_an_unreadable_claim_is_stale_at_once(finished, tiny_model_dir, tmp_path, content):
     out = _copy(finished, tmp_path)
@@ -367,6 +370,7 @@ def test_11_a_model_folder_without_config_json_is_refused(tiny_model_dir, tmp_pa
     assert "has no config.json" in line and str(model) in line
 
 
+@pytest.mark.slow
 def test_11_a_failed_cell_says_why_on_its_console_line(tiny_model_dir, tmp_path, monkeypatch, caplog):
     from kbit_tasks.sweep import runner
 

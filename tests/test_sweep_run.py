@@ -50,6 +50,7 @@ def swept(tiny_model_dir, tmp_path_factory):
     return config, run(config)
 
 
+@pytest.mark.slow
 def test_sweep_writes_one_complete_record_per_cell(swept):
     config, summary = swept
     assert summary.done == ["tiny__16bit", "tiny__int3-b32", "tiny__int4-b32"] and not summary.failed
@@ -315,6 +316,7 @@ def test_cli_collect_rejects_unknown_format(swept, tmp_path, capsys):
     assert pd.read_parquet(tmp_path / "results.parquet").shape == collect([config.output]).shape
 
 
+@pytest.mark.slow
 def test_a_cell_matches_a_plain_lm_eval_run(swept, tiny_model_dir):
     """The sweep's shortcuts (one model load, requantize, tasks built once) change no number."""
     import lm_eval
