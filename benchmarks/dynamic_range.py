@@ -8,7 +8,8 @@ constant-answer share (1.0 = one answer whatever the item), the accuracy after c
 calibration (the prior-free score) with its interval; then, per subtask, the deepest rung whose
 interval lies above chance. Every finished (task, shots) cell is written to the output folder as
 one JSON file and reused on the next run when its spec (model, model_args, task, version, shots,
-n, seed) matches, so an interrupted run resumes where it stopped. The runtime estimate printed
+n, seed) matches, so an interrupted run resumes where it stopped (`--table-only` prints the
+table of the cells finished so far). The runtime estimate printed
 before the first cell is rough (requests x seconds a request); the estimate after each cell uses
 the measured rate.
 """
@@ -178,6 +179,8 @@ def main(argv=None):
                         help="folder of finished cells, reused when their spec matches (default runs/dynamic-range)")
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--table-only", action="store_true",
+                        help="print the table of the cells already finished in --out; run nothing")
     args = parser.parse_args(argv)
     todo = check_args(parser, args)
     from kbit_tasks.atomic import atomic_write_json, check_writable_dir
@@ -204,6 +207,9 @@ def main(argv=None):
     print(f"{len(todo)} cells, {len(todo) - len(left)} reused from {args.out}; {len(left)} to run, "
           f"{sum(requests_of(c) for c, _ in left)} requests, about {estimate_seconds([c for c, _ in left]) / 60:.0f} "
           f"min at SmolLM2-135M's rate on 2 CPU cores", flush=True)
+    if args.table_only:
+        print(f"--table-only: {len(left)} cells not run yet are left out of the table", flush=True)
+        left = []
     lm = load_model(args.model, args.model_args, args.batch_size, args.device) if left else None
     estimated, spent = 0.0, 0.0
     for i, (cell, spec) in enumerate(left):

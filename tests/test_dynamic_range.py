@@ -43,6 +43,11 @@ def test_runs_resumes_and_prints_the_table(dynamic_range, tiny_model_dir, tmp_pa
     monkeypatch.setattr(dynamic_range, "load_model", lambda *a: pytest.fail("loaded a model"))
     dynamic_range.main(argv)
     assert "4 cells, 4 reused" in capsys.readouterr().out
+    # --table-only prints the finished cells of this spec (here rung 1 only) and runs nothing
+    dynamic_range.main([*model, "--n", "7", "--shots", "0", "2", "--table-only"])
+    out = capsys.readouterr().out
+    assert "2 cells not run yet" in out and "| kbit_logical_ordering_l1 | 2 | 6 |" in out
+    assert "| kbit_logical_ordering_l2 |" not in out and "| logical/ordering | 0 | l1 |" in out
     monkeypatch.undo()
     dynamic_range.main([*model, "--n", "5", "--shots", "0"])
     assert "2 cells, 1 reused" in capsys.readouterr().out
