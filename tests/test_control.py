@@ -161,15 +161,6 @@ def test_cli_refuses_bad_input_in_one_line(tmp_path, capsys):
     assert code == 2 and "holds no finished control" in err
 
 
-def test_demo_help_names_the_control_stage_and_its_switch():
-    import subprocess
-    from pathlib import Path
-
-    demo = Path(__file__).resolve().parents[1] / "scripts" / "demo.sh"
-    out = subprocess.run(["bash", str(demo), "--help"], capture_output=True, text=True, timeout=30)
-    assert out.returncode == 0 and "--control" in out.stdout and "control.md" in out.stdout
-
-
 @pytest.mark.slow  # nine sweep cells through lm-eval on the tiny model (about a minute on 2 idle cores)
 def test_demo_stage_end_to_end_on_the_tiny_model(control, tiny_llama_dir, tmp_path):
     """build -> sweeps -> kbit-sweep run -> collect -> report, as scripts/demo.sh chains them."""
