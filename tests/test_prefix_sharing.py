@@ -146,7 +146,7 @@ ANSWER_FORMS = ["kbit_logical_syllogism_l1", "kbit_logical_ordering_l1", "kbit_i
 @pytest.mark.parametrize("names", [
     ANSWER_FORMS,
     pytest.param(None, marks=pytest.mark.skipif(os.environ.get("KBIT_FULL_TESTS") != "1",
-                                                reason="all 48 tasks on SmolLM2: set KBIT_FULL_TESTS=1")),
+                                                reason="all 50 tasks on SmolLM2: set KBIT_FULL_TESTS=1")),
 ], ids=["answer-forms", "every-task"])
 def test_kbit_tasks_match_hflm_on_smollm2(smollm2, local_mc_task, names):
     requests = task_requests(tasks_dir(), names, limit=1) + task_requests(local_mc_task, ["local_mc"])
