@@ -186,8 +186,9 @@ def _read_folder(folder: Path, problems: list[str]) -> list[dict]:
     for path, rec in cell_records(folder):
         reported.add(path.stem)
         if isinstance(rec, dict) and rec["status"] == "done":
-            if too_old(rec):
-                problems.append(f"stale record {path}: {too_old(rec)}; kbit-sweep run redoes it")
+            stale = too_old(rec)
+            if stale:
+                problems.append(f"stale record {path}: {stale}; kbit-sweep run redoes it")
                 continue
             try:
                 done[path.stem] = check_done(rec, path)
