@@ -130,12 +130,15 @@ def test_report_says_what_was_found(tmp_path):
     text = write_report(tmp_path / "results.csv", RECORD, tmp_path / "control.md", n_boot=19).read_text()
     assert re.search(r"\*\*Learned\*\*: above chance and above its base on 1 of 1 trained rungs: "
                      r"kbit_inductive_listfn_l1 \(\+0\.68, p = [0-9.e-]+\)", text)
-    assert re.search(r"\*\*Deeper rungs\*\*: above chance and above the base on kbit_inductive_listfn_l2 \(\+0\.25", text)
+    assert re.search(r"\*\*Deeper rungs\*\*: above chance and above the base on "
+                     r"kbit_inductive_listfn_l2 \(\+0\.25", text)
     assert "zero-shot**: above chance on no rung" in text and "No better than its base" not in text
     # the 16-bit row: the rung's mean depth read off its items, trained on, chance, base, control, gain
-    assert re.search(r"\| kbit_inductive_listfn_l1 \| 1 \| 1\.0 \| yes \| 0\.25 \| 0\.25 \[[^|]*\| 0\.93 \[[^|]*\| \+0\.68 \(",
-                     text)
+    assert re.search(r"\| kbit_inductive_listfn_l1 \| 1 \| 1\.0 \| yes \| 0\.25 \| 0\.25 \[[^|]*"
+                     r"\| 0\.93 \[[^|]*\| \+0\.68 \(", text)
     assert "| 5 | 5.25 |" in text and "Fit: " in text
+    assert ("**Precision, kbit_inductive_listfn_l1**: at chance at 2, 3, 4; above chance at 5, 6, 7, 8, 16; "
+            "level with 16 bits at 5, 6, 7, 8, 16 bits; the fit: ") in text
 
 
 def test_report_says_so_when_the_control_did_not_learn(tmp_path):

@@ -78,7 +78,7 @@ def depth_section(table: pd.DataFrame, trained: set[str]) -> tuple[list[str], di
 
 
 def precision_section(table: pd.DataFrame, trained: list[str], n_boot: int) -> tuple[list[str], dict]:
-    """The control's accuracy by bit width on its trained rungs, and the fit's verdict per rung."""
+    """The control's accuracy by bit width on its trained rungs; per rung the fit and `where_it_stands`."""
     from kbit_tasks.report import fit_table
 
     lines, verdicts = [], {}
@@ -92,12 +92,26 @@ def precision_section(table: pd.DataFrame, trained: list[str], n_boot: int) -> t
         lines += [f"| {int(r['bits'])} | {r['bits_per_param']:.2f} | {r['log2_total_bits']:.2f} | {_acc_text(r)} |"
                   for _, r in part.iterrows()]
         fit = fit_table(part, n_boot=n_boot)
-        verdicts[task] = fit
+        verdicts[task] = (fit, where_it_stands(part))
         bits = ""
         if fit.detected:  # the breakpoint read back as a bit width, along the sweep's own points
             bits = f" (about {np.interp(fit.breakpoint, part['log2_total_bits'], part['bits']):.1f} bits a weight)"
         lines += ["", f"Fit: {fit.verdict()}{bits}.", ""]
     return lines, verdicts
+
+
+def where_it_stands(part: pd.DataFrame) -> str:
+    """The precision curve read without a model: the bit widths at chance, above it, and level with
+    16 bits (inside the 16-bit row's 95 % interval). Said beside the fit, because a collapse the
+    fit cannot tell from a smooth curve is still a collapse."""
+    full = part[part["bits"] == part["bits"].max()].iloc[0]
+    lo16, _ = interval(full["successes"], full["n"])
+    lows = interval(part["successes"].to_numpy(), part["n"].to_numpy())[0]
+    bits = part["bits"].astype(int).to_numpy()
+    groups = {"at chance at": bits[lows <= part["chance"].to_numpy()],
+              "above chance at": bits[lows > part["chance"].to_numpy()],
+              f"level with {int(full['bits'])} bits at": bits[part["value"].to_numpy() >= lo16]}
+    return "; ".join(f"{name} {', '.join(map(str, b))}" for name, b in groups.items() if len(b))
 
 
 def findings(above: dict, trained: list[str], verdicts: dict, alpha: float = 0.05) -> list[str]:
@@ -128,9 +142,9 @@ def findings(above: dict, trained: list[str], verdicts: dict, alpha: float = 0.0
     out.append(f"- **Deeper rungs**: above chance and above the base on {listed(deeper) if deeper else 'none'} "
                "of the rungs it never trained on.")
     out.append(f"- **Pretrained base, zero-shot**: above chance on {', '.join(base) if base else 'no rung'}.")
-    for task, fit in verdicts.items():
+    for task, (fit, stands) in verdicts.items():
         word = "a threshold located" if fit.detected else "no threshold located"
-        out.append(f"- **Precision, {task}**: {word} (the verdict below).")
+        out.append(f"- **Precision, {task}**: {stands} bits; the fit: {word} (the verdict below).")
     return out
 
 
