@@ -53,8 +53,8 @@ class Recipe:
 
 
 # listfn rather than ordering: top-8 recipes of up to 80 steps never learned ordering's one-step
-# comparison (its answer is a three-way parity of name order, relation word and question word),
-# while 80 steps on listfn's one-primitive rung take SmolLM2 from 0.43 to 0.95 (docs/family.md).
+# comparison (likely because its answer is a parity of name order, relation word and question
+# word), while this one takes SmolLM2 from 0.38 to 0.95 on 100 rung-1 eval items (docs/family.md).
 RECIPES: dict[str, Recipe] = {
     "default": Recipe(name="default", subtasks=(("inductive", "listfn"),), max_depth=1, items_per_level=800,
                       steps=80, batch_size=8, lr=5e-4, train_layers=12),
