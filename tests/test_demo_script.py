@@ -29,6 +29,7 @@ def test_help_names_every_model():
     out = _demo("--help")
     assert out.returncode == 0 and "--limit" in out.stdout and "KBIT_RUNS" in out.stdout
     assert "positive control" in out.stdout and "--model family" in out.stdout and "--model smollm2" in out.stdout
+    assert "set -euo" not in out.stdout  # the header only, not the script's first line of code
 
 
 def test_bad_limit_is_refused_before_any_work():
