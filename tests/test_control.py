@@ -138,7 +138,7 @@ def test_report_says_what_was_found(tmp_path):
                      r"\| 0\.93 \[[^|]*\| \+0\.68 \(", text)
     assert "| 5 | 5.25 |" in text and "Fit: " in text
     assert ("**Precision, kbit_inductive_listfn_l1**: at chance at 2, 3, 4; above chance at 5, 6, 7, 8, 16; "
-            "level with 16 bits at 5, 6, 7, 8, 16 bits; the fit: ") in text
+            "not detectably below 16 bits at 5, 6, 7, 8, 16 bits; the fit: ") in text
 
 
 def test_report_says_so_when_the_control_did_not_learn(tmp_path):
@@ -157,6 +157,28 @@ def test_beating_chance_is_not_learning_where_the_base_already_did(tmp_path):
     assert "**The control did not learn**" in text
     assert "**No better than its base** though above chance: kbit_inductive_listfn_l1;" in text
     assert "above the base on none of the rungs it never trained on" in text
+
+
+def test_a_rung_without_a_base_row_is_said_so_not_counted_as_no_better(tmp_path):
+    table = _table({b: 0.5 for b in (2, 3, 4, 5, 6, 7, 8, 16)}, 0.25)
+    table = table[~((table["model"] == "pretrained") & (table["level"] == 1))]
+    table.to_csv(tmp_path / "results.csv", index=False)
+    text = write_report(tmp_path / "results.csv", RECORD, tmp_path / "control.md", n_boot=19).read_text()
+    assert "**No base to compare** on kbit_inductive_listfn_l1" in text and "No better than its base" not in text
+
+
+def test_a_table_with_two_rows_for_one_cell_is_refused(tmp_path):
+    table = _table({16: 0.9, 8: 0.9, 4: 0.5}, 0.25)
+    pd.concat([table, table.iloc[[0]]]).to_csv(tmp_path / "results.csv", index=False)
+    with pytest.raises(ValueError, match=r"2 rows share a \(model, task, bits\), e\.g\. control kbit_inductive"):
+        write_report(tmp_path / "results.csv", RECORD, tmp_path / "control.md", n_boot=19)
+
+
+def test_gain_is_no_evidence_where_the_score_test_is_undefined():
+    from kbit_tasks.family.control.report import _gain
+
+    assert _gain({"successes": 12, "n": 12, "value": 1.0}, {"successes": 12, "n": 12, "value": 1.0}) == (0.0, 1.0)
+    assert _gain({"successes": 40, "n": 48, "value": 40 / 48}, {"successes": 12, "n": 48, "value": 0.25})[1] < 1e-6
 
 
 def test_cli_refuses_bad_input_in_one_line(tmp_path, capsys):

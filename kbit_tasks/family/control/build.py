@@ -2,7 +2,8 @@
 
 A sweep in which every model reads chance cannot show that the pipeline would see
 reasoning if it were there. The control is a model that has learned the skill on
-the generators' train split (a lexicon disjoint from the eval one, seeds far from
+the generators' train split (a lexicon disjoint from the eval one, or for number-only
+items a disjoint hash class of the question text; seeds far from
 the evaluation seed, and every evaluation question dropped anyway), on the rungs
 whose items need at most `max_depth` inference steps. Its eval-split accuracy on
 deeper rungs says whether what it learned carries; its precision sweep says at how

@@ -100,17 +100,17 @@ def precision_section(table: pd.DataFrame, trained: list[str], n_boot: int) -> t
     return lines, verdicts
 
 
-def where_it_stands(part: pd.DataFrame) -> str:
-    """The precision curve read without a model: the bit widths at chance, above it, and level with
-    16 bits (inside the 16-bit row's 95 % interval). Said beside the fit, because a collapse the
-    fit cannot tell from a smooth curve is still a collapse."""
+def where_it_stands(part: pd.DataFrame, alpha: float = 0.05) -> str:
+    """The precision curve read without a model: the bit widths at chance, above it, and not detectably
+    below the widest width (usually 16 bits; one-sided test at `alpha`). Said beside the fit, because a
+    collapse the fit cannot tell from a smooth curve is still a collapse."""
     full = part[part["bits"] == part["bits"].max()].iloc[0]
-    lo16, _ = interval(full["successes"], full["n"])
     lows = interval(part["successes"].to_numpy(), part["n"].to_numpy())[0]
     bits = part["bits"].astype(int).to_numpy()
+    level = [int(r["bits"]) for _, r in part.iterrows() if _gain(full, r)[1] >= alpha]
     groups = {"at chance at": bits[lows <= part["chance"].to_numpy()],
               "above chance at": bits[lows > part["chance"].to_numpy()],
-              f"level with {int(full['bits'])} bits at": bits[part["value"].to_numpy() >= lo16]}
+              f"not detectably below {int(full['bits'])} bits at": level}
     return "; ".join(f"{name} {', '.join(map(str, b))}" for name, b in groups.items() if len(b))
 
 
@@ -125,7 +125,8 @@ def findings(above: dict, trained: list[str], verdicts: dict, alpha: float = 0.0
         return ", ".join(f"{t} ({above[t][2][0]:+.2f}, p = {above[t][2][1]:.2g})" for t in tasks)
 
     learned = [t for t in trained if better(t)]
-    only_chance = [t for t in trained if above.get(t, (False,))[0] and t not in learned]
+    no_base = [t for t in trained if t in above and above[t][2] is None]
+    only_chance = [t for t in trained if above.get(t, (False,))[0] and t not in learned + no_base]
     deeper = [t for t in above if better(t) and t not in trained]
     base = [t for t, (_, b, _) in above.items() if b]
     out = []
@@ -136,6 +137,8 @@ def findings(above: dict, trained: list[str], verdicts: dict, alpha: float = 0.0
     else:
         out.append(f"- **Learned**: above chance and above its base on {len(learned)} of {len(trained)} trained "
                    f"rungs: {listed(learned)}.")
+    if no_base:
+        out.append(f"- **No base to compare** on {', '.join(no_base)}: the pretrained model has no row there.")
     if only_chance:
         out.append(f"- **No better than its base** though above chance: {', '.join(only_chance)}; "
                    "that much the base already had.")
@@ -154,6 +157,11 @@ def write_report(results: str | Path, record: dict, out: str | Path, n_boot: int
 
     table = pd.read_csv(results)
     table = table[table["metric"] == "acc"]
+    doubled = table[table.duplicated(["model", "task", "bits"], keep=False)]
+    if not doubled.empty:
+        first = doubled.iloc[0]
+        raise ValueError(f"{results}: {len(doubled)} rows share a (model, task, bits), e.g. {first['model']} "
+                         f"{first['task']} at {first['bits']:g} bits; collect one sweep per cell (one --limit)")
     missing = {CONTROL, BASE} - set(table["model"])
     if missing:
         raise ValueError(f"{results}: no rows for model(s) {sorted(missing)}; "
@@ -166,7 +174,8 @@ def write_report(results: str | Path, record: dict, out: str | Path, n_boot: int
         "# Positive control: a model that learned the skill here",
         "",
         f"The pretrained base fine-tuned on {record['train_items']} train-split items (a lexicon disjoint from "
-        f"the evaluation one; depths {record['depths_seen']}) of {', '.join('/'.join(s) for s in recipe['subtasks'])}"
+        f"the evaluation one, or for number-only items questions of another hash class; "
+        f"depths {record['depths_seen']}) of {', '.join('/'.join(s) for s in recipe['subtasks'])}"
         f": {recipe['steps']} steps of {recipe['batch_size']}, the top {recipe['train_layers']} blocks trained "
         f"({record['params_trained']:,} of {record['params']:,} parameters), loss on the answer tokens "
         f"{record['first_loss']:.3f} -> {record['final_loss']:.3f}, {record['seconds']:.0f} s "
