@@ -39,17 +39,31 @@ def accuracy(lm, items: list[dict], prompt) -> tuple[int, int]:
     return right, len(items)
 
 
-def main() -> None:
+def check_args(parser, args) -> None:
+    """Every argument checked before any model loads: one line naming the bad value (exit 2)."""
+    from pathlib import Path
+
+    from kbit_tasks.generators import check_level, check_n_seed, get_subtask
+
+    try:
+        for level in args.levels:
+            check_level(get_subtask("inductive", "listfn"), level)
+        check_n_seed(args.n, 0)
+    except ValueError as err:
+        parser.error(str(err))
+    for folder in args.models:
+        if not Path(folder).is_dir() and os.environ.get("HF_HUB_OFFLINE") == "1":
+            parser.error(f"{folder!r} is not a model folder, and the hub is offline (HF_HUB_OFFLINE=1)")
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("models", nargs="+", help="Hugging Face model folders (or hub ids)")
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 2], help="listfn rungs (default 1 2)")
     parser.add_argument("--n", type=int, default=100, help="eval items a rung (default 100)")
     parser.add_argument("--device", default="cpu")
-    args = parser.parse_args()
-    from kbit_tasks.generators import check_level, get_subtask
-
-    for level in args.levels:  # a bad rung fails here, before any model loads
-        check_level(get_subtask("inductive", "listfn"), level)
+    args = parser.parse_args(argv)
+    check_args(parser, args)
     from lm_eval.models.huggingface import HFLM
     from statsmodels.stats.proportion import proportion_confint
 

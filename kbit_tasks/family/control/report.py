@@ -161,7 +161,8 @@ def write_report(results: str | Path, record: dict, out: str | Path, n_boot: int
     if not doubled.empty:
         first = doubled.iloc[0]
         raise ValueError(f"{results}: {len(doubled)} rows share a (model, task, bits), e.g. {first['model']} "
-                         f"{first['task']} at {first['bits']:g} bits; collect one sweep per cell (one --limit)")
+                         f"{first['task']} at {first['bits']:g} bits; the report reads one row per model, task and bit "
+                         "width (collect one --limit and one quant_type)")
     missing = {CONTROL, BASE} - set(table["model"])
     if missing:
         raise ValueError(f"{results}: no rows for model(s) {sorted(missing)}; "
