@@ -280,20 +280,25 @@ def _sequence_builder(kind):
     return build
 
 
-def leak_invariants(rng, split, target):
-    """Examples sort their input; only the gold choice is sorted (a coarse invariant)."""
-    rows = ["Every example applies the same rule to a list of numbers."]
-    for _ in range(3):
+def _list_rule_builder(rule):
+    """Examples apply `rule` to lists of several lengths; the gold applies it to the query, the
+    distractors are other orders of the same values. Sorting leaks through a coarse invariant
+    (only the gold is sorted); reversing through where the end entries go; moving the largest
+    to the front through where the extremes stand."""
+    def build(rng, split, target):
+        rows = ["Every example applies the same rule to a list of numbers."]
+        for n in (5, 6, 7):
+            xs = rng.sample(range(10), n)
+            rows.append(f"Input: {xs} Output: {rule(xs)}")
         xs = rng.sample(range(10), 5)
-        rows.append(f"Input: {xs} Output: {sorted(xs)}")
-    xs = rng.sample(range(10), 5)
-    others = []
-    while len(others) < 3:
-        ys = rng.sample(xs, 5)
-        if ys != sorted(ys) and str(ys) not in others:
-            others.append(str(ys))
-    choices, g = _place(str(sorted(xs)), others, target % 4)
-    return "\n".join(rows + [f"Input: {xs} Output:", "Answer:"]), choices, g
+        others = []
+        while len(others) < 3:
+            ys = rng.sample(xs, 5)
+            if ys != rule(xs) and str(ys) not in others:
+                others.append(str(ys))
+        choices, g = _place(str(rule(xs)), others, target % 4)
+        return "\n".join(rows + [f"Input: {xs} Output:", "Answer:"]), choices, g
+    return build
 
 
 def leak_adjacent(rng, split, target):
@@ -367,7 +372,9 @@ LEAKS = {
     "step mod 8": _sequence_builder("mod 8"),
     "step mod 3": _sequence_builder("mod 3"),
     "closest rough continuation": _sequence_builder("continuation"),
-    "coarse invariants": leak_invariants,
+    "coarse invariants": _list_rule_builder(sorted),
+    "where the end entries come from": _list_rule_builder(lambda xs: xs[::-1]),
+    "where the extremes stand": _list_rule_builder(lambda xs: [max(xs)] + sorted(xs)[:-1]),
     "adjacent-line copy": leak_adjacent,
     "kind-mates' majority": leak_kind_mates,
     "group shape": leak_group_shape,
@@ -440,14 +447,20 @@ def test_battery_rows_cover_every_cue_and_the_probe():
     assert longest.flagged and longest.z > 5
 
 
-# Leaks measured and not yet removed, each to be documented in docs/validity.md.
+# Leaks measured and not yet removed, each documented in docs/validity.md.
 # They are asserted to be still there, so that fixing one fails this test until it is taken off
 # the list; every other (task, cue) must stay within the bound. None is left at this bound: the
 # sequence l1 step cues of v2.0 (order 1) are gone, see test_sequence_tasks_have_no_shortcut_at_n_300,
 # and so is intervention's "causes and effects two / three links out" (0.92-0.97 before its No
 # items became rewired twins of Yes items; tests/test_labels_causal.py holds its own version of
-# that search, "rings of causes and effects", to chance + 0.05 at n = 300).
-KNOWN_OPEN: set[tuple[str, str]] = set()
+# that search, "rings of causes and effects", to chance + 0.05 at n = 300). Open: listfn past
+# depth 1, where a composition of moves is read off where the entries go (docs/validity.md).
+KNOWN_OPEN: set[tuple[str, str]] = {
+    ("kbit_inductive_listfn_l2", "where the end entries come from"),
+    ("kbit_inductive_listfn_l3", "where the end entries come from"),
+    ("kbit_inductive_listfn_l3", "where the extremes stand"),
+    ("kbit_inductive_listfn_l4", "where the end entries come from"),
+}
 
 
 SCREEN_N, SCREEN_Z = 60, 2.0  # stage 1: every score on 60 train and 60 eval items, flagged above 2 sd

@@ -350,22 +350,67 @@ INVARIANTS = (
 )
 
 
-def _listfn_invariants(it, i):
-    """v1 listfn cue: for each coarse invariant (length change, multiset, subset, sortedness,
-    sum parity) on which every example agrees, whether the choice agrees too."""
+def _lists(it, i):
+    """(the examples' (input, output) pairs, the asked input, choice i) of a list item, or None."""
     context, query = context_and_query(it["question"])
     pairs = [(as_list(a), as_list(b)) for x in context for a, b in re.findall(r"(\[[^\]]*\])\D+(\[[^\]]*\])", x)]
     pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
     asked = re.findall(r"\[[^\]]*\]", query)
     choice = as_list(it["choices"][i])
-    if not pairs or not asked or choice is None:
+    if not pairs or not asked or choice is None or as_list(asked[-1]) is None:
         return None
-    a = as_list(asked[-1])
+    return pairs, as_list(asked[-1]), choice
+
+
+def _agrees(feature, pairs, asked, choice):
+    """Per part of `feature(input, output)`: whether the choice's part is the one every example
+    shows (None where the examples differ, or the part is missing)."""
+    shown = [feature(a, b) for a, b in pairs]
+    mine = feature(asked, choice)
     key = []
-    for f in INVARIANTS:
-        values = {f(x, y) for x, y in pairs}
-        key.append(f(a, choice) == values.pop() if len(values) == 1 else None)
+    for k, part in enumerate(mine):
+        values = {f[k] for f in shown}
+        key.append(part == values.pop() if len(values) == 1 and part is not None else None)
     return tuple(key)
+
+
+def _listfn_invariants(it, i):
+    """v1 listfn cue: for each coarse invariant (length change, multiset, subset, sortedness,
+    sum parity) on which every example agrees, whether the choice agrees too."""
+    lists = _lists(it, i)
+    return lists and _agrees(lambda a, b: tuple(f(a, b) for f in INVARIANTS), *lists)
+
+
+def _place(xs, j):
+    """Index j of a list of len(xs), named from its nearer end."""
+    return ("start", j) if j <= len(xs) - 1 - j else ("end", len(xs) - 1 - j)
+
+
+def _end_sources(it, i):
+    """Where the choice's first two and last two entries come from in the asked list (named from
+    its nearer end), each compared with where every example's output takes them from. Adding or
+    doubling keeps the values' order, so an entry is matched to the input entry of the same rank
+    when the lengths agree, else to the same value. It reads where entries go, not the rule that
+    moves them: one step, which on depth-1 items is the inference."""
+    def sources(a, b):
+        def source(v):
+            if len(a) == len(b):
+                return _place(a, a.index(sorted(a)[sorted(b).index(v)]))
+            return _place(a, a.index(v)) if v in a else None
+        return tuple(source(b[k]) if len(b) >= 4 else None for k in (0, 1, -2, -1))
+    lists = _lists(it, i)
+    return lists and _agrees(sources, *lists)
+
+
+def _extremes(it, i):
+    """Where the largest and the smallest entry stand in the choice (first, last or inside),
+    each compared with where they stand in every example's output: the answer's shape, copied
+    without reading any rule."""
+    def shape(_, b):
+        return tuple(_place(b, b.index(f(b)))[0] if b.index(f(b)) in (0, len(b) - 1) else "inside"
+                     for f in (max, min)) if len(b) >= 3 else (None, None)
+    lists = _lists(it, i)
+    return lists and _agrees(shape, *lists)
 
 
 def _kind_of(context, entity):
@@ -463,6 +508,8 @@ TASK_CUES = (
     Cue("step mod 3", _step_residue(3), ("sequence",)),
     Cue("closest rough continuation", _rough_continuations, ("sequence",)),
     Cue("coarse invariants", _listfn_invariants, ("listfn",)),
+    Cue("where the end entries come from", _end_sources, ("listfn",), steps=1),
+    Cue("where the extremes stand", _extremes, ("listfn",)),
     Cue("adjacent-line copy", _adjacent_copy, ("property",)),
     Cue("kind-mates' majority", _kind_mates, ("property",), steps=1),
     Cue("group shape", _group_shape, ("property",)),
