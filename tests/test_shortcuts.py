@@ -447,9 +447,9 @@ def test_battery_rows_cover_every_cue_and_the_probe():
     assert longest.flagged and longest.z > 5
 
 
-# Leaks measured and not yet removed, each documented in docs/validity.md.
-# They are asserted to be still there, so that fixing one fails this test until it is taken off
-# the list; every other (task, cue) must stay within the bound. None is left at this bound: the
+# Leaks measured and not yet removed, each documented in docs/validity.md. The strong ones are
+# asserted to be still there, so that fixing one fails this test until it is taken off the list;
+# every other (task, cue) must stay within the bound. None of the earlier ones is left: the
 # sequence l1 step cues of v2.0 (order 1) are gone, see test_sequence_tasks_have_no_shortcut_at_n_300,
 # and so is intervention's "causes and effects two / three links out" (0.92-0.97 before its No
 # items became rewired twins of Yes items; tests/test_labels_causal.py holds its own version of
@@ -458,9 +458,12 @@ def test_battery_rows_cover_every_cue_and_the_probe():
 KNOWN_OPEN: set[tuple[str, str]] = {
     ("kbit_inductive_listfn_l2", "where the end entries come from"),
     ("kbit_inductive_listfn_l3", "where the end entries come from"),
-    ("kbit_inductive_listfn_l3", "where the extremes stand"),
     ("kbit_inductive_listfn_l4", "where the end entries come from"),
 }
+# Documented leaks too weak (+0.07 to +0.13) for this screen's 60- and 150-item stages to keep
+# every time (at the seeded items it keeps l3's and not l2's or l4's): allowed, not required.
+TOLERATED: set[tuple[str, str]] = {(f"kbit_inductive_listfn_l{level}", "where the extremes stand")
+                                   for level in (2, 3, 4)}
 
 
 SCREEN_N, SCREEN_Z = 60, 2.0  # stage 1: every score on 60 train and 60 eval items, flagged above 2 sd
@@ -516,7 +519,7 @@ def test_real_tasks_have_no_shortcut(family, subtask, levels):
         for view, s in kept:
             if view == "real" and (s.task, s.cue) in KNOWN_OPEN:
                 still_open.add((s.task, s.cue))
-            else:
+            elif view != "real" or (s.task, s.cue) not in TOLERATED:
                 over.append(f"{s.task} {s.cue} ({view}): {s.accuracy:.2f} at n = {s.n}, z = {s.z:.1f}")
     assert not over, "\n".join(over)
     ours = {k for k in KNOWN_OPEN if any(k[0] == task_name(family, subtask, lv) for lv in levels)}

@@ -370,7 +370,7 @@ def _agrees(feature, pairs, asked, choice):
     key = []
     for k, part in enumerate(mine):
         values = {f[k] for f in shown}
-        key.append(part == values.pop() if len(values) == 1 and part is not None else None)
+        key.append(part == values.pop() if len(values) == 1 and None not in values and part is not None else None)
     return tuple(key)
 
 
