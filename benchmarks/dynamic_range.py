@@ -105,13 +105,19 @@ def above_chance(p: float, n: int, chance: float) -> bool:
 
 
 def deepest(records: list[dict], key: str) -> str:
-    """The deepest rung whose score `key` lies above chance (its Wilson interval), or "-"."""
-    above = [r["level"] for r in records if above_chance(r[key], r["n"], r["chance"])]
+    """The deepest rung whose score `key` lies above chance (its Wilson interval), or "-". A rung
+    with an open leak in the shortcut battery can be answered in fewer steps than its depth, so
+    it does not count."""
+    from kbit_tasks.shortcuts.battery import open_leak
+
+    above = [r["level"] for r in records if above_chance(r[key], r["n"], r["chance"]) and not open_leak(r["task"])]
     return f"l{max(above)}" if above else "-"
 
 
 def table(records: list[dict]) -> str:
     """Markdown: one row per (task, shots), then the deepest rung above chance per subtask."""
+    from kbit_tasks.shortcuts.battery import open_leak
+
     lines = ["| task | shots | n | acc [95 % CI] | chance | constant share | calibrated [95 % CI] |",
              "|---|---|---|---|---|---|---|"]
     for r in records:
@@ -119,13 +125,14 @@ def table(records: list[dict]) -> str:
         lines.append(f"| {r['task']} | {r['shots']} | {r['n']} | {r['acc']:.3f} [{lo:.3f}, {hi:.3f}] | "
                      f"{r['chance']:.2f} | {r['constant_share']:.2f} | "
                      f"{r['acc_calibrated']:.3f} [{clo:.3f}, {chi:.3f}] |")
-    lines += ["", "Deepest rung whose 95 % interval lies above chance (- : none):", "",
+    lines += ["", "Deepest rung whose 95 % interval lies above chance (- : none; a rung marked ! has an open "
+              "leak in the shortcut battery, docs/validity.md, and does not count):", "",
               "| subtask | shots | rungs run | acc | calibrated |", "|---|---|---|---|---|"]
     groups: dict[tuple, list[dict]] = {}
     for r in records:
         groups.setdefault((r["family"], r["subtask"], r["shots"]), []).append(r)
     for (family, subtask, shots), rs in groups.items():
-        rungs = ",".join(f"l{r['level']}" for r in sorted(rs, key=lambda r: r["level"]))
+        rungs = ",".join(f"l{r['level']}" + "!" * open_leak(r["task"]) for r in sorted(rs, key=lambda r: r["level"]))
         lines.append(f"| {family}/{subtask} | {shots} | {rungs} | {deepest(rs, 'acc')} | "
                      f"{deepest(rs, 'acc_calibrated')} |")
     return "\n".join(lines)

@@ -21,7 +21,9 @@ import argparse
 import sys
 
 from kbit_tasks.generators import MAX_N
-from kbit_tasks.shortcuts.battery import CONFIRM_N, MARGIN, PROBE, confirm, depth_counts, format_depths, run, tasks
+from kbit_tasks.shortcuts.battery import (
+    CONFIRM_N, MARGIN, OPEN_LEAKS, PROBE, confirm, depth_counts, format_depths, run, tasks,
+)
 from kbit_tasks.shortcuts.cues import GENERIC
 
 
@@ -94,8 +96,9 @@ def main(argv=None) -> int:
         for s in flagged:
             t = again[(s.task, s.cue)]
             measured = "constant on these items" if t.accuracy is None else f"{t.accuracy:.3f} (z {t.z:+.1f})"
+            known = " (open, docs/validity.md)" if (s.task, s.cue) in OPEN_LEAKS else ""
             print(f"  {s.task} {s.cue}: {measured} "
-                  + ("LEAK: flagged in both stages" if t.flagged else "within the bar: not a leak"))
+                  + (f"LEAK: flagged in both stages{known}" if t.flagged else "within the bar: not a leak"))
         print(f"{len(leaks)} of {len(flagged)} flagged scores confirmed.")
     if failed:
         print(f"Not measured (items could not be generated): {', '.join(failed)}")

@@ -23,6 +23,19 @@ def test_wilson_interval_and_above_chance(dynamic_range):
     assert dynamic_range.above_chance(0.65, 100, 0.5) and not dynamic_range.above_chance(0.58, 100, 0.5)
 
 
+def test_a_rung_with_an_open_leak_is_marked_and_not_counted_as_depth(dynamic_range):
+    """listfn l2-l4 can be answered in one step (the battery's open leak): a model above chance
+    there has not shown depth 4, so the deepest rung read stays at l1."""
+    def record(level, acc):
+        return {"task": f"kbit_inductive_listfn_l{level}", "family": "inductive", "subtask": "listfn",
+                "level": level, "shots": 0, "n": 200, "acc": acc, "acc_calibrated": acc, "constant_share": 0.3,
+                "chance": 0.25}
+    out = dynamic_range.table([record(1, 0.45), record(2, 0.25), record(3, 0.45), record(4, 0.45)])
+    assert "| inductive/listfn | 0 | l1,l2!,l3!,l4! | l1 | l1 |" in out
+    assert "- : none; a rung marked ! has an open leak" in out
+    assert "| kbit_inductive_listfn_l4 | 0 | 200 | 0.450" in out
+
+
 @pytest.mark.slow
 def test_runs_resumes_and_prints_the_table(dynamic_range, tiny_model_dir, tmp_path, capsys, monkeypatch):
     model = ["--model", "hf", "--model_args", f"pretrained={tiny_model_dir}", "--tasks", "ordering_l1", "ordering_l2",
