@@ -137,6 +137,10 @@ def test_report_says_what_was_found(tmp_path):
     assert re.search(r"\| kbit_inductive_listfn_l1 \| 1 \| 1\.0 \| yes \| 0\.25 \| 0\.25 \[[^|]*"
                      r"\| 0\.93 \[[^|]*\| \+0\.68 \(", text)
     assert "| 5 | 5.25 |" in text and "Fit: " in text
+    # listfn l2 has an open leak in the battery: its depth is marked and a gain there is not carry
+    assert re.search(r"\| kbit_inductive_listfn_l2 \| 2 \| 2\.0! \| no \|", text)
+    assert "With an open leak in the shortcut battery: kbit_inductive_listfn_l2." in text
+    assert "! An open leak in the shortcut battery" in text
     assert ("**Precision, kbit_inductive_listfn_l1**: at chance at 2, 3, 4; above chance at 5, 6, 7, 8, 16; "
             "not detectably below 16 bits at 5, 6, 7, 8, 16 bits; the fit: ") in text
 

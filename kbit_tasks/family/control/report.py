@@ -61,7 +61,10 @@ def mean_depth(task: str, family: str, level: int, n: int) -> float:
 
 
 def depth_section(table: pd.DataFrame, trained: set[str]) -> tuple[list[str], dict]:
-    """The 16-bit table by rung; per task whether the control and the base beat chance, and the control's gain."""
+    """The 16-bit table by rung; per task whether the control and the base beat chance, and the control's gain.
+    A rung with an open leak in the shortcut battery has its depth marked: fewer steps answer it."""
+    from kbit_tasks.shortcuts.battery import open_leak
+
     lines = ["| task | level | mean depth | trained on | chance | pretrained, zero-shot | control | gain (p) |",
              "|---|---|---|---|---|---|---|---|"]
     above = {}
@@ -71,9 +74,13 @@ def depth_section(table: pd.DataFrame, trained: set[str]) -> tuple[list[str], di
         depth = mean_depth(r["task"], r["group"], r["level"], int(r["n"]))
         gain = _gain(ctrl, base)
         above[r["task"]] = (_above_chance(ctrl), _above_chance(base), gain)
-        lines.append(f"| {r['task']} | {r['level']} | {depth:.1f} | {'yes' if r['task'] in trained else 'no'} | "
+        mark = "!" if open_leak(r["task"]) else ""
+        lines.append(f"| {r['task']} | {r['level']} | {depth:.1f}{mark} | {'yes' if r['task'] in trained else 'no'} | "
                      f"{r['chance']:.2f} | {_acc_text(base)} | {_acc_text(ctrl)} | "
                      f"{'-' if gain is None else f'{gain[0]:+.2f} ({gain[1]:.2g})'} |")
+    if any(open_leak(t) for t in above):
+        lines += ["", "! An open leak in the shortcut battery (docs/validity.md): a reading of fewer steps "
+                  "answers many of this rung's items, so its score does not measure its depth."]
     return lines, above
 
 
@@ -117,6 +124,8 @@ def where_it_stands(part: pd.DataFrame, alpha: float = 0.05) -> str:
 def findings(above: dict, trained: list[str], verdicts: dict, alpha: float = 0.05) -> list[str]:
     """Plain sentences: did the control learn (above chance and above its base), does it carry deeper,
     where does it collapse. Beating chance alone is not learning where the base already did."""
+    from kbit_tasks.shortcuts.battery import open_leak
+
     def better(task):  # above chance, and above the base at one-sided level alpha
         ctrl_above, _, gain = above.get(task, (False, False, None))
         return ctrl_above and gain is not None and gain[1] < alpha
@@ -144,6 +153,10 @@ def findings(above: dict, trained: list[str], verdicts: dict, alpha: float = 0.0
                    "that much the base already had.")
     out.append(f"- **Deeper rungs**: above chance and above the base on {listed(deeper) if deeper else 'none'} "
                "of the rungs it never trained on.")
+    leaky = [t for t in above if t not in trained and open_leak(t)]
+    if leaky:
+        out.append(f"  With an open leak in the shortcut battery: {', '.join(leaky)}. Fewer steps than their depth "
+                   "answer these rungs, so a gain there would not show that the skill carries.")
     out.append(f"- **Pretrained base, zero-shot**: above chance on {', '.join(base) if base else 'no rung'}.")
     for task, (fit, stands) in verdicts.items():
         word = "a threshold located" if fit.detected else "no threshold located"
