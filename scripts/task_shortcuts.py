@@ -3,7 +3,8 @@
 Every cue (kbit_tasks/shortcuts: generic cues for every task, the v1 items' shortcuts for their
 subtasks) is a lookup table fitted on n items of the training split and scored on n items of the
 evaluation split (seed 0); the learned probe is a logistic regression over delexicalized
-n-grams and choice-question relations, trained and scored the same way. A score above
+n-grams and choice-question relations, trained and scored the same way (with --forest, also a
+random forest on the same features, in the task-cues column: slower). A score above
 chance + 0.05 is flagged; the exit status is 1 if anything is flagged (unless --no-fail).
 With --confirm, every flagged score is measured again on fresh items (seed + 1, 1000 items a
 split), where a cue with no information crosses the bar with probability under 1e-3: only a
@@ -41,6 +42,8 @@ def main(argv=None) -> int:
                         help=f"measure every flagged score again on fresh items ({CONFIRM_N} a split, seed + 1); "
                         "fail only on scores flagged twice")
     parser.add_argument("--no-fail", action="store_true", help="exit 0 even if something is flagged")
+    parser.add_argument("--forest", action="store_true",
+                        help="also a random forest on the probe's features (seconds a task more)")
     args = parser.parse_args(argv)
     if not 1 <= args.n <= MAX_N:
         parser.error(f"--n {args.n} is not valid; use an integer from 1 to {MAX_N}")
@@ -56,7 +59,7 @@ def main(argv=None) -> int:
         print(f"| task | chance | {' | '.join(generic)} | task cues | {PROBE} | max - chance | max z |")
         print("|---" * (len(generic) + 6) + "|")
     all_scores, depths, seconds, failed = [], {}, [0.0, 0.0], []
-    for name, scores, items, (gen_s, score_s), error in run(args.n, args.seed, args.tasks):
+    for name, scores, items, (gen_s, score_s), error in run(args.n, args.seed, args.tasks, forest=args.forest):
         seconds[0] += gen_s
         seconds[1] += score_s
         if error:

@@ -47,10 +47,12 @@ def _pairs(items):
     return [features(it, i) for it in items for i in range(len(it["choices"]))]
 
 
-def probe_accuracy(train: list[dict], test: list[dict], C: float = 1.0) -> float:
+def probe_accuracy(train: list[dict], test: list[dict], C: float = 1.0, forest: bool = False) -> float:
     """Train on `train` items, score on `test` items: mean credit of the argmax choice (ties
-    split evenly, as in `cues.accuracy`)."""
+    split evenly, as in `cues.accuracy`). `forest`: a random forest on the same features instead
+    of the linear model, so that a reading that needs two features at once is learnable too."""
     try:  # scikit-learn is an extra: kbit installs without it
+        from sklearn.ensemble import RandomForestClassifier
         from sklearn.feature_extraction import DictVectorizer
         from sklearn.linear_model import LogisticRegression
     except ModuleNotFoundError as err:
@@ -59,8 +61,12 @@ def probe_accuracy(train: list[dict], test: list[dict], C: float = 1.0) -> float
     vec = DictVectorizer()
     x = vec.fit_transform(_pairs(train))
     y = np.array([i == it["gold"] for it in train for i in range(len(it["choices"]))])
-    model = LogisticRegression(C=C, max_iter=2000).fit(x, y)
-    scores = model.decision_function(vec.transform(_pairs(test)))
+    if forest:
+        model = RandomForestClassifier(n_estimators=300, min_samples_leaf=3, random_state=0).fit(x, y)
+        scores = model.predict_proba(vec.transform(_pairs(test)))[:, 1]
+    else:
+        model = LogisticRegression(C=C, max_iter=2000).fit(x, y)
+        scores = model.decision_function(vec.transform(_pairs(test)))
     total, at = 0.0, 0
     for it in test:
         s = scores[at:at + len(it["choices"])]
