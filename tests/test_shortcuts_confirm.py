@@ -64,7 +64,8 @@ def test_script_fails_on_confirmed_leaks_only(monkeypatch, capsys, confirmed):
 
     quiet = [Score(TASK, c.name, 0.5, 0.5, 300) for c in GENERIC[1:]] + [Score(TASK, battery.PROBE, 0.5, 0.5, 300)]
 
-    def run(n, seed, only):
+    def run(n, seed, only, forest):
+        assert not forest  # opt-in
         yield TASK, [flagged] + quiet, [item], (0.0, 0.0), None
 
     monkeypatch.setattr(script, "run", run)
