@@ -231,6 +231,18 @@ def leak_colliders(rng, split, target):
     return _graph_question(rows, f"Are {x} and {y} statistically dependent?"), ["Yes", "No"], target
 
 
+def leak_observed_collider(rng, split, target):
+    """The observed variable has two causes exactly in the Yes items, wherever it stands."""
+    target %= 2
+    x, y, z, a, b = names(rng, split, 5)
+    rows = [f"{x} directly causes {a}.", f"{b} directly causes {y}."]
+    rows += [f"{a} directly causes {z}.", f"{b} directly causes {z}."] if target == 0 else \
+        [f"{z} directly causes {a}.", f"{z} directly causes {b}."]
+    rng.shuffle(rows)
+    return _graph_question(rows, f"Suppose we observe only the units with the same value of {z}. "
+                                 f"Are {x} and {y} statistically dependent?"), ["Yes", "No"], target
+
+
 def leak_lines_naming_choice(rng, split, target):
     who = names(rng, split, 6)
     rows = [f"{who[0]} won the race."] + [f"{x} lost the race." for x in who[1:4]] + _filler(rng, who[4:], 2)
@@ -365,6 +377,7 @@ LEAKS = {
     "causes and effects two links out": leak_two_levels,
     "causes and effects three links out": leak_three_levels,
     "path ignoring colliders": leak_colliders,
+    "observed variables' causes and effects": leak_observed_collider,
     "lines naming the choice": leak_lines_naming_choice,
     "lines naming the asked words": leak_pair_findings,
     "gcd, not shown": leak_gcd,
@@ -471,10 +484,12 @@ def test_battery_rows_cover_every_cue_and_the_probe():
 # and so is intervention's "causes and effects two / three links out" (0.92-0.97 before its No
 # items became rewired twins of Yes items; tests/test_labels_causal.py holds its own version of
 # that search, "rings of causes and effects", to chance + 0.05 at n = 300).
-KNOWN_OPEN = {(task, cue) for task, cue in OPEN_LEAKS if cue == "where the end entries come from"}
-# The weak ones (+0.07 to +0.13) are more than this screen's 60- and 150-item stages keep every
-# time (at the seeded items they keep listfn l3's extremes and not l2's or l4's): allowed, not
-# required. (The forest probe's, on dsep l4, is not scored here: the forest is opt-in.)
+KNOWN_OPEN = ({(f"kbit_inductive_listfn_l{level}", "where the end entries come from") for level in (2, 3, 4)}
+              | {(f"kbit_causal_dsep_l{level}", "observed variables' causes and effects") for level in (3, 4, 5, 6)})
+# The others are more than this screen's 60- and 150-item stages keep every time (at the seeded
+# items they keep listfn l3's extremes and not l2's or l4's, and not dsep l2's observed degrees,
+# whose lookup has many keys for 60 items): allowed, not required. (The forest probe's, on
+# dsep l4, is not scored here: the forest is opt-in.)
 TOLERATED = OPEN_LEAKS - KNOWN_OPEN
 
 

@@ -28,6 +28,7 @@ PROBE_STEPS = 1
 OPEN_LEAKS: frozenset[tuple[str, str]] = frozenset(
     [(f"kbit_inductive_listfn_l{level}", cue)
      for level in (2, 3, 4) for cue in ("where the end entries come from", "where the extremes stand")]
+    + [(f"kbit_causal_dsep_l{level}", "observed variables' causes and effects") for level in (2, 3, 4, 5, 6)]
     + [("kbit_causal_dsep_l4", FOREST)])
 
 

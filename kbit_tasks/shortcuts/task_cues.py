@@ -215,6 +215,24 @@ def _degrees(it, i):
     return deg, choice_identity(it, i)
 
 
+OBSERVED = re.compile(r"same value of (.+?)\.\s")
+
+
+def _observed_degrees(it, i):
+    """How many causes and how many effects each observed variable has (capped at 2), never
+    where it stands between the asked two, crossed with the answer: an observed variable with
+    two causes has the shape of explaining away. It reads one variable at a time, one step;
+    on a depth-1 dsep item (one observed common effect of the asked two) that is the inference."""
+    context, _ = context_and_query(it["question"])
+    observed = OBSERVED.search(it["question"])
+    edges = _graph(context)
+    if not observed or not edges:
+        return None
+    stems = [nonce_stem(w) for w in re.split(r"\s+and of\s+", observed[1])]
+    return (tuple(sorted((min(2, sum(b == v for _, b in edges)), min(2, sum(a == v for a, _ in edges)))
+                         for v in stems)), choice_identity(it, i))
+
+
 def _reach_out(links: int):
     """How far the asked variables' causes and effects go, up to `links` links out: for each,
     how many levels of causes above it and of effects below it, and how many variables those
@@ -496,6 +514,7 @@ TASK_CUES = (
     Cue("causes and effects two links out", _reach_out(2), ("intervention", "dsep"), steps=2),
     Cue("causes and effects three links out", _reach_out(3), ("intervention", "dsep"), steps=3),
     Cue("path ignoring colliders", _open_without_colliders, ("dsep",)),
+    Cue("observed variables' causes and effects", _observed_degrees, ("dsep",), steps=1),
     Cue("lines naming the choice", _lines_naming),
     # In ordering, syllogism, intervention and dsep those lines are the stated relations between
     # the asked two (a one-link intervention item's answer is its one line): one step. In
