@@ -424,24 +424,15 @@ def test_cue_finds_its_planted_leak_and_nothing_in_random_labels(name):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("forest", [False, True], ids=["linear", "forest"])
 @pytest.mark.parametrize("name", ["length rank", "last mention", "negations x answer", "rule concludes literal"])
-def test_probe_finds_planted_leaks_and_nothing_in_random_labels(name):
+def test_probe_finds_planted_leaks_and_nothing_in_random_labels(name, forest):
     build = LEAKS[name]
     train, test = toy(build, "train"), toy(build, "eval")
     chance = test[0]["chance"]
-    assert probe_accuracy(train, test) >= chance + 0.3
+    assert probe_accuracy(train, test, forest=forest) >= chance + 0.3
     assert probe_accuracy(toy(build, "train", random_labels=True),
-                          toy(build, "eval", random_labels=True)) <= chance + 0.15
-
-
-@pytest.mark.parametrize("name", ["length rank", "rule concludes literal"])
-def test_forest_probe_finds_planted_leaks_and_nothing_in_random_labels(name):
-    build = LEAKS[name]
-    train, test = toy(build, "train"), toy(build, "eval")
-    chance = test[0]["chance"]
-    assert probe_accuracy(train, test, forest=True) >= chance + 0.3
-    assert probe_accuracy(toy(build, "train", random_labels=True),
-                          toy(build, "eval", random_labels=True), forest=True) <= chance + 0.15
+                          toy(build, "eval", random_labels=True), forest=forest) <= chance + 0.15
 
 
 def test_the_forest_probe_is_scored_only_when_asked():

@@ -73,9 +73,10 @@ def score_items(task: str, train: list[dict], test: list[dict], only: set[str] |
     for cue in cues_for(test[0]["subtask"]):
         if only is None or cue.name in only:
             out.append(Score(task, cue.name, cue_accuracy(cue, train, test), chance, len(deeper(cue, test))))
+    wanted = only if only is not None else {PROBE, FOREST} if forest else {PROBE}
     deep = [it for it in test if it.get("depth", PROBE_STEPS + 1) > PROBE_STEPS]
-    for name, wanted in ((PROBE, only is None), (FOREST, forest and only is None)):
-        if wanted or (only is not None and name in only):
+    for name in (PROBE, FOREST):
+        if name in wanted:
             accuracy = probe_accuracy(train, deep, forest=name == FOREST) if deep else None
             out.append(Score(task, name, accuracy, chance, len(deep)))
     return out

@@ -424,9 +424,11 @@ def _extremes(it, i):
     """Where the largest and the smallest entry stand in the choice (first, last or inside),
     each compared with where they stand in every example's output: the answer's shape, copied
     without reading any rule."""
+    def stands(b, j):
+        return "first" if j == 0 else "last" if j == len(b) - 1 else "inside"
+
     def shape(_, b):
-        return tuple(_place(b, b.index(f(b)))[0] if b.index(f(b)) in (0, len(b) - 1) else "inside"
-                     for f in (max, min)) if len(b) >= 3 else (None, None)
+        return tuple(stands(b, b.index(f(b))) for f in (max, min)) if len(b) >= 3 else (None, None)
     lists = _lists(it, i)
     return lists and _agrees(shape, *lists)
 
