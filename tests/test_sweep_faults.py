@@ -301,6 +301,22 @@ def test_8_sigterm_and_ctrl_c_release_the_claim_and_say_how_to_resume(tiny_model
     assert 1 <= finished < 6 and not list((out / ".claims").glob("*.claim"))
 
 
+def test_8_a_signal_just_after_a_claim_is_taken_still_releases_it(tiny_model_dir, tmp_path, monkeypatch):
+    from kbit_tasks.sweep import runner
+
+    take = runner.try_claim
+
+    def take_then_signal(*args, **kwargs):
+        claim = take(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)  # lands before the caller holds the claim
+        return claim
+
+    monkeypatch.setattr(runner, "try_claim", take_then_signal)
+    with pytest.raises(runner.Interrupted):
+        run(parse_config(_raw(tiny_model_dir, tmp_path / "out")))
+    assert not list((tmp_path / "out" / ".claims").glob("*.claim"))
+
+
 # 9: claims -----------------------------------------------------------------------------------
 
 @pytest.mark.slow

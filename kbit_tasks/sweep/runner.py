@@ -379,11 +379,14 @@ class _Walk:
             self.summary.skipped.append(cell.id)
             return
         path = cell_path(self.config.output, cell.id)
-        claim = try_claim(self.config.output, cell.id, self.stale_after)
-        if claim is None:
-            self.summary.taken.append(cell.id)
-            return
-        with claim.start_heartbeat():
+        with contextlib.ExitStack() as held:
+            with self.signals.hold():  # a signal between taking the claim and holding it would leave it behind
+                claim = try_claim(self.config.output, cell.id, self.stale_after)
+                if claim is not None:
+                    held.enter_context(claim.start_heartbeat())
+            if claim is None:
+                self.summary.taken.append(cell.id)
+                return
             now = verdict(path, self.fingerprints[cell.id], self.force)  # re-check under the claim
             if now.state == "finished":
                 self.summary.skipped.append(cell.id)
