@@ -23,9 +23,13 @@ def test_wilson_interval_and_above_chance(dynamic_range):
     assert dynamic_range.above_chance(0.65, 100, 0.5) and not dynamic_range.above_chance(0.58, 100, 0.5)
 
 
-def test_a_rung_with_an_open_leak_is_marked_and_not_counted_as_depth(dynamic_range):
-    """listfn l2-l4 can be answered in one step (the battery's open leak): a model above chance
-    there has not shown depth 4, so the deepest rung read stays at l1."""
+def test_a_rung_with_an_open_leak_is_marked_and_not_counted_as_depth(dynamic_range, monkeypatch):
+    """Were listfn l2-l4 answerable in one step (an open leak, as they were in tasks 3.1), a model
+    above chance there would not have shown depth 4, so the deepest rung read stays at l1."""
+    from kbit_tasks.shortcuts import battery
+
+    monkeypatch.setattr(battery, "OPEN_LEAKS", frozenset(
+        (f"kbit_inductive_listfn_l{level}", "where the end entries come from") for level in (2, 3, 4)))
     def record(level, acc):
         return {"task": f"kbit_inductive_listfn_l{level}", "family": "inductive", "subtask": "listfn",
                 "level": level, "shots": 0, "n": 200, "acc": acc, "acc_calibrated": acc, "constant_share": 0.3,

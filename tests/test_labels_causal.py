@@ -226,6 +226,9 @@ def _dsep_cues():
             bool(set(nx.all_neighbors(g, t[1])) & t[2])))(*parse(q)),
         "shared neighbours of X and Y": lambda q: (
             lambda g, t: len(set(nx.all_neighbors(g, t[0])) & set(nx.all_neighbors(g, t[1]))))(*parse(q)),
+        # every Yes item observes a variable with two causes, before tasks 3.2 only 0.65-0.72 of No items
+        "in/out degrees of the observed variables": lambda q: (
+            lambda g, t: tuple(sorted((min(2, i), min(2, o)) for i, o in _degrees(g, *t[2]))))(*parse(q)),
     }
 
 
@@ -269,6 +272,7 @@ STEPS = {
     "shared neighbours of X and Y": 2,
     "X has more descendants, Y more ancestors": 2,
     "observed common effect of X and Y": 1,  # dsep rung 1: the one common effect, opened or not
+    "in/out degrees of the observed variables": 1,  # dsep rung 1: is the one observed variable that effect
 }
 
 

@@ -77,7 +77,7 @@ def sequence_ok(item):
     return depth == item["depth"] and preds & set(choices) == {choices[item["gold"]]} and len(preds) == 1
 
 
-# --- listfn: every program of at most 3 primitives, written independently of the generator ---
+# --- listfn: every program of at most `level` moves of both sets, written apart from the generator ---
 def _rotl(xs):
     d = deque(xs)
     d.rotate(-1)
@@ -105,6 +105,21 @@ OPS = {
     "drop_first": lambda xs: list(xs)[1:], "drop_last": lambda xs: list(xs)[: max(len(xs) - 1, 0)],
     "evens": lambda xs: [x for x in xs if not x & 1], "odds": lambda xs: [x for x in xs if x & 1],
 }
+
+
+def _turn(xs, by):
+    """xs rotated right by the entry `by` picks (left for a negative sign), empty stays empty."""
+    d = deque(xs)
+    if d:
+        d.rotate(by(d))
+    return list(d)
+
+
+# Deeper rungs' moves: rotations by the entry now at an end.
+OPS |= {"rotate_left_by_first": lambda xs: _turn(xs, lambda d: -d[0]),
+        "rotate_left_by_last": lambda xs: _turn(xs, lambda d: -d[-1]),
+        "rotate_right_by_first": lambda xs: _turn(xs, lambda d: d[0]),
+        "rotate_right_by_last": lambda xs: _turn(xs, lambda d: d[-1])}
 def run(program, xs):
     for op in program:
         xs = OPS[op](xs)

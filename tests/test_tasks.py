@@ -35,13 +35,16 @@ def _generator_script():
     return gen
 
 
-VERSION = 3.1  # the suite's. 3.0: every subtask a ladder of rungs from one inference step; 3.1: correlation too
+VERSION = 3.2  # the suite's. 3.0: every subtask a ladder of rungs from one inference step; 3.1: correlation too;
+# 3.2: dsep and listfn without their one-step cues
 
 
 def task_version(name):
-    """The version in which a task's items last changed: 3.1 for correlation (its ladder), 3.0
-    for every other task (ladders, a distractor knob, and a `distractors` field on every item)."""
-    return 3.1 if "_correlation_" in name else 3.0
+    """The version in which a task's items last changed: 3.2 for dsep (No items matched on the
+    observed variables' causes and effects) and listfn (deeper rungs chain rotations by an
+    entry, every rung's rule proved against both move sets), 3.1 for correlation (its ladder),
+    3.0 for every other task (ladders, a distractor knob, and a `distractors` field on every item)."""
+    return 3.2 if "_dsep_" in name or "_listfn_" in name else 3.1 if "_correlation_" in name else 3.0
 
 
 def test_every_task_and_group_is_its_version():
@@ -75,7 +78,7 @@ def test_metadata_sets_n_and_seed_and_the_hash_is_recorded():
     expected = generate("causal", "dsep", 2, 12, seed=5)
     assert docs == expected
     assert task.dump_config()["metadata"]["content_hash"] == content_hash(expected)
-    assert task.dump_config()["metadata"]["version"] == task_version("kbit_causal_dsep_l2") == 3.0
+    assert task.dump_config()["metadata"]["version"] == task_version("kbit_causal_dsep_l2") == 3.2
 
 
 def test_lm_evals_metadata_hint_is_dropped_and_nothing_else(caplog):

@@ -380,6 +380,11 @@ def _dsep_draw(level, distractors):
             # How many causes and effects lie one and two links from x and y (at n = 1000 the
             # battery's two-link search and the probe read 0.56 before this was matched).
             level > 1 and _outlook(parents, x, y, 2),
+            # How many causes and effects each observed variable has: a Yes item always observes
+            # one with two causes, a No item only in two of three (the battery read 0.76-0.80 on
+            # rungs 2-6 before this was matched).
+            level > 1 and _observed_degrees(parents, given),
+            level > 1 and _ends(parents),
         )
         return signature, lambda: ((0 if dependent else 1), (n, edges, x, y, sorted(pool)))
 
@@ -389,6 +394,18 @@ def _dsep_draw(level, distractors):
 def _observed_roots(parents, given) -> int:
     """How many observed variables have no cause."""
     return sum(not parents[g] for g in dags.bits(given))
+
+
+def _observed_degrees(parents, given) -> tuple:
+    """(causes, effects) of each observed variable, each capped at 2, in sorted order."""
+    kids = dags.children(parents)
+    return tuple(sorted((min(2, bin(parents[g]).count("1")), min(2, bin(kids[g]).count("1")))
+                        for g in dags.bits(given)))
+
+
+def _ends(parents) -> tuple[int, int]:
+    """How many variables have no cause, and how many no effect."""
+    return sum(not p for p in parents), sum(not k for k in dags.children(parents))
 
 
 def _ancestors_meet(anc, x, y) -> bool:
@@ -669,6 +686,6 @@ def _correlation(s, target):
 SUBTASKS = (
     Subtask("causal", "intervention", tuple(range(1, 7)), 2, _intervention, distractors=2, max_level=8,
             version=3.0),
-    Subtask("causal", "dsep", tuple(range(1, 7)), 2, _dsep, distractors=1, max_level=8, version=3.0),
+    Subtask("causal", "dsep", tuple(range(1, 7)), 2, _dsep, distractors=1, max_level=8, version=3.2),
     Subtask("causal", "correlation", (2, 3, 4, 5, 6), 2, _correlation, max_level=7, version=3.1),
 )

@@ -6,8 +6,9 @@ the answer rests on, and the level sets it:
   sequence  the order of the simplest linear recurrence (with a constant) that fits all shown
             terms: how many earlier terms each next term combines (the level; the ladder
             starts at level 2, see the comment on sequences for why there is no order-1 rung);
-  listfn    the length of the shortest composition of primitives that fits all examples (the
-            search proves that none shorter fits);
+  listfn    the length of the shortest composition of list moves that fits all examples (the
+            search proves that none shorter fits): one primitive on rung 1, deeper a chain of
+            rotations by the entry the previous one brought to an end (see CHAINED);
   property  the category links from the queried entity to the kind whose member's color decides
             (level 1: "X is a K"; each level above adds one "Every K is a J" hop).
 Distractors (`Stream.distractors`), per subtask:
@@ -21,7 +22,8 @@ Choices are built so that surface properties do not single out the gold answer: 
 sequences, the gold rule's next term with its constant slipped (an evenly spaced ladder of
 one parity, sign and gcd class of the terms and their differences, one residue class mod 24
 of the step from the last term, the gold at a random rung, every rough continuation outside
-the ladder); list outputs of other programs with exactly the gold's values in another order;
+the ladder); list outputs of other programs with exactly the gold's values in another order
+(deeper than rung 1, the gold's rule with another first move);
 for property, one group of the same shape per choice color, lines shuffled.
 """
 from __future__ import annotations
@@ -245,6 +247,32 @@ PRIMITIVES = {
     "evens": lambda xs: tuple(x for x in xs if x % 2 == 0),
     "odds": lambda xs: tuple(x for x in xs if x % 2),
 }
+
+
+def _rotate(xs, k):
+    k %= len(xs)
+    return xs[k:] + xs[:k]
+
+
+# Deeper rungs chain rotations by an end entry of the list as it stands, on lists of all ten
+# digits (so an entry is a rotation amount as it is). The choices share their values, so only
+# the order is open, and a chain of fixed moves (reverse, rotate by one, swap the ends, ...) is
+# itself one fixed move: one look at where the examples send their end entries read the gold at
+# 0.82 on rung 2 when rungs chained PRIMITIVES. A fixed move before or after a rotation by an
+# entry is one move too ("reverse, then rotate by the first entry" is "rotate the reversal by
+# the last entry"). A rotation by the entry that the previous rotation brought to an end is
+# not: it needs that rotation's result, so d of them chain d look-ups one after another.
+CHAINED = {  # an empty list (a filter's output, met by the search) stays empty
+    "rotate_left_by_first": lambda xs: xs and _rotate(xs, xs[0]),
+    "rotate_left_by_last": lambda xs: xs and _rotate(xs, xs[-1]),
+    "rotate_right_by_first": lambda xs: xs and _rotate(xs, -xs[0]),
+    "rotate_right_by_last": lambda xs: xs and _rotate(xs, -xs[-1]),
+}
+# Every rung's label is proved against all of them: no shorter rule and no other rule of its
+# length, from either set, fits the examples with another answer.
+MOVES = {**PRIMITIVES, **CHAINED}
+
+
 def _examples(level, distractors):
     """Examples shown: level + 2 (enough to pin a composition of `level` primitives down often
     enough to find items), plus one more per distractor (redundant evidence: the prompt grows,
@@ -255,7 +283,7 @@ def _examples(level, distractors):
 def compose(program, xs):
     xs = tuple(xs)
     for name in program:
-        xs = PRIMITIVES[name](xs)
+        xs = MOVES[name](xs)
     return xs
 
 
@@ -265,8 +293,8 @@ def _viable(xs, want):
     return len(xs) >= len(want) and (not want or min(xs) <= min(want))
 
 
-def _search(examples, outputs, query, depth):
-    """{query output: length} of the shortest programs, of at most `depth` primitives, that fit
+def _search(examples, outputs, query, depth, moves):
+    """{query output: length} of the shortest programs, of at most `depth` `moves`, that fit
     every example: breadth-first, so a fit at a shorter length ends the search and proves that
     none shorter exists. Programs that agree on these inputs are one function, so a duplicate
     state is expanded once; a state from which some example's output is out of reach
@@ -278,7 +306,7 @@ def _search(examples, outputs, query, depth):
     for length in range(1, depth + 1):
         fits, nxt = {}, []
         for state in frontier:
-            for fn in PRIMITIVES.values():
+            for fn in moves.values():
                 if all(fn(xs) == want for xs, want in zip(state, outputs)):
                     fits.setdefault(fn(state[-1]), length)
                 elif length < depth:
@@ -323,12 +351,18 @@ def _show(xs):
 
 
 def _listfn(s, target):
-    """Inputs are 4-7 distinct digits; the program is `level` primitives drawn at random, and the
-    item is kept only if the shortest program that fits the examples has exactly `level`
-    primitives and every fitting program of that length gives the query the gold output."""
+    """Rung 1: one of PRIMITIVES on 4-7 distinct digits; its three other choices are the query's
+    outputs under other primitives with the gold's values. Deeper rungs: `level` CHAINED moves
+    on all ten digits; the other choices are the same rule with another first move, so every
+    choice agrees with the examples on the last level - 1 moves, and only running the whole
+    chain from the query tells them apart. Either way the item is kept only if the shortest
+    rule over MOVES that fits the examples has exactly `level` moves and every fitting rule of
+    that length gives the query the gold output."""
     rng, level, split = s.rng, s.level, s.split
-    program = [rng.choice(sorted(PRIMITIVES)) for _ in range(level)]
-    inputs = [tuple(rng.sample(range(10), rng.randint(4, 7))) for _ in range(_examples(level, s.distractors) + 1)]
+    moves = PRIMITIVES if level == 1 else CHAINED
+    program = [rng.choice(sorted(moves)) for _ in range(level)]
+    inputs = [tuple(rng.sample(range(10), rng.randint(4, 7) if level == 1 else 10))
+              for _ in range(_examples(level, s.distractors) + 1)]
     *examples, query = inputs
     outputs = [compose(program, xs) for xs in examples]
     gold = compose(program, query)
@@ -342,14 +376,16 @@ def _listfn(s, target):
     )
     if question_split(question) != split:
         return None  # the item loop would drop it; checked here before the costly search
-    fits = _search(examples, outputs, query, level)
-    if set(fits) != {gold} or fits[gold] != level:
-        return None  # another answer fits the examples, or a shorter program does
-    # distractors: query outputs of other programs, as short (from the query alone) as the
-    # gold's and with the same values
-    shortest = _reorderings(query, gold, level)
-    pool = sorted(out for out, length in shortest.items() if out != gold and length == shortest[gold])
-    if len(pool) < N_CHOICES - 1:
+    # Another answer fits the examples, or a shorter rule does: among the rung's own moves first
+    # (cheap, and a fit there is one in MOVES), then among all of them once the item is complete.
+    if _search(examples, outputs, query, level, moves) != {gold: level}:
+        return None
+    if moves is PRIMITIVES:  # as short from the query alone as the gold
+        shortest = _reorderings(query, gold, level)
+        pool = sorted(out for out, length in shortest.items() if out != gold and length == shortest[gold])
+    else:
+        pool = sorted({compose([first, *program[1:]], query) for first in CHAINED} - {gold})
+    if len(pool) < N_CHOICES - 1 or _search(examples, outputs, query, level, MOVES) != {gold: level}:
         return None
     choices = [_show(out) for out in rng.sample(pool, N_CHOICES - 1)]
     choices.insert(target, _show(gold))
@@ -399,9 +435,9 @@ def _property(s, target):
 
 SUBTASKS = (
     Subtask("inductive", "sequence", (2, 3, 4, 5, 6), N_CHOICES, _sequence, max_level=7, version=3.0),
-    # listfn: an item costs about 0.03 s of CPU at level 4, 0.15 s at 5 and 0.4 s at 6 (the
-    # search), too slow for the test suite's and the battery's hundreds of items per rung: levels
-    # 5 and 6 are built on request only.
-    Subtask("inductive", "listfn", (1, 2, 3, 4), N_CHOICES, _listfn, max_level=6, version=3.0),
+    # listfn: an item costs about 0.1 s of CPU at level 4 and 1 s at 5 (the search), too slow for
+    # the test suite's and the battery's hundreds of items per rung: level 5 is built on request
+    # only; deeper, four rotations rarely leave a rule of that length the shortest that fits.
+    Subtask("inductive", "listfn", (1, 2, 3, 4), N_CHOICES, _listfn, max_level=5, version=3.2),
     Subtask("inductive", "property", tuple(range(1, 7)), N_CHOICES, _property, max_level=12, version=3.0),
 )

@@ -23,13 +23,10 @@ CONFIRM_N = 1000  # items per split when a flagged score is measured again (`con
 # can read one stated relation: on a rung of depth 1 that is the inference itself. Like a cue
 # of one step, it is scored on deeper items only.
 PROBE_STEPS = 1
-# Leaks confirmed on fresh items and not yet removed (docs/validity.md, "Open"): (task, cue).
-# A score on these rungs does not measure their depth, and the tools that read depth say so.
-OPEN_LEAKS: frozenset[tuple[str, str]] = frozenset(
-    [(f"kbit_inductive_listfn_l{level}", cue)
-     for level in (2, 3, 4) for cue in ("where the end entries come from", "where the extremes stand")]
-    + [(f"kbit_causal_dsep_l{level}", "observed variables' causes and effects") for level in (2, 3, 4, 5, 6)]
-    + [("kbit_causal_dsep_l4", FOREST)])
+# Leaks confirmed on fresh items and not yet removed (docs/validity.md): (task, cue). A score
+# on these rungs does not measure their depth, and the tools that read depth say so. None is
+# open in tasks 3.2.
+OPEN_LEAKS: frozenset[tuple[str, str]] = frozenset()
 
 
 def open_leak(task: str) -> bool:

@@ -30,7 +30,8 @@ CONTROL_VERSION = 1
 
 @dataclass(frozen=True)
 class Recipe:
-    """What the control learns and how; the fingerprint of this plus the base weights keys the cache."""
+    """What the control learns and how; its fingerprint (this, the base weights and the versions of
+    the subtasks it trains on, whose items change with them) keys the cache."""
 
     name: str
     subtasks: tuple[tuple[str, str], ...]  # (family, subtask) pairs
@@ -48,8 +49,11 @@ class Recipe:
     heldout_n: int = 200  # eval items (seed 0, the tasks' default n) are dropped from the training items
 
     def fingerprint(self, base_dir: str | Path) -> str:
-        blob = json.dumps({"version": CONTROL_VERSION, "base": weights_hash(base_dir), **asdict(self)},
-                          sort_keys=True)
+        from kbit_tasks.generators import get_subtask
+
+        items = {f"{family}/{subtask}": get_subtask(family, subtask).version for family, subtask in self.subtasks}
+        blob = json.dumps({"version": CONTROL_VERSION, "base": weights_hash(base_dir), "items": items,
+                           **asdict(self)}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
