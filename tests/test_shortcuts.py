@@ -296,7 +296,8 @@ def _list_rule_builder(rule):
     """Examples apply `rule` to lists of several lengths; the gold applies it to the query, the
     distractors are other orders of the same values. Sorting leaks through a coarse invariant
     (only the gold is sorted); reversing through where the end entries go; moving the largest
-    to the front through where the extremes stand."""
+    to the front through where the extremes stand; rotating by the first entry through how far
+    the choice is turned."""
     def build(rng, split, target):
         rows = ["Every example applies the same rule to a list of numbers."]
         for n in (5, 6, 7):
@@ -388,6 +389,7 @@ LEAKS = {
     "coarse invariants": _list_rule_builder(sorted),
     "where the end entries come from": _list_rule_builder(lambda xs: xs[::-1]),
     "where the extremes stand": _list_rule_builder(lambda xs: [max(xs)] + sorted(xs)[:-1]),
+    "how far the choice is turned": _list_rule_builder(lambda xs: xs[xs[0] % len(xs):] + xs[:xs[0] % len(xs)]),
     "adjacent-line copy": leak_adjacent,
     "kind-mates' majority": leak_kind_mates,
     "group shape": leak_group_shape,

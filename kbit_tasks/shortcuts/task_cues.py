@@ -433,6 +433,27 @@ def _extremes(it, i):
     return lists and _agrees(shape, *lists)
 
 
+def _turned(a, b):
+    """How far b is a left rotation of a, or None."""
+    return next((k for k in range(len(a)) if len(a) == len(b) and b == a[k:] + a[:k]), None)
+
+
+def _turn(it, i):
+    """How far the choice is turned from the asked list; whether some example's output is turned
+    as far; and which one-move rotations by an end entry of the asked list it is. listfn's deeper
+    rungs chain such rotations: this reads one of them and the examples' shape, one step."""
+    lists = _lists(it, i)
+    if not lists:
+        return None
+    pairs, asked, choice = lists
+    k = _turned(asked, choice)
+    if k is None or not asked:
+        return None
+    n = len(asked)
+    return k, k in {_turned(a, b) for a, b in pairs}, tuple((k - sign * v) % n == 0
+                                                             for sign in (1, -1) for v in (asked[0], asked[-1]))
+
+
 def _kind_of(context, entity):
     """The kind an entity is said to be ("X is a K."), as a stem."""
     for line in context:
@@ -531,6 +552,7 @@ TASK_CUES = (
     Cue("coarse invariants", _listfn_invariants, ("listfn",)),
     Cue("where the end entries come from", _end_sources, ("listfn",), steps=1),
     Cue("where the extremes stand", _extremes, ("listfn",)),
+    Cue("how far the choice is turned", _turn, ("listfn",), steps=1),
     Cue("adjacent-line copy", _adjacent_copy, ("property",)),
     Cue("kind-mates' majority", _kind_mates, ("property",), steps=1),
     Cue("group shape", _group_shape, ("property",)),
