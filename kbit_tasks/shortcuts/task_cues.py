@@ -448,7 +448,7 @@ def _turn(it, i):
     pairs, asked, choice = lists
     k = _turned(asked, choice)
     if k is None or not asked:
-        return None
+        return ("not a turn of the asked list",)
     n = len(asked)
     return k, k in {_turned(a, b) for a, b in pairs}, tuple((k - sign * v) % n == 0
                                                              for sign in (1, -1) for v in (asked[0], asked[-1]))
