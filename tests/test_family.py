@@ -16,16 +16,19 @@ def ci_family(tmp_path_factory):
     return out, build_family("ci", out, progress=False)
 
 
-@pytest.mark.slow  # generates every task's items (the correlation ones dominate)
+@pytest.mark.slow  # generates every task's items (dsep and correlation dominate)
 def test_corpus_contains_no_evaluation_item_text():
-    """Every eval question (default n=200, seed 0) is absent from a corpus drawn like the default one."""
+    """Every eval question (seed 0) is absent from a corpus drawn like the default one even with
+    the held-out filter cut to one item a task: the two splits alone keep them apart (with the
+    default filter, 200 items a task, the test could not tell a split that leaks from one that
+    does not). 20 training and 60 eval items a task."""
     from kbit_tasks.generators import generate
 
-    mix = tuple((fam, 60) for fam, _ in PRESETS["default"].items_per_task)
-    preset = dataclasses.replace(PRESETS["default"], items_per_task=mix)
+    mix = tuple((fam, 20) for fam, _ in PRESETS["default"].items_per_task)
+    preset = dataclasses.replace(PRESETS["default"], items_per_task=mix, heldout_n=1)
     corpus = "\n".join(q + a for q, a in build_corpus(preset))
     assert len(corpus) > 100_000  # a real corpus, not a vacuous one
-    eval_items = [it for fam, sub, lvl in task_keys() for it in generate(fam, sub, lvl, n=200, seed=0)]
+    eval_items = [it for fam, sub, lvl in task_keys() for it in generate(fam, sub, lvl, n=60, seed=0)]
     leaked = [it["question"] for it in eval_items if it["question"] in corpus]
     assert not leaked, f"{len(leaked)} evaluation questions leaked into the corpus, e.g. {leaked[0]!r}"
 
@@ -36,6 +39,7 @@ def test_heldout_filter_drops_a_colliding_item(monkeypatch):
     from kbit_tasks.family import corpus
 
     preset = PRESETS["ci"]
+    monkeypatch.setattr(corpus, "eval_questions", lambda n: frozenset())  # no filter: the victim is in
     docs = build_corpus(preset)
     from kbit_tasks.generators import generate
 

@@ -6,10 +6,11 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
-from kbit_tasks.generators import SUBTASKS, content_hash, generate
+from kbit_tasks.generators import SUBTASKS, content_hash, generate, get_subtask, task_name
 from kbit_tasks.generators.base import Subtask, build, question_split
 from kbit_tasks.generators.lexicon import words
 
@@ -39,23 +40,46 @@ def test_items_balanced_distinct_and_well_formed(family, subtask, level):
     assert set(first.values()) == {4}
 
 
-HASH_SCRIPT = """
+# A dozen items a task is several label blocks and pairs of every paired generator: enough for
+# any dependence on the process (hash seed, set order) to show, at a third of 30 items' cost.
+N_HASHED = 12
+HASH_SCRIPT = f"""
 import json
-from kbit_tasks.generators import SUBTASKS, content_hash, generate
-print(json.dumps({f"{f}/{s}/{lv}": content_hash(generate(f, s, lv, 30, seed=7))
-                  for f, s, levels in SUBTASKS for lv in levels}))
+from kbit_tasks.generators import SUBTASKS, content_hash, generate, get_subtask, task_name
+print(json.dumps({{f"{{f}}/{{s}}/{{lv}}": content_hash(generate(f, s, lv, {N_HASHED}, seed=7))
+                  for f, s, levels in SUBTASKS for lv in levels}}))
 """
 
 
 @pytest.mark.slow  # generates every task's items (the correlation ones dominate)
 def test_same_seed_same_bytes_in_other_processes():
-    hashes = []
-    for hashseed in ("1", "4242"):
-        env = {**os.environ, "PYTHONHASHSEED": hashseed}
-        out = subprocess.run([sys.executable, "-c", HASH_SCRIPT], env=env, capture_output=True, text=True, check=True)
-        hashes.append(json.loads(out.stdout))
-    here = {f"{f}/{s}/{lv}": content_hash(generate(f, s, lv, 30, seed=7)) for f, s, lv in ALL}
-    assert hashes[0] == hashes[1] == here
+    """Another process with another string-hash seed makes the same bytes (this one's seed is
+    another still: the test asserts it differs)."""
+    assert os.environ.get("PYTHONHASHSEED") != "4242"
+    env = {**os.environ, "PYTHONHASHSEED": "4242"}
+    out = subprocess.run([sys.executable, "-c", HASH_SCRIPT], env=env, capture_output=True, text=True, check=True)
+    here = {f"{f}/{s}/{lv}": content_hash(generate(f, s, lv, N_HASHED, seed=7)) for f, s, lv in ALL}
+    assert json.loads(out.stdout) == here
+
+
+PINNED = Path(__file__).with_name("item_hashes.json")
+
+
+def pinned_now() -> dict:
+    """{task: [version, hash of its first N_HASHED items, seed 7]} for every shipped rung."""
+    return {task_name(f, s, lv): [get_subtask(f, s).version, content_hash(generate(f, s, lv, N_HASHED, seed=7))]
+            for f, s, lv in ALL}
+
+
+def test_items_change_only_with_their_version():
+    """Records and benchmark cells are reused by task version: items that changed under an
+    unchanged version would be read as the old ones. The first items of every rung hash to
+    what was pinned for its version, so a refactor that makes other items fails here."""
+    pinned, now = json.loads(PINNED.read_text()), pinned_now()
+    stale = sorted(t for t, (version, digest) in now.items() if t in pinned and pinned[t] != [version, digest]
+                   and pinned[t][0] == version)
+    assert not stale, f"items of {stale} changed under an unchanged version: bump their Subtask.version"
+    assert pinned == now, "versions or rungs changed: pin their items with `python tests/test_generators.py`"
 
 
 def test_seed_changes_items_and_hash_is_canonical():
@@ -107,3 +131,8 @@ def test_too_many_items_for_a_small_space_is_a_clear_error():
 
     with pytest.raises(ValueError, match=r"only 5 distinct items found; ask for fewer \(n <= 5\)"):
         build(Subtask("toy", "small", (1,), 2, make), 1, 10, 0, "eval")
+
+
+if __name__ == "__main__":  # pin the items of the current versions (after a version bump)
+    rows = [f"  {json.dumps(task)}: {json.dumps(pin)}" for task, pin in sorted(pinned_now().items())]
+    PINNED.write_text("{\n" + ",\n".join(rows) + "\n}\n")

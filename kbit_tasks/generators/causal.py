@@ -81,24 +81,28 @@ def _planted_graph(rng, n, n_edges, orient):
     parents = [0] * n
     for a, b in edges:
         parents[b] |= 1 << a
-    if dags.distances(parents, x)[y] != d:
+    adj = dags.adjacency(parents)  # kept up to date below: an item takes hundreds of draws, each several searches
+    if dags.distances(parents, x, adj)[y] != d:
         return None
+    taken = set(edges)
     others = [(a, b) for a in range(n) for b in range(n)
-              if rank[a] < rank[b] and (a, b) not in edges and not {a, b} & {x, y}]
+              if rank[a] < rank[b] and (a, b) not in taken and a != x and a != y and b != x and b != y]
     rng.shuffle(others)
-    from_x, from_y = dags.distances(parents, x), dags.distances(parents, y)
+    from_x, from_y = dags.distances(parents, x, adj), dags.distances(parents, y, adj)
     for a, b in others:
         if len(edges) == n_edges:
             break
         if min(from_x[a] + from_y[b], from_x[b] + from_y[a]) + 1 >= d:
             edges.append((a, b))
             parents[b] |= 1 << a
+            adj[a] |= 1 << b
+            adj[b] |= 1 << a
             # A link between two nodes whose distances from x differ by at most one shortens
             # no path from x (likewise y), so only a shortcut needs the search again.
             if abs(from_x[a] - from_x[b]) > 1:
-                from_x = dags.distances(parents, x)
+                from_x = dags.distances(parents, x, adj)
             if abs(from_y[a] - from_y[b]) > 1:
-                from_y = dags.distances(parents, y)
+                from_y = dags.distances(parents, y, adj)
     return n, sorted(edges), parents, path
 
 
@@ -177,10 +181,9 @@ def _rings(links, v, k):
     return tuple(sizes)
 
 
-def _outlook(parents, x, y, k):
+def _outlook(parents, kids, x, y, k):
     """What a search of fewer than k + 1 links sees from each end without joining the two: the
     rings of causes above x and y and of effects below them, and their shared neighbours."""
-    kids = dags.children(parents)
     adj = dags.adjacency(parents, kids)
     rings = tuple(_rings(links, v, k) for v in (x, y) for links in (parents, kids))
     return rings, min(bin(adj[x] & adj[y]).count("1"), 2)
@@ -193,7 +196,7 @@ def _rewired(rng, edges, parents, x, y):
     and leaves `_outlook` unchanged. Every variable keeps its causes and effects counts, so the
     twins differ only where the chains join, which is what the question asks about."""
     depth = dags.distances(parents, x)[y]
-    wanted = _outlook(parents, x, y, depth - 1)
+    wanted = _outlook(parents, dags.children(parents), x, y, depth - 1)
     anc = dags.ancestors(parents)
     on_path = [(a == x or anc[a] >> x & 1) and (b == y or anc[y] >> b & 1) for a, b in edges]
     pairs = [(i, j) for i, j in itertools.combinations(range(len(edges)), 2) if on_path[i] or on_path[j]]
@@ -206,7 +209,8 @@ def _rewired(rng, edges, parents, x, y):
         swapped[b] += (1 << c) - (1 << a)
         swapped[e] += (1 << a) - (1 << c)
         if (dags.acyclic(swapped) and not dags.ancestors(swapped)[y] >> x & 1
-                and dags.distances(swapped, x)[y] == depth and _outlook(swapped, x, y, depth - 1) == wanted):
+                and dags.distances(swapped, x)[y] == depth
+                and _outlook(swapped, dags.children(swapped), x, y, depth - 1) == wanted):
             return sorted({*edges} - {(a, b), (c, e)} | {(a, e), (c, b)})
     return None
 
@@ -359,11 +363,12 @@ def _dsep_draw(level, distractors):
         if _open_trek(parents, x, y, given):
             return None  # dependence would not need explaining away: see _dsep
         dependent = not dags.d_separated(parents, anc, x, y, given)
-        length = dags.shortest_active_path(parents, anc, x, y, given)
+        kids = dags.children(parents)
+        length = dags.shortest_active_path(parents, anc, x, y, given, kids)
         assert dependent == (length > 0)
         if dependent and length != d:
             return None
-        adj = dags.adjacency(parents)
+        adj = dags.adjacency(parents, kids)
         signature = (
             size,
             # A common effect of x and y observed; at two links it decides (almost) every item.
@@ -379,12 +384,12 @@ def _dsep_draw(level, distractors):
             level == 1 and _observed_roots(parents, given),
             # How many causes and effects lie one and two links from x and y (at n = 1000 the
             # battery's two-link search and the probe read 0.56 before this was matched).
-            level > 1 and _outlook(parents, x, y, 2),
+            level > 1 and _outlook(parents, kids, x, y, 2),
             # How many causes and effects each observed variable has: a Yes item always observes
             # one with two causes, a No item only in two of three (the battery read 0.76-0.80 on
             # rungs 2-6 before this was matched).
-            level > 1 and _observed_degrees(parents, given),
-            level > 1 and _ends(parents),
+            level > 1 and _observed_degrees(parents, kids, given),
+            level > 1 and _ends(parents, kids),
         )
         return signature, lambda: ((0 if dependent else 1), (n, edges, x, y, sorted(pool)))
 
@@ -396,16 +401,15 @@ def _observed_roots(parents, given) -> int:
     return sum(not parents[g] for g in dags.bits(given))
 
 
-def _observed_degrees(parents, given) -> tuple:
+def _observed_degrees(parents, kids, given) -> tuple:
     """(causes, effects) of each observed variable, each capped at 2, in sorted order."""
-    kids = dags.children(parents)
     return tuple(sorted((min(2, bin(parents[g]).count("1")), min(2, bin(kids[g]).count("1")))
                         for g in dags.bits(given)))
 
 
-def _ends(parents) -> tuple[int, int]:
+def _ends(parents, kids) -> tuple[int, int]:
     """How many variables have no cause, and how many no effect."""
-    return sum(not p for p in parents), sum(not k for k in dags.children(parents))
+    return sum(not p for p in parents), sum(not k for k in kids)
 
 
 def _ancestors_meet(anc, x, y) -> bool:

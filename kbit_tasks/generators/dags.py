@@ -66,15 +66,19 @@ def d_separated(parents, anc, x, y, given) -> bool:
     return not reached >> y & 1
 
 
-def distances(parents, source):
-    """Links on the shortest path from source to every node, ignoring directions (n if none)."""
+def distances(parents, source, adj=None):
+    """Links on the shortest path from source to every node, ignoring directions (n if none);
+    `adj`, the graph's adjacency() when the caller keeps it, saves recomputing it."""
     n = len(parents)
-    adj = adjacency(parents)
+    adj = adjacency(parents) if adj is None else adj
     dist = [n] * n
     dist[source] = 0
     reached = frontier = 1 << source
     for steps in range(1, n):
-        frontier = union(adj[v] for v in bits(frontier)) & ~reached
+        ring = 0
+        for v in bits(frontier):
+            ring |= adj[v]
+        frontier = ring & ~reached
         if not frontier:
             break
         for v in bits(frontier):
@@ -105,12 +109,12 @@ def acyclic(parents) -> bool:
     return True
 
 
-def shortest_active_path(parents, anc, x, y, given) -> int:
+def shortest_active_path(parents, anc, x, y, given, kids=None) -> int:
     """Links on the shortest d-connecting path from x to y (Bayes ball, breadth first), or -1:
     the inference depth of a dependence. A non-collider passes the ball if unobserved; a
     collider passes it if it or one of its descendants is observed."""
     opens = given | union(anc[g] for g in bits(given))  # observed or ancestor of the observed
-    kids = children(parents)
+    kids = children(parents) if kids is None else kids
     up, down = parents[x], kids[x]  # nodes entered from a child / from a parent
     seen_up, seen_down = up, down
     for steps in itertools.count(1):
