@@ -45,23 +45,10 @@ def test_items_balanced_distinct_and_well_formed(family, subtask, level):
 N_HASHED = 12
 HASH_SCRIPT = f"""
 import json
-from kbit_tasks.generators import SUBTASKS, content_hash, generate, get_subtask, task_name
-print(json.dumps({{f"{{f}}/{{s}}/{{lv}}": content_hash(generate(f, s, lv, {N_HASHED}, seed=7))
+from kbit_tasks.generators import SUBTASKS, content_hash, generate, task_name
+print(json.dumps({{task_name(f, s, lv): content_hash(generate(f, s, lv, {N_HASHED}, seed=7))
                   for f, s, levels in SUBTASKS for lv in levels}}))
 """
-
-
-@pytest.mark.slow  # generates every task's items (the correlation ones dominate)
-def test_same_seed_same_bytes_in_other_processes():
-    """Another process with another string-hash seed makes the same bytes (this one's seed is
-    another still: the test asserts it differs)."""
-    assert os.environ.get("PYTHONHASHSEED") != "4242"
-    env = {**os.environ, "PYTHONHASHSEED": "4242"}
-    out = subprocess.run([sys.executable, "-c", HASH_SCRIPT], env=env, capture_output=True, text=True, check=True)
-    here = {f"{f}/{s}/{lv}": content_hash(generate(f, s, lv, N_HASHED, seed=7)) for f, s, lv in ALL}
-    assert json.loads(out.stdout) == here
-
-
 PINNED = Path(__file__).with_name("item_hashes.json")
 
 
@@ -71,13 +58,23 @@ def pinned_now() -> dict:
             for f, s, lv in ALL}
 
 
+@pytest.mark.slow  # generates every task's items (the correlation ones dominate)
+def test_same_seed_same_bytes_in_other_processes():
+    """Another process with another string-hash seed makes the same bytes (this one's seed is
+    another still: the test asserts it differs)."""
+    assert os.environ.get("PYTHONHASHSEED") != "4242"
+    env = {**os.environ, "PYTHONHASHSEED": "4242"}
+    out = subprocess.run([sys.executable, "-c", HASH_SCRIPT], env=env, capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == {task: digest for task, (_, digest) in pinned_now().items()}
+
+
 def test_items_change_only_with_their_version():
     """Records and benchmark cells are reused by task version: items that changed under an
     unchanged version would be read as the old ones. The first items of every rung hash to
     what was pinned for its version, so a refactor that makes other items fails here."""
     pinned, now = json.loads(PINNED.read_text()), pinned_now()
-    stale = sorted(t for t, (version, digest) in now.items() if t in pinned and pinned[t] != [version, digest]
-                   and pinned[t][0] == version)
+    stale = sorted(t for t, (version, digest) in now.items() if pinned.get(t, [None])[0] == version
+                   and pinned[t][1] != digest)
     assert not stale, f"items of {stale} changed under an unchanged version: bump their Subtask.version"
     assert pinned == now, "versions or rungs changed: pin their items with `python tests/test_generators.py`"
 
