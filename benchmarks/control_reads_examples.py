@@ -43,15 +43,19 @@ def check_args(parser, args) -> None:
     """Every argument checked before any model loads: one line naming the bad value (exit 2)."""
     from pathlib import Path
 
+    from kbit_tasks.arguments import check_device
     from kbit_tasks.generators import check_level, check_n_seed, get_subtask
 
     try:
         for level in args.levels:
             check_level(get_subtask("inductive", "listfn"), level)
         check_n_seed(args.n, 0)
+        check_device(args.device, "--device ")
     except ValueError as err:
         parser.error(str(err))
     for folder in args.models:
+        if Path(folder).is_dir() and not (Path(folder) / "config.json").is_file():
+            parser.error(f"{folder!r} is a folder without config.json, not a Hugging Face model folder")
         if not Path(folder).is_dir() and os.environ.get("HF_HUB_OFFLINE") == "1":
             parser.error(f"{folder!r} is not a model folder, and the hub is offline (HF_HUB_OFFLINE=1)")
 

@@ -141,34 +141,39 @@ def table(records: list[dict]) -> str:
 def load_model(model: str, model_args: str, batch_size: int, device: str):
     from lm_eval.api.registry import get_model
 
-    if model == "kbit-hf":
-        import kbit_tasks.model  # noqa: F401  registers kbit-hf
     return get_model(model).create_from_arg_string(model_args, {"batch_size": batch_size, "device": device})
 
 
 def check_args(parser, args) -> list[dict]:
     """Every argument checked before any model loads; the cells to run."""
+    from lm_eval.api.registry import get_model
+
+    from kbit_tasks.arguments import check_device
+    from kbit_tasks.cli.eval import HF_MODELS, check_kbit_model_args, check_pretrained
     from kbit_tasks.generators import check_n_seed
-    from kbit_tasks.tasks.utils import SHOTS_PER_CHOICE
+    from kbit_tasks.tasks.utils import check_num_fewshot
 
     for flag, value in (("--n1", args.n1), ("--n", args.n)):
         try:
             check_n_seed(value, 0)
         except ValueError as err:
             parser.error(f"{flag}: {err}")
-    most = 2 * SHOTS_PER_CHOICE  # the few-shot pool of a two-choice task
-    if any(not 0 <= k <= most for k in args.shots):
-        parser.error(f"--shots {' '.join(map(str, args.shots))}: each must be 0 to {most}")
-    if args.model == "kbit-hf" and args.model_args:
-        from kbit_tasks.cli.eval import check_kbit_model_args
-
-        try:
-            check_kbit_model_args(args.model_args)
-        except ValueError as err:
-            parser.error(str(err))
     todo = cells(args.tasks, sorted(set(args.shots)), args.n1, args.n)
     if not todo:
         parser.error(f"--tasks {' '.join(args.tasks)} matches no shipped task; names look like kbit_logical_rules_l1")
+    try:
+        for k in args.shots:
+            check_num_fewshot(k, sorted({cell["task"] for cell in todo}), min(args.n1, args.n), "--shots")
+        check_device(args.device, "--device ")
+        if args.model == "kbit-hf":
+            import kbit_tasks.model  # noqa: F401  registers kbit-hf
+        get_model(args.model)  # a ValueError naming the registered models
+        if args.model == "kbit-hf" and args.model_args:
+            check_kbit_model_args(args.model_args)
+        elif args.model in HF_MODELS and args.model_args:
+            check_pretrained(args.model_args, args.model)
+    except ValueError as err:
+        parser.error(str(err).splitlines()[0])
     return todo
 
 

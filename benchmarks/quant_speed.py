@@ -90,7 +90,7 @@ def main(argv=None) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--params", type=float, default=4096**2, help="total parameters, in 4096x4096 matrices")
     p.add_argument("--torch-dtype", default="float32", choices=["float32", "float16", "bfloat16"])
-    p.add_argument("--dtypes", nargs="+", default=list(QUANT_TYPES), choices=QUANT_TYPES)
+    p.add_argument("--quant_types", nargs="+", default=list(QUANT_TYPES), choices=QUANT_TYPES)
     p.add_argument("--bits", nargs="+", type=int, default=[2, 3, 4, 5, 6, 7, 8])
     p.add_argument("--blocksize", default=64, type=lambda s: s if s == "row" else int(s))
     p.add_argument("--repeat", type=int, default=5)
@@ -105,7 +105,7 @@ def main(argv=None) -> None:
           f"threads={args.threads}\nclone: {n / clone:.3g} params/s")
     print(f"{'dtype':>9} {'bits':>4} {'params/s':>10} {'x clone':>8} {'peak extra':>10}")
     rows = []
-    for dtype in args.dtypes:
+    for dtype in args.quant_types:
         peak = (peak_extra_cuda(lambda t, dtype=dtype: quantize_dequantize(t, 4, dtype, args.blocksize), tensors[0])
                 if args.device.startswith("cuda") else peak_extra_cpu(dtype, 4, args.blocksize, args.torch_dtype))
         for bits in args.bits:

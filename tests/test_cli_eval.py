@@ -145,6 +145,42 @@ def test_bad_metadata_and_missing_folder_are_one_line(no_indexing, capsys, extra
     assert exit_.value.code == 2 and message in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["--device", "gpu"], "--device 'gpu' is not a device; choose one of cpu, cuda, mps (cuda:N for the Nth GPU)"),
+    (["--batch_size", "abc"], "--batch_size 'abc' is not valid; use a positive integer, 'auto' or 'auto:N'"),
+    (["--limit", "-3"], "--limit -3 is not valid; use a positive number of items or a fraction in (0, 1)"),
+    (["--num_fewshot", "-1"], "--num_fewshot=-1 is not valid; use an integer >= 0"),
+    (["--num_fewshot", "100"], "--num_fewshot=100 is not valid for kbit_logical_rules_l1; use 0 to 12"),
+    (["--tasks", "kbit_logical_rulez_l1"], "'kbit_logical_rulez_l1' is not a kbit task; did you mean "
+                                           "'kbit_logical_rules_l1'? (`kbit-eval ls tasks` lists them)"),
+    (["--tasks", "kbit_logical_rules_l9"], "kbit_logical_rules_l9 is deeper than the shipped rungs; write its task "
+                                           "with python -m kbit_tasks.tasks.rungs --out DIR rules:9"),
+    (["--model_args", "bits=4"], "--model_args: kbit-hf needs pretrained=FOLDER_OR_HUB_ID"),
+    (["--model_args", "pretrained="], "--model_args: kbit-hf needs pretrained=FOLDER_OR_HUB_ID"),
+    (["--model_args", "pretrained=/tmp,dtype=bf16"], "dtype='bf16' is not supported; choose one of ('auto', "),
+    (["--model", "hf", "--model_args", "pretrained=./no/such/model"], "pretrained='./no/such/model': no such folder"),
+])
+def test_run_flags_lm_eval_would_take_or_refuse_late_are_one_line(no_indexing, capsys, argv, message):
+    flags = {"--model": "kbit-hf", "--model_args": "pretrained=/tmp", "--tasks": "kbit_logical_rules_l1"}
+    flags |= dict(zip(argv[::2], argv[1::2]))
+    with pytest.raises(SystemExit) as exit_:
+        eval_main(["run", *(x for pair in flags.items() for x in pair)])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "Traceback" not in err
+    [line] = [ln for ln in err.splitlines() if ln.startswith("kbit-eval: error:")]
+    assert message in line, line
+
+
+def test_a_users_include_path_may_hold_kbit_names_kbit_does_not_ship():
+    from types import SimpleNamespace
+
+    from kbit_tasks.cli.eval import check_eval_args
+
+    check_eval_args(SimpleNamespace(tasks=["kbit_logical_rules_l9"], include_path="my_rungs"))
+    with pytest.raises(ValueError, match="deeper than the shipped rungs"):
+        check_eval_args(SimpleNamespace(tasks=["kbit_logical_rules_l9"], include_path=None))
+
+
 def test_debug_shows_the_traceback(no_indexing, monkeypatch):
     with pytest.raises(ValueError, match="bits=9"):
         eval_main(["run", "--model", "kbit-hf", "--model_args", "pretrained=/tmp,bits=9", "--tasks", "kbit_*",
@@ -160,7 +196,7 @@ def test_other_tasks_keep_their_metadata_keys():
     from kbit_tasks.cli.eval import check_eval_args
 
     check_eval_args(SimpleNamespace(tasks="kbit_logical_rules_l1,ruler", metadata={"max_seq_lengths": [4096]},
-                                    model="hf", model_args={}))
+                                    model="hf", model_args={"pretrained": "/tmp"}))
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -195,3 +195,13 @@ def test_the_docs_point_only_to_files_in_the_repository():
             if not (ROOT / path).exists():
                 missing.append(f"{doc.relative_to(ROOT)}: {path}")
     assert not missing
+
+
+def test_an_unknown_table_format_is_refused_before_any_record_is_read(tmp_path, capsys, monkeypatch):
+    from kbit_tasks.cli import sweep as cli
+
+    monkeypatch.setattr(cli, "collect", lambda *a: pytest.fail("read the records first"))
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["collect", str(tmp_path), "-o", str(tmp_path / "results.xlsx")])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "unsupported suffix '.xlsx'; use one of" in err

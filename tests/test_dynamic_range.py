@@ -72,10 +72,15 @@ def test_runs_resumes_and_prints_the_table(dynamic_range, tiny_model_dir, tmp_pa
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--shots", "0", "99"], "--shots 0 99: each must be 0 to 8"),
+    (["--shots", "0", "99"], "use 0 to 8 (its few-shot pool: 4 train items per answer position"),
+    (["--shots", "-1"], "--shots=-1 is not valid; use an integer >= 0"),
     (["--n1", "0"], "--n1: n=0 is not valid"),
     (["--tasks", "nosuch"], "--tasks nosuch matches no shipped task"),
     (["--model", "kbit-hf", "--model_args", "pretrained=/nonexistent,bits=9"], "bits=9"),
+    (["--model", "kbit-hf", "--model_args", "pretrained=/tmp,dtype=bf16"], "dtype='bf16' is not supported"),
+    (["--model", "hf", "--model_args", "pretrained=/nonexistent"], "pretrained='/nonexistent': no such folder"),
+    (["--model", "nosuch", "--model_args", "pretrained=/tmp"], "nosuch"),
+    (["--device", "gpu"], "--device 'gpu' is not a device; choose one of"),
     (["--model", "hf"], "--model hf needs --model_args"),
 ])
 def test_bad_input_is_one_line_before_any_model_loads(dynamic_range, argv, message, tmp_path, capsys,

@@ -84,6 +84,33 @@ def test_too_many_shots_is_one_clear_error():
         task.fewshot_context(task.test_docs()[0], num_fewshot=9)
 
 
+@pytest.mark.parametrize("family, subtask, level", TASKS)
+def test_the_shot_bound_checked_before_any_load_is_the_samplers(family, subtask, level):
+    """`most_shots` (kbit-eval's, the sweep's and dynamic_range's check) agrees with what
+    BalancedShots can draw from the pool `load` makes, for a full pool and a short one."""
+    from kbit_tasks.tasks.utils import SHOTS_PER_CHOICE, load, most_shots
+
+    m = get_subtask(family, subtask).n_choices
+    for n in (m - 1, SHOTS_PER_CHOICE * m + 1):
+        golds = Counter(load(family, subtask, level, n=n)["train"]["gold"])
+        assert most_shots(family, subtask, n) == min(golds.values()) * len(golds)
+
+
+@pytest.mark.parametrize("names, k, message", [
+    (["kbit_*"], 9, "num_fewshot=9 is not valid for kbit_logical_syllogism_l1; use 0 to 8"),
+    (["kbit-inductive"], 17, "num_fewshot=17 is not valid for kbit_inductive_sequence_l2; use 0 to 16"),
+    (["kbit_logical_rules_l7"], 13, "num_fewshot=13 is not valid for kbit_logical_rules_l7; use 0 to 12"),
+    (["kbit_logical_rules_l1"], -1, "num_fewshot=-1 is not valid; use an integer >= 0"),
+])
+def test_too_many_shots_are_refused_from_the_task_names_alone(names, k, message):
+    from kbit_tasks.tasks.utils import check_num_fewshot
+
+    with pytest.raises(ValueError) as err:
+        check_num_fewshot(k, names)
+    assert message in str(err.value)
+    check_num_fewshot(12, ["kbit_logical_rules_l1", "arc_easy"])  # rules has three answers; arc is not ours
+
+
 @pytest.fixture
 def kbit_only(monkeypatch):
     """lm-eval's CLI without its ~10,000 built-in task files indexed (a minute on 2 cores)."""

@@ -74,6 +74,14 @@ def test_bad_rungs_are_one_line(ordering_ships_one_rung, spec, message, tmp_path
     assert not (tmp_path / "out").exists()  # nothing written
 
 
+def test_an_out_that_is_a_file_is_one_line(tmp_path, capsys):
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(SystemExit) as exit_:
+        main(["--out", str(tmp_path / "afile"), "rules:7"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert exit_.value.code == 2 and "afile' is a file; give a folder" in err
+
+
 def test_a_subtask_that_ships_every_rung_says_so():
     sub = get_subtask("logical", "rules")
     if sub.deepest > max(sub.levels):

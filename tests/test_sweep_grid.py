@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kbit_tasks.quant import QuantConfig
 from kbit_tasks.sweep import build_grid, expand_precisions, parse_config, parse_shard, select
@@ -52,6 +53,9 @@ def _base(tmp_path, model_dir):
     ({"torch_dtype": "bfloat16"}, "'torch_dtype' is now called 'dtype' (as in kbit-hf's model_args); "
                                   "write dtype: bfloat16"),
     ({"limit": 0}, "limit=0"),
+    ({"num_fewshot": 100}, "num_fewshot=100 is not valid for kbit_causal_correlation_l2; use 0 to 8"),
+    ({"batch_size": "abc"}, "batch_size='abc'"),
+    ({"models": [{"path": "MODEL", "parallelize": "false"}]}, "parallelize='false' must be true or false"),
     ({"output": "FILE/sub"}, "FILE/sub"),
 ])
 def test_bad_config_is_one_clear_error(tmp_path, tiny_model_dir, monkeypatch, change, bad):
@@ -202,3 +206,19 @@ def test_rank_sets_its_own_cuda_device_and_the_timer_syncs_it(monkeypatch):
     lm.seconds_forward, lm._device = 0.0, torch.device(device)
     assert lm._model_call(5) == 5
     assert calls[-1] == ("synchronize", torch.device("cuda:3")) and lm.seconds_forward > 0
+
+
+def test_a_dry_run_plans_a_gpu_sweep_on_a_machine_without_one_and_says_so(tmp_path, tiny_model_dir, monkeypatch,
+                                                                        capsys):
+    """A login node plans what its GPU nodes will run (scripts/slurm/submit.sh): not refused, noted."""
+    import torch
+
+    from kbit_tasks.cli.sweep import main
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    config = tmp_path / "c.yaml"
+    raw = _base(tmp_path, tiny_model_dir) | {"device": "cuda", "tasks": "kbit_logical_rules_l1"}
+    config.write_text(yaml.safe_dump(raw))
+    main(["run", str(config), "--dry-run"])
+    out, err = capsys.readouterr()
+    assert out.startswith("new ") and "note: device='cuda' is not available on this machine" in err

@@ -7,6 +7,7 @@ from kbit_tasks.cli import run_command
 
 KBIT_ONLY = ("kbit",)  # task names that select only kbit tasks start with this
 DEVICES = ("cpu", "cuda", "mps")
+HF_MODELS = ("hf", "hf-auto", "huggingface")  # lm-eval's names of HFLM, which kbit-hf subclasses
 
 
 def about() -> str:
@@ -97,18 +98,64 @@ def _task_names(args) -> list[str]:
 
 
 def check_eval_args(args) -> None:
-    """The kbit parts of a `kbit-eval run`: kbit-hf's model_args (the quantization, the local
-    `pretrained` folder) and the kbit tasks' metadata. A ValueError names the bad value."""
-    from kbit_tasks.arguments import check_device, check_metadata
+    """The kbit parts of a `kbit-eval run` (and `validate`), and the run flags that lm-eval would
+    take silently or refuse only after the model loaded: the device, batch size, limit, number
+    of shots, kbit task names, kbit-hf's model_args (the quantization, the `pretrained` folder)
+    and the kbit tasks' metadata. A ValueError names the bad value."""
+    from kbit_tasks.arguments import BATCH_SIZES, check_device, check_metadata, valid_batch_size
+    from kbit_tasks.generators import DEFAULT_N
 
     check_device(getattr(args, "device", None), "--device ", DEVICES)
+    batch_size = getattr(args, "batch_size", None)
+    if batch_size is not None and not valid_batch_size(batch_size):
+        raise ValueError(f"--batch_size {batch_size!r} is not valid; use {BATCH_SIZES}")
+    limit = getattr(args, "limit", None)
+    if limit is not None and not (limit >= 1 or 0 < limit < 1):  # lm-eval: a count, or a fraction below 1
+        raise ValueError(f"--limit {limit:g} is not valid; use a positive number of items or a fraction in (0, 1)")
     names = _task_names(args)
     if any("kbit" in name for name in names):  # n and seed mean something else to other tasks
         # with other tasks in the run, other keys may be theirs
         check_metadata(getattr(args, "metadata", None) or {}, "--metadata",
                        other_tasks=not all(name.startswith(KBIT_ONLY) for name in names))
-    if getattr(args, "model", None) == "kbit-hf":
-        check_kbit_model_args(getattr(args, "model_args", None) or {})
+        if not getattr(args, "include_path", None):  # else the user's folder may hold the name
+            check_kbit_task_names(names)
+        from kbit_tasks.tasks.utils import check_num_fewshot
+
+        check_num_fewshot(getattr(args, "num_fewshot", None), names,
+                          (getattr(args, "metadata", None) or {}).get("n", DEFAULT_N), "--num_fewshot")
+    elif (getattr(args, "num_fewshot", None) or 0) < 0:
+        raise ValueError(f"--num_fewshot {args.num_fewshot} is not valid; use an integer >= 0")
+    model, model_args = getattr(args, "model", None), getattr(args, "model_args", None) or {}
+    if model == "kbit-hf":
+        check_kbit_model_args(model_args)
+    elif model in HF_MODELS:
+        check_pretrained(model_args, model)
+
+
+def check_kbit_task_names(names: list[str]) -> None:
+    """A name that looks like a kbit task but selects none: the closest one, or for a rung deeper
+    than the shipped ones, how to write its task (lm-eval says only "Tasks not found")."""
+    import difflib
+
+    from kbit_tasks.generators import SUBTASKS, parse_task_name, task_name
+    from kbit_tasks.tasks.utils import selected_subtasks
+
+    for name in names:
+        if not name.startswith(KBIT_ONLY) or name.endswith(".yaml") or selected_subtasks([name]).keys() - {name}:
+            continue
+        parsed = parse_task_name(name)
+        levels = {(f, s): lv for f, s, lv in SUBTASKS}
+        if parsed and parsed[2] > max(levels[parsed[:2]]):
+            raise ValueError(f"--tasks: {name} is deeper than the shipped rungs; write its task with "
+                             f"python -m kbit_tasks.tasks.rungs --out DIR {parsed[1]}:{parsed[2]}, "
+                             "then add --include_path DIR")
+        if parsed and parsed[2] in levels[parsed[:2]]:
+            continue
+        known = ["kbit", *sorted({f"kbit-{f}" for f, _, _ in SUBTASKS}),
+                 *(task_name(f, s, lv) for f, s, lvs in SUBTASKS for lv in lvs)]
+        close = difflib.get_close_matches(name, known, n=1)
+        raise ValueError(f"--tasks: {name!r} is not a kbit task{f'; did you mean {close[0]!r}?' if close else ''} "
+                         "(`kbit-eval ls tasks` lists them)")
 
 
 def check_kbit_model_args(model_args: dict | str) -> None:
@@ -117,7 +164,6 @@ def check_kbit_model_args(model_args: dict | str) -> None:
     from lm_eval.utils import simple_parse_args_string
 
     from kbit_tasks.model import check_model_args
-    from kbit_tasks.model_sources import check_model_source
 
     if isinstance(model_args, str):
         model_args = simple_parse_args_string(model_args)
@@ -125,7 +171,22 @@ def check_kbit_model_args(model_args: dict | str) -> None:
         check_model_args(model_args)
     except (TypeError, ValueError) as err:
         raise ValueError(f"--model_args: {err}") from None
+    check_pretrained(model_args, "kbit-hf")
+
+
+def check_pretrained(model_args: dict | str, model: str) -> None:
+    """`pretrained` is given, and a local folder exists (lm-eval would call it a malformed hub id
+    after setting the model up)."""
+    from lm_eval.utils import simple_parse_args_string
+
+    from kbit_tasks.model_sources import check_model_source
+
+    if isinstance(model_args, str):
+        model_args = simple_parse_args_string(model_args)
     pretrained = model_args.get("pretrained")
+    if pretrained is None or pretrained == "":
+        raise ValueError(f"--model_args: {model} needs pretrained=FOLDER_OR_HUB_ID (a Hugging Face model folder "
+                         "or hub id)")
     if isinstance(pretrained, str):
         try:
             check_model_source(pretrained)

@@ -18,9 +18,11 @@ import collections
 import logging
 import sys
 
+from kbit_tasks.arguments import check_device
 from kbit_tasks.cli import DEBUG_HELP, run_command
 from kbit_tasks.sweep import Placement, collect, load_config, parse_shard, run, write_table
 from kbit_tasks.sweep.claims import check_timeout, stale_after_default
+from kbit_tasks.sweep.collect import check_table_path
 from kbit_tasks.sweep.runner import MISMATCH, Interrupted, plan
 
 
@@ -68,6 +70,7 @@ def _main(argv: list[str]) -> int:
 
 
 def _collect(args) -> int:
+    check_table_path(args.out)  # before reading every record
     problems: list[str] = []
     table = collect(args.folders, problems)
     print(f"{write_table(table, args.out)}: {len(table)} rows, "
@@ -100,6 +103,10 @@ def _run(args) -> int:
     config = load_config(args.config, output=args.output)
     placement = Placement.from_env()
     if args.dry_run:
+        try:  # a login node may plan a GPU sweep: say so, but do not refuse
+            check_device(config.device)
+        except ValueError as err:
+            print(f"note: {err}; `run` refuses it on a machine without it", file=sys.stderr)
         found = plan(config, shard, placement, force=args.force, on_mismatch=args.mismatch)
         for state, cell_id, why in found:
             print(f"{state:<9} {cell_id}{f'  ({why})' if why else ''}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 from . import causal, inductive, logical
 from .base import Subtask, build
@@ -31,6 +32,15 @@ DEFAULT_N = 200  # items per task unless `--metadata '{"n": ...}'` says otherwis
 
 def task_name(family: str, subtask: str, level: int) -> str:
     return f"kbit_{family}_{subtask}_l{level}"
+
+
+def parse_task_name(name: str) -> tuple[str, str, int] | None:
+    """(family, subtask, level) of a kbit task's name at any level, shipped or deeper; None for
+    any other name (the inverse of task_name)."""
+    for family, subtask, _ in SUBTASKS:
+        if match := re.fullmatch(rf"kbit_{family}_{subtask}_l([1-9]\d*)", name):
+            return family, subtask, int(match[1])
+    return None
 
 
 def get_subtask(family: str, subtask: str) -> Subtask:

@@ -277,11 +277,17 @@ def collect(folders: list[str | Path], problems: list[str] | None = None) -> pd.
     return table.astype(types).reset_index(drop=True)
 
 
-def write_table(table: pd.DataFrame, out: str | Path) -> Path:
-    """CSV or parquet by suffix, written to a temporary name and renamed (never a half table)."""
+def check_table_path(out: str | Path) -> Path:
+    """A table's path must end in a suffix write_table writes (checked before collecting)."""
     out = Path(out)
     if out.suffix not in FORMATS:
         raise ValueError(f"output {str(out)!r}: unsupported suffix {out.suffix!r}; use one of {', '.join(FORMATS)}")
+    return out
+
+
+def write_table(table: pd.DataFrame, out: str | Path) -> Path:
+    """CSV or parquet by suffix, written to a temporary name and renamed (never a half table)."""
+    out = check_table_path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".csv":
         return atomic_write(out, lambda tmp: table.to_csv(tmp, index=False))

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from kbit_tasks.arguments import check_metadata, refuse_renamed
+from kbit_tasks.arguments import BATCH_SIZES, TORCH_DTYPES, check_metadata, refuse_renamed, valid_batch_size
 from kbit_tasks.model_sources import check_model_source
 
 TOP_KEYS = ("models", "precisions", "tasks", "num_fewshot", "batch_size", "max_batch_size", "limit", "device",
@@ -24,7 +24,6 @@ TOP_KEYS = ("models", "precisions", "tasks", "num_fewshot", "batch_size", "max_b
 MODEL_KEYS = ("path", "name", "params", "parallelize")
 PRECISION_KEYS = ("bits", "quant_type", "blocksize", "outliers", "quantize_embeddings", "quantize_head")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-TORCH_DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 @dataclass(frozen=True)
@@ -124,9 +123,11 @@ def parse_models(raw: Any) -> tuple[ModelSpec, ...]:
         params = entry.get("params")
         if params is not None and (not isinstance(params, int) or params <= 0):
             raise ValueError(f"{where}: params={params!r} must be a positive integer")
+        if not isinstance(entry.get("parallelize", False), bool):  # bool("false") is True
+            raise ValueError(f"{where}: parallelize={entry['parallelize']!r} must be true or false (unquoted)")
         name = entry.get("name") or Path(entry["path"].rstrip("/")).name
         spec = ModelSpec(path=entry["path"], name=str(name), params=params,
-                         parallelize=bool(entry.get("parallelize", False)))
+                         parallelize=entry.get("parallelize", False))
         _check_model_source(spec, where)
         specs.append(spec)
     names = [s.name for s in specs]
@@ -236,9 +237,7 @@ def parse_config(raw: Any, output: str | Path | None = None) -> SweepConfig:
     for key in ("models", "precisions", "output"):
         if key not in raw and not (key == "output" and output):
             raise ValueError(f"config: missing required key {key!r}")
-    batch_size = _number(raw, "batch_size", 1,
-                         lambda v: (_is_int(v) and v > 0) or (isinstance(v, str) and re.fullmatch(r"auto(:\d+)?", v)),
-                         "a positive integer, 'auto' or 'auto:N'")
+    batch_size = _number(raw, "batch_size", 1, valid_batch_size, BATCH_SIZES)
     limit = _number(raw, "limit", None,
                     lambda v: v is None or (_is_int(v) and v > 0) or (isinstance(v, float) and 0 < v < 1),
                     "empty, a positive number of items, or a fraction in (0, 1)")
@@ -249,8 +248,13 @@ def parse_config(raw: Any, output: str | Path | None = None) -> SweepConfig:
         check_gpu_sharing(batch_size, models)
     patterns = raw.get("tasks", "kbit_*")
     tasks = resolve_tasks(patterns)
+    num_fewshot = _number(raw, "num_fewshot", 0, lambda v: _is_int(v) and v >= 0, "an integer >= 0")
+    from kbit_tasks.generators import DEFAULT_N
+    from kbit_tasks.tasks.utils import check_num_fewshot
+
+    check_num_fewshot(num_fewshot, tasks, metadata.get("n", DEFAULT_N))
     return SweepConfig(
-        num_fewshot=_number(raw, "num_fewshot", 0, lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+        num_fewshot=num_fewshot,
         batch_size=batch_size,
         max_batch_size=_number(raw, "max_batch_size", 64, lambda v: _is_int(v) and v > 0, "a positive integer"),
         limit=limit,

@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="e.g. rules:7-8 or causal/dsep:7,8 (levels beyond the shipped ones)")
     args = parser.parse_args(argv)
     try:
+        if args.out.exists() and not args.out.is_dir():
+            raise ValueError(f"--out {str(args.out)!r} is a file; give a folder (made if missing)")
         rungs = [r for spec in args.rungs for r in parse_rung(spec)]
         paths = write_rungs(args.out, rungs)
     except (ValueError, OSError) as err:

@@ -6,6 +6,7 @@ task class that writes what the generators say about its items into its config's
 the gold-choice log-probability, the constant-answer share and contextually calibrated accuracy."""
 from __future__ import annotations
 
+import fnmatch
 import math
 import re
 from collections import Counter
@@ -16,7 +17,8 @@ from lm_eval.api.instance import Instance
 from lm_eval.api.samplers import ContextSampler
 from lm_eval.api.task import ConfigurableTask
 
-from kbit_tasks.generators import DEFAULT_N, check_n_seed, content_hash, generate, get_subtask
+from kbit_tasks.generators import (DEFAULT_N, SUBTASKS, check_n_seed, content_hash, generate, get_subtask,
+                                   parse_task_name, task_name)
 from kbit_tasks.generators.lexicon import NONCE
 from kbit_tasks.lm_eval_compat import drop_metadata_hint
 
@@ -48,6 +50,45 @@ def load(family: str, subtask: str, level: int, n: int = DEFAULT_N, seed: int = 
                     seed, split="train", distractors=distractors)
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(items),
                                  "train": datasets.Dataset.from_list(pool)})
+
+
+def most_shots(family: str, subtask: str, n: int = DEFAULT_N) -> int:
+    """The most shots BalancedShots can draw for a task of n items: `load`'s train pool holds
+    min(n, SHOTS_PER_CHOICE * m) items balanced over the m gold positions, and every position
+    among its golds gets as many shots as the scarcest one has items."""
+    m = get_subtask(family, subtask).n_choices
+    pool = min(n, SHOTS_PER_CHOICE * m)
+    return pool if pool < m else pool // m * m
+
+
+def selected_subtasks(names) -> dict[str, tuple[str, str]]:
+    """Task name -> (family, subtask) for every kbit task that lm-eval names, groups (kbit,
+    kbit-FAMILY) or patterns (kbit_*) select; a name of a rung deeper than the shipped ones
+    (written by python -m kbit_tasks.tasks.rungs) counts as itself."""
+    shipped = {task_name(f, s, lv): (f, s) for f, s, levels in SUBTASKS for lv in levels}
+    selected = {}
+    for name in names:
+        family = name.removeprefix("kbit-") if name.startswith("kbit-") else None
+        selected |= {task: key for task, key in shipped.items()
+                     if name == "kbit" or key[0] == family or fnmatch.fnmatchcase(task, name)}
+        if parsed := parse_task_name(name):
+            selected[name] = parsed[:2]
+    return selected
+
+
+def check_num_fewshot(k, task_names, n: int = DEFAULT_N, where: str = "num_fewshot") -> None:
+    """k shots, checked before any model loads: an integer from 0 to what every selected kbit
+    task's train pool can serve (BalancedShots refuses more, but only after the model loaded)."""
+    if k is None:
+        return
+    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+        raise ValueError(f"{where}={k!r} is not valid; use an integer >= 0")
+    selected = selected_subtasks(task_names)
+    bounds = {task: most_shots(*key, n) for task, key in selected.items()}
+    if bounds and k > min(bounds.values()):
+        task = min(bounds, key=bounds.get)
+        raise ValueError(f"{where}={k} is not valid for {task}; use 0 to {bounds[task]} (its few-shot pool: "
+                         f"{SHOTS_PER_CHOICE} train items per answer position, n={n} at most in all)")
 
 
 class BalancedShots(ContextSampler):
