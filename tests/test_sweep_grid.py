@@ -217,7 +217,7 @@ def test_a_dry_run_plans_a_gpu_sweep_on_a_machine_without_one_and_says_so(tmp_pa
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     config = tmp_path / "c.yaml"
-    raw = _base(tmp_path, tiny_model_dir) | {"device": "cuda", "tasks": "kbit_logical_rules_l1"}
+    raw = _base(tmp_path, tiny_model_dir) | {"device": "cuda", "tasks": "kbit_logical_rules_l1", "metadata": {"n": 4}}
     config.write_text(yaml.safe_dump(raw))
     main(["run", str(config), "--dry-run"])
     out, err = capsys.readouterr()
