@@ -356,7 +356,8 @@ def test_10_an_unknown_kbit_hf_argument_is_one_line_with_the_closest_name_before
         KbitHFLM(pretrained="/nonexistent", bits=3, quant_typ="nf")
     with pytest.raises(ValueError, match=r"^--model_args: unknown kbit-hf argument 'blocksiz'; did you mean 'block"):
         check_kbit_model_args("pretrained=/m,bits=3,blocksiz=64")
-    check_kbit_model_args({"bits": 3, "attn_implementation": "eager", "device": "cpu", "batch_size": 2})
+    check_kbit_model_args({"pretrained": "/tmp", "bits": 3, "attn_implementation": "eager", "device": "cpu",
+                           "batch_size": 2})
 
 
 # 11: the smaller items -----------------------------------------------------------------------
