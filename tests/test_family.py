@@ -21,14 +21,14 @@ def test_corpus_contains_no_evaluation_item_text():
     """Every eval question (seed 0) is absent from a corpus drawn like the default one even with
     the held-out filter cut to one item a task: the two splits alone keep them apart (with the
     default filter, 200 items a task, the test could not tell a split that leaks from one that
-    does not). 20 training and 60 eval items a task."""
+    does not). 20 training and 30 eval items a task."""
     from kbit_tasks.generators import generate
 
     mix = tuple((fam, 20) for fam, _ in PRESETS["default"].items_per_task)
     preset = dataclasses.replace(PRESETS["default"], items_per_task=mix, heldout_n=1)
     corpus = "\n".join(q + a for q, a in build_corpus(preset))
     assert len(corpus) > 100_000  # a real corpus, not a vacuous one
-    eval_items = [it for fam, sub, lvl in task_keys() for it in generate(fam, sub, lvl, n=60, seed=0)]
+    eval_items = [it for fam, sub, lvl in task_keys() for it in generate(fam, sub, lvl, n=30, seed=0)]
     leaked = [it["question"] for it in eval_items if it["question"] in corpus]
     assert not leaked, f"{len(leaked)} evaluation questions leaked into the corpus, e.g. {leaked[0]!r}"
 

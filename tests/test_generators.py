@@ -93,8 +93,8 @@ def test_train_split_shares_no_word_or_question_with_eval():
     assert not set(words("eval")) & set(words("train"))
     eval_words = set(words("eval"))
     for family, subtask, level in ALL:
-        train = generate(family, subtask, level, 60, split="train")
-        evals = generate(family, subtask, level, 60)
+        train = generate(family, subtask, level, 30, split="train")
+        evals = generate(family, subtask, level, 30)
         assert not {it["question"] for it in train} & {it["question"] for it in evals}
         train_tokens = {w.lower().rstrip("s") for it in train for w in re.findall(r"[A-Za-z]+", it["question"])}
         assert not train_tokens & eval_words, (family, subtask)
