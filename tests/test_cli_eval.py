@@ -128,24 +128,12 @@ def test_bad_kbit_hf_args_are_one_line_before_any_indexing(no_indexing, tiny_mod
     assert message in line
 
 
-@pytest.mark.parametrize("extra, message", [
+@pytest.mark.parametrize("argv, message", [
     (["--metadata", '{"n": 0}'], "--metadata: n=0 is not valid; use an integer from 1 to 10000"),
     (["--metadata", '{"nn": 5}'], "--metadata: unknown key(s) 'nn'; valid keys are n, seed, distractors"),
     (["--metadata", '{"distractors": -2}'], "--metadata: distractors=-2 is not valid; use an integer from 0 to 64"),
     (["--model_args", "pretrained=./no/such/model"], "pretrained='./no/such/model': no such folder"),
     (["--model_args", "pretrained=nobody-org/no-such-model"], "not a model in the Hugging Face cache"),
-])
-def test_bad_metadata_and_missing_folder_are_one_line(no_indexing, capsys, extra, message):
-    argv = ["run", "--model", "kbit-hf", "--tasks", "kbit_*", *extra]
-    if "--model_args" not in extra:
-        argv += ["--model_args", "pretrained=/tmp"]
-    with pytest.raises(SystemExit) as exit_:
-        eval_main(argv)
-    err = capsys.readouterr().err
-    assert exit_.value.code == 2 and message in err and "Traceback" not in err
-
-
-@pytest.mark.parametrize("argv, message", [
     (["--device", "gpu"], "--device 'gpu' is not a device; choose one of cpu, cuda, mps (cuda:N for the Nth GPU)"),
     (["--batch_size", "abc"], "--batch_size 'abc' is not valid; use a positive integer, 'auto' or 'auto:N'"),
     (["--limit", "-3"], "--limit -3 is not valid; use a positive number of items or a fraction in (0, 1)"),
@@ -159,8 +147,11 @@ def test_bad_metadata_and_missing_folder_are_one_line(no_indexing, capsys, extra
     (["--model_args", "pretrained="], "--model_args: kbit-hf needs pretrained=FOLDER_OR_HUB_ID"),
     (["--model_args", "pretrained=/tmp,dtype=bf16"], "dtype='bf16' is not supported; choose one of ('auto', "),
     (["--model", "hf", "--model_args", "pretrained=./no/such/model"], "pretrained='./no/such/model': no such folder"),
+    (["--model", "hf", "--tasks", "arc_easy", "--num_fewshot", "-1"], "--num_fewshot=-1 is not valid; use an integer"),
 ])
-def test_run_flags_lm_eval_would_take_or_refuse_late_are_one_line(no_indexing, capsys, argv, message):
+def test_bad_run_flags_metadata_and_model_args_are_one_line(no_indexing, capsys, argv, message):
+    """What lm-eval would take silently, refuse only after the model loaded, or answer with a
+    traceback: one line, exit 2, before any task index or model load."""
     flags = {"--model": "kbit-hf", "--model_args": "pretrained=/tmp", "--tasks": "kbit_logical_rules_l1"}
     flags |= dict(zip(argv[::2], argv[1::2]))
     with pytest.raises(SystemExit) as exit_:

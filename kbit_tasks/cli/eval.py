@@ -119,12 +119,10 @@ def check_eval_args(args) -> None:
                        other_tasks=not all(name.startswith(KBIT_ONLY) for name in names))
         if not getattr(args, "include_path", None):  # else the user's folder may hold the name
             check_kbit_task_names(names)
-        from kbit_tasks.tasks.utils import check_num_fewshot
+    from kbit_tasks.tasks.utils import check_num_fewshot  # other tasks' names set no bound, only k >= 0
 
-        check_num_fewshot(getattr(args, "num_fewshot", None), names,
-                          (getattr(args, "metadata", None) or {}).get("n", DEFAULT_N), "--num_fewshot")
-    elif (getattr(args, "num_fewshot", None) or 0) < 0:
-        raise ValueError(f"--num_fewshot {args.num_fewshot} is not valid; use an integer >= 0")
+    check_num_fewshot(getattr(args, "num_fewshot", None), names,
+                      (getattr(args, "metadata", None) or {}).get("n", DEFAULT_N), "--num_fewshot")
     model, model_args = getattr(args, "model", None), getattr(args, "model_args", None) or {}
     if model == "kbit-hf":
         check_kbit_model_args(model_args)
