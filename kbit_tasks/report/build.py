@@ -87,7 +87,7 @@ def write_report(table: pd.DataFrame, r: Request, out: Path, command: str, note:
     plots = {}
     for key, fit in fits.requested.items():
         plots[key] = f"plots/{_slug(fit.label)}.png"
-        _save(fit.plot().figure, out / plots[key])
+        save_figure(fit.plot().figure, out / plots[key])
     frame = pd.concat([f.to_frame() for f in fits.requested.values()], ignore_index=True)
     atomic_write(out / "fits.csv", lambda p: frame.to_csv(p, index=False))
     panel_lines = _panels(table, fits, r, out)
@@ -102,7 +102,8 @@ def _slug(label: dict) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text)
 
 
-def _save(fig, path: Path) -> None:
+def save_figure(fig, path: Path) -> None:
+    """Write a figure as PNG (atomically, so a reader never sees half of one) and free it."""
     import matplotlib.pyplot as plt
 
     atomic_write(path, lambda p: fig.savefig(p, dpi=120, bbox_inches="tight", format="png"))
@@ -127,6 +128,6 @@ def _panels(table: pd.DataFrame, fits: Fits, r: Request, out: Path) -> list[str]
         atomic_write(out / "precision_budget.csv", lambda f: p.budget.to_csv(f, index=False))
     for name, data, draw in drawn:
         atomic_write(out / f"{name}.csv", lambda f, d=data: d.to_csv(f, index=False))
-        _save(draw(), out / f"{name}.png")
+        save_figure(draw(), out / f"{name}.png")
         figures[name] = (f"{name}.png", f"{name}.csv")
     return panel_markdown(p, figures, r.alpha)

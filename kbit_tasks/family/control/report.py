@@ -164,8 +164,48 @@ def findings(above: dict, trained: list[str], verdicts: dict, alpha: float = 0.0
     return out
 
 
+def control_figure(table: pd.DataFrame, trained: list[str], verdicts: dict):
+    """The report's figure, for a reader who looks before reading: left, accuracy by rung at 16 bits
+    for the control and its base against chance; then per trained rung its precision sweep with the
+    threshold fit (`fitting.plot.plot_fit`: the cells, the fitted curve, psi and its interval)."""
+    import matplotlib.pyplot as plt
+
+    from fitting.plot import binomial_bars, plot_fit
+
+    fig, axes = plt.subplots(1, 1 + len(verdicts), figsize=(5.2 * (1 + len(verdicts)), 4.2), squeeze=False)
+    ax = axes[0, 0]
+    rungs = table[table["bits"] == 16].drop_duplicates("task").sort_values(["group", "level"])
+    for offset, model, label in ((-0.08, BASE, "pretrained, zero-shot"), (0.08, CONTROL, "control")):
+        part = table[(table["model"] == model) & (table["bits"] == 16)].set_index("task").reindex(rungs["task"])
+        part = part.dropna(subset=["successes"])
+        lo, hi = binomial_bars(part["successes"].to_numpy(), part["n"].to_numpy())
+        acc = part["value"].to_numpy()
+        ax.errorbar(part["level"].to_numpy() + offset, acc, yerr=np.clip([acc - lo, hi - acc], 0, None),
+                    fmt="o", ms=5, capsize=2, label=label)
+    ax.axhline(rungs["chance"].mean(), color="grey", ls=":", lw=1, label="chance")
+    ax.set_xticks(rungs["level"].to_numpy())
+    ax.set_xticklabels([f"rung {lv}" + ("\n(trained)" if t in trained else "")
+                        for lv, t in zip(rungs["level"], rungs["task"])], fontsize=8)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylabel("accuracy (95 % Wilson bars)")
+    ax.set_title("By rung (inference depth), 16 bits", fontsize=10)
+    ax.legend(fontsize=7, loc="best")
+    for ax, (task, (fit, _)) in zip(axes[0, 1:], verdicts.items()):
+        plot_fit(fit, ax)
+        ax.set_ylim(-0.02, 1.02)
+        sweep = table[(table["model"] == CONTROL) & (table["task"] == task)]
+        for _, r in sweep.iterrows():  # the bit width under each cell: total bits alone hide it
+            ax.annotate(f"{int(r['bits'])}", (2.0 ** r["log2_total_bits"], 0.02), ha="center", fontsize=7)
+        ax.set_xlabel("total model bits (bits, bytes); at the foot: bits a weight")
+        ax.set_title(f"{task}, by precision\n{'threshold located' if fit.detected else 'no threshold located'}",
+                     fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def write_report(results: str | Path, record: dict, out: str | Path, n_boot: int = 199) -> Path:
-    """Write the control's markdown section from the collected table and the control's record."""
+    """Write the control's markdown section from the collected table and the control's record, and
+    its figure beside it (the same name, .png)."""
     from kbit_tasks.generators import task_name
 
     table = pd.read_csv(results)
@@ -180,6 +220,13 @@ def write_report(results: str | Path, record: dict, out: str | Path, n_boot: int
     if missing:
         raise ValueError(f"{results}: no rows for model(s) {sorted(missing)}; "
                          f"the table has {sorted(set(table['model']))}")
+    import matplotlib
+
+    from kbit_tasks.atomic import atomic_write
+    from kbit_tasks.report.build import save_figure
+
+    matplotlib.use("Agg")
+    out = Path(out)
     trained = [task_name(*key) for key in record["trained_levels"]]
     depth_lines, above = depth_section(table, set(trained))
     precision_lines, verdicts = precision_section(table, trained, n_boot)
@@ -201,6 +248,8 @@ def write_report(results: str | Path, record: dict, out: str | Path, n_boot: int
         "",
         *findings(above, trained, verdicts),
         "",
+        f"![The control and its base by rung; the control by precision with the fit]({out.with_suffix('.png').name})",
+        "",
         "## Accuracy by rung at 16 bits (95 % Wilson intervals)",
         "",
         "Gain: the control's accuracy minus its base's; p: the one-sided score test of two proportions "
@@ -214,7 +263,7 @@ def write_report(results: str | Path, record: dict, out: str | Path, n_boot: int
         "",
         *precision_lines,
     ]
-    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines) + "\n")
+    save_figure(control_figure(table, trained, verdicts), out.with_suffix(".png"))
+    atomic_write(out, lambda p: Path(p).write_text("\n".join(lines) + "\n"))
     return out
