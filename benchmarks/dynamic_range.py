@@ -220,7 +220,7 @@ def main(argv=None):
     print(f"{len(todo)} cells, {len(todo) - len(left)} reused from {args.out}; {len(left)} to run, "
           f"{sum(requests_of(c) for c, _ in left)} requests, about {estimate_seconds([c for c, _ in left]) / 60:.0f} "
           f"min at SmolLM2-135M's rate on 2 CPU cores", flush=True)
-    if args.table_only:
+    if args.table_only and left:
         print(f"--table-only: {len(left)} cells not run yet are left out of the table", flush=True)
         left = []
     lm = load_model(args.model, args.model_args, args.batch_size, args.device) if left else None
