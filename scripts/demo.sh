@@ -6,7 +6,7 @@
 #                                          # wheel) fine-tuned here on depth-1 train-split listfn items,
 #                                          # beside the zero-shot pretrained model: accuracy on every
 #                                          # rung at 16 bits, the control at 2..8 bits with the fit
-#                                          # (26 min the first time on 2 cores, measured)
+#                                          # (31 min the first time on 2 cores, measured)
 #   bash scripts/demo.sh --model family    # the reference family, trained here from scratch (a plumbing
 #                                          # check: it reads chance almost everywhere)
 #   bash scripts/demo.sh --model smollm2   # SmolLM2-135M zero-shot, every level-1 task
