@@ -65,7 +65,7 @@ if [ "$model" = control ]; then
   kbit-sweep collect "$out/cells-depth-limit$limit" "$out/cells-precision-limit$limit" -o "$out/results.csv"
   step "5/5 the report (accuracy by rung and by precision, the threshold fit) -> $out/report.md, report.png"
   python -m kbit_tasks.family.control report "$out/results.csv" --control "$runs/control/model" -o "$out/report.md"
-  sed -n '/^## What was found/,/^## Accuracy by rung/{/^!\[/d;p}' "$out/report.md" | sed '$d'
+  sed -n '/^## What was found/,/^!\[/p' "$out/report.md" | sed '$d'
   step "done: $out/report.md"
   exit 0
 fi

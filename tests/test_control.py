@@ -160,25 +160,30 @@ def test_report_says_what_was_found(tmp_path, monkeypatch):
             "not detectably below 16 bits at 5, 6, 7, 8, 16 bits; the fit: ") in text
 
 
-def test_report_figure_draws_the_table_it_reports(tmp_path):
-    """The figure beside the report: each model's 16-bit accuracy by rung, and the trained rung's
-    precision sweep with each cell's bit width and the fit's verdict."""
-    from kbit_tasks.family.control.report import control_figure
-    from kbit_tasks.report import fit_table
+def test_report_figure_draws_the_table_it_reports(tmp_path, monkeypatch):
+    """The figure beside the report: each model's 16-bit accuracy by rung (a rung a model lacks is
+    left out, not shifted), and the trained rung's precision sweep with each cell's bit width and
+    the fit's verdict."""
+    from kbit_tasks.report import build
 
-    table = _table({2: 0.25, 4: 0.5, 8: 0.9, 16: 0.9}, 0.25, control_l2=0.5)
-    table.to_csv(tmp_path / "results.csv", index=False)
+    drawn_figures = []
+    real_save = build.save_figure
+    monkeypatch.setattr(build, "save_figure", lambda fig, path: (drawn_figures.append(fig), real_save(fig, path)))
+    table = _table({2: 0.25, 3: 0.25, 4: 0.27, 5: 0.9, 6: 0.92, 7: 0.93, 8: 0.92, 16: 0.9}, 0.25, control_l2=0.5)
+    table[~((table["model"] == "pretrained") & (table["level"] == 1))].to_csv(tmp_path / "results.csv", index=False)
     out = write_report(tmp_path / "results.csv", RECORD, tmp_path / "control.md", n_boot=19)
-    assert "![" in out.read_text() and "](control.png)" in out.read_text()
+    assert "](control.png)" in out.read_text()
     assert (tmp_path / "control.png").read_bytes().startswith(b"\x89PNG")
-    task = "kbit_inductive_listfn_l1"
-    fit = fit_table(table[(table["model"] == "control") & (table["task"] == task)], n_boot=0)
-    fig = control_figure(table, [task], {task: (fit, "")})
-    by_rung, by_bits = fig.axes
-    drawn = {c.get_label(): list(c.lines[0].get_ydata()) for c in by_rung.containers}
-    assert drawn == {"pretrained, zero-shot": [0.25, 0.25], "control": [round(0.9 * 96) / 96, 0.5]}
-    assert [t.get_text() for t in by_bits.texts] == ["2", "4", "8", "16"]
-    assert task in by_bits.get_title() and ("no threshold" in by_bits.get_title()) != fit.detected
+    by_rung, by_bits = drawn_figures[0].axes
+    drawn = {c.get_label(): (list(c.lines[0].get_xdata()), list(c.lines[0].get_ydata())) for c in by_rung.containers}
+    assert drawn == {"pretrained, zero-shot": (pytest.approx([0.92]), [0.25]),
+                     "control": (pytest.approx([0.08, 1.08]), [86 / 96, 0.5])}
+    assert [t.get_text() for t in by_rung.get_xticklabels()] == ["listfn l1\n(trained)", "listfn l2"]
+    assert [t.get_text() for t in by_bits.texts] == ["2", "3", "4", "5", "6", "7", "8", "16"]
+    title = by_bits.get_title()
+    assert "kbit_inductive_listfn_l1" in title and re.search(r"existence p = [0-9.e-]+\)", title)
+    located = "a threshold located" in out.read_text()
+    assert ("no threshold located" in title) != located
 
 
 def test_report_says_so_when_the_control_did_not_learn(tmp_path):

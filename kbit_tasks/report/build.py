@@ -106,8 +106,10 @@ def save_figure(fig, path: Path) -> None:
     """Write a figure as PNG (atomically, so a reader never sees half of one) and free it."""
     import matplotlib.pyplot as plt
 
-    atomic_write(path, lambda p: fig.savefig(p, dpi=120, bbox_inches="tight", format="png"))
-    plt.close(fig)
+    try:
+        atomic_write(path, lambda p: fig.savefig(p, dpi=120, bbox_inches="tight", format="png"))
+    finally:
+        plt.close(fig)
 
 
 def _panels(table: pd.DataFrame, fits: Fits, r: Request, out: Path) -> list[str]:

@@ -166,39 +166,47 @@ def findings(above: dict, trained: list[str], verdicts: dict, alpha: float = 0.0
 
 def control_figure(table: pd.DataFrame, trained: list[str], verdicts: dict):
     """The report's figure, for a reader who looks before reading: left, accuracy by rung at 16 bits
-    for the control and its base against chance; then per trained rung its precision sweep with the
-    threshold fit (`fitting.plot.plot_fit`: the cells, the fitted curve, psi and its interval)."""
-    import matplotlib.pyplot as plt
+    for the control and its base against each rung's chance; then per trained rung its precision
+    sweep with the threshold fit (`fitting.plot.plot_fit`: the cells, the fitted curve, psi and its
+    interval). A matplotlib Figure made without pyplot, so a caller's backend and figures are left alone."""
+    from matplotlib.figure import Figure
 
     from fitting.plot import binomial_bars, plot_fit
 
-    fig, axes = plt.subplots(1, 1 + len(verdicts), figsize=(5.2 * (1 + len(verdicts)), 4.2), squeeze=False)
-    ax = axes[0, 0]
-    rungs = table[table["bits"] == 16].drop_duplicates("task").sort_values(["group", "level"])
+    fig = Figure(figsize=(5.2 * (1 + len(verdicts)), 4.2))
+    axes = fig.subplots(1, 1 + len(verdicts), squeeze=False)[0]
+    ax = axes[0]
+    rungs = table[table["bits"] == 16].drop_duplicates("task").sort_values(["group", "task", "level"])
+    where = {task: x for x, task in enumerate(rungs["task"])}  # rungs of several subtasks side by side
     for offset, model, label in ((-0.08, BASE, "pretrained, zero-shot"), (0.08, CONTROL, "control")):
-        part = table[(table["model"] == model) & (table["bits"] == 16)].set_index("task").reindex(rungs["task"])
-        part = part.dropna(subset=["successes"])
+        part = table[(table["model"] == model) & (table["bits"] == 16)]
+        part = part[part["task"].isin(where)].drop_duplicates("task")
         lo, hi = binomial_bars(part["successes"].to_numpy(), part["n"].to_numpy())
         acc = part["value"].to_numpy()
-        ax.errorbar(part["level"].to_numpy() + offset, acc, yerr=np.clip([acc - lo, hi - acc], 0, None),
+        ax.errorbar(part["task"].map(where).to_numpy() + offset, acc, yerr=np.clip([acc - lo, hi - acc], 0, None),
                     fmt="o", ms=5, capsize=2, label=label)
-    ax.axhline(rungs["chance"].mean(), color="grey", ls=":", lw=1, label="chance")
-    ax.set_xticks(rungs["level"].to_numpy())
-    ax.set_xticklabels([f"rung {lv}" + ("\n(trained)" if t in trained else "")
-                        for lv, t in zip(rungs["level"], rungs["task"])], fontsize=8)
+    ax.hlines(rungs["chance"], np.arange(len(rungs)) - 0.4, np.arange(len(rungs)) + 0.4, color="grey", ls=":",
+              lw=1, label="chance")
+    ax.set_xticks(np.arange(len(rungs)))
+    ax.set_xticklabels([f"{t.removeprefix(f'kbit_{g}_').replace('_l', ' l')}" + ("\n(trained)" if t in trained else "")
+                        for g, t in zip(rungs["group"], rungs["task"])], fontsize=8)
+    if rungs.empty:
+        ax.text(0.5, 0.5, "no 16-bit rows in the table", transform=ax.transAxes, ha="center")
     ax.set_ylim(-0.02, 1.02)
     ax.set_ylabel("accuracy (95 % Wilson bars)")
     ax.set_title("By rung (inference depth), 16 bits", fontsize=10)
     ax.legend(fontsize=7, loc="best")
-    for ax, (task, (fit, _)) in zip(axes[0, 1:], verdicts.items()):
+    for ax, (task, (fit, _)) in zip(axes[1:], verdicts.items()):
         plot_fit(fit, ax)
         ax.set_ylim(-0.02, 1.02)
         sweep = table[(table["model"] == CONTROL) & (table["task"] == task)]
         for _, r in sweep.iterrows():  # the bit width under each cell: total bits alone hide it
-            ax.annotate(f"{int(r['bits'])}", (2.0 ** r["log2_total_bits"], 0.02), ha="center", fontsize=7)
+            ax.annotate(f"{int(r['bits'])}", (2.0 ** r["log2_total_bits"], 0.01), xycoords=ax.get_xaxis_transform(),
+                        ha="center", fontsize=7)
         ax.set_xlabel("total model bits (bits, bytes); at the foot: bits a weight")
-        ax.set_title(f"{task}, by precision\n{'threshold located' if fit.detected else 'no threshold located'}",
-                     fontsize=10)
+        p = f"existence p = {fit.p_value:.2g}" if fit.p_value is not None else "existence test not run"
+        ax.set_title(f"{task}, by precision\n{'threshold located' if fit.detected else 'no threshold located'} "
+                     f"({p})", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -220,12 +228,9 @@ def write_report(results: str | Path, record: dict, out: str | Path, n_boot: int
     if missing:
         raise ValueError(f"{results}: no rows for model(s) {sorted(missing)}; "
                          f"the table has {sorted(set(table['model']))}")
-    import matplotlib
-
     from kbit_tasks.atomic import atomic_write
     from kbit_tasks.report.build import save_figure
 
-    matplotlib.use("Agg")
     out = Path(out)
     trained = [task_name(*key) for key in record["trained_levels"]]
     depth_lines, above = depth_section(table, set(trained))
@@ -264,6 +269,6 @@ def write_report(results: str | Path, record: dict, out: str | Path, n_boot: int
         *precision_lines,
     ]
     out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(out, lambda p: Path(p).write_text("\n".join(lines) + "\n"))  # the text first: it is the report
     save_figure(control_figure(table, trained, verdicts), out.with_suffix(".png"))
-    atomic_write(out, lambda p: Path(p).write_text("\n".join(lines) + "\n"))
     return out
