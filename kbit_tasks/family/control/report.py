@@ -52,12 +52,16 @@ def _row(table: pd.DataFrame, model: str, task: str, bits: float):
     return None if hit.empty else hit.iloc[0]
 
 
-def mean_depth(task: str, family: str, level: int, n: int) -> float:
+def mean_depth(task: str, n: int) -> float:
     """Mean `depth` of the task's first n evaluation items (seed 0): what a rung asks, read off its items."""
-    from kbit_tasks.generators import generate
+    from kbit_tasks.generators import generate, parse_task_name
 
-    subtask = task.removeprefix(f"kbit_{family}_").rsplit("_l", 1)[0]
-    return float(np.mean([it["depth"] for it in generate(family, subtask, int(level), n=n, seed=0)]))
+    return float(np.mean([it["depth"] for it in generate(*parse_task_name(task), n=n, seed=0)]))
+
+
+def rungs_at_16_bits(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per rung swept at 16 bits, in the order the report's table and figure show them."""
+    return table[table["bits"] == 16].drop_duplicates("task").sort_values(["group", "level"])
 
 
 def depth_section(table: pd.DataFrame, trained: set[str]) -> tuple[list[str], dict]:
@@ -68,10 +72,10 @@ def depth_section(table: pd.DataFrame, trained: set[str]) -> tuple[list[str], di
     lines = ["| task | level | mean depth | trained on | chance | pretrained, zero-shot | control | gain (p) |",
              "|---|---|---|---|---|---|---|---|"]
     above = {}
-    rungs = table[table["bits"] == 16].drop_duplicates("task").sort_values(["group", "level"])
+    rungs = rungs_at_16_bits(table)
     for _, r in rungs.iterrows():
         ctrl, base = _row(table, CONTROL, r["task"], 16), _row(table, BASE, r["task"], 16)
-        depth = mean_depth(r["task"], r["group"], r["level"], int(r["n"]))
+        depth = mean_depth(r["task"], int(r["n"]))
         gain = _gain(ctrl, base)
         above[r["task"]] = (_above_chance(ctrl), _above_chance(base), gain)
         mark = "!" if open_leak(r["task"]) else ""
@@ -172,11 +176,12 @@ def control_figure(table: pd.DataFrame, trained: list[str], verdicts: dict):
     from matplotlib.figure import Figure
 
     from fitting.plot import binomial_bars, plot_fit
+    from kbit_tasks.generators import parse_task_name
 
     fig = Figure(figsize=(5.2 * (1 + len(verdicts)), 4.2))
     axes = fig.subplots(1, 1 + len(verdicts), squeeze=False)[0]
     ax = axes[0]
-    rungs = table[table["bits"] == 16].drop_duplicates("task").sort_values(["group", "task", "level"])
+    rungs = rungs_at_16_bits(table)
     where = {task: x for x, task in enumerate(rungs["task"])}  # rungs of several subtasks side by side
     for offset, model, label in ((-0.08, BASE, "pretrained, zero-shot"), (0.08, CONTROL, "control")):
         part = table[(table["model"] == model) & (table["bits"] == 16)]
@@ -188,8 +193,8 @@ def control_figure(table: pd.DataFrame, trained: list[str], verdicts: dict):
     ax.hlines(rungs["chance"], np.arange(len(rungs)) - 0.4, np.arange(len(rungs)) + 0.4, color="grey", ls=":",
               lw=1, label="chance")
     ax.set_xticks(np.arange(len(rungs)))
-    ax.set_xticklabels([f"{t.removeprefix(f'kbit_{g}_').replace('_l', ' l')}" + ("\n(trained)" if t in trained else "")
-                        for g, t in zip(rungs["group"], rungs["task"])], fontsize=8)
+    ax.set_xticklabels(["{1} l{2}".format(*parse_task_name(t)) + ("\n(trained)" if t in trained else "")
+                        for t in rungs["task"]], fontsize=8)
     if rungs.empty:
         ax.text(0.5, 0.5, "no 16-bit rows in the table", transform=ax.transAxes, ha="center")
     ax.set_ylim(-0.02, 1.02)
